@@ -1,0 +1,250 @@
+/* l_core.c: the `seer.core` module: loop primitives for the Lua scheduler (now, run_once, alive),
+ * child processes, and build facts (version, Lua flavour). Scheduling policy lives in
+ * seer/task.lua. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings.h"
+#include "runtime_internal.h"
+#include "seer/process.h"
+#include "seer/version.h"
+#if defined(SEER_LUAJIT)
+#include <luajit.h>
+#endif
+
+#define PROCESS_MT "seer.core.process"
+
+static int core_now(lua_State *L) {
+  lua_pushnumber(L, seer_loop_now());
+  return 1;
+}
+
+/* run_once([timeout_s]): one loop iteration. Callbacks fired inside run Lua on this thread. */
+static int core_run_once(lua_State *L) {
+  seer_runtime *rt = seer_runtime_from(L);
+  double timeout = luaL_optnumber(L, 1, -1);
+  lua_State *outer = rt->driving;
+  rt->driving = L;
+  int alive = seer_loop_run_once(rt->loop, timeout);
+  rt->driving = outer;
+  if (rt->callback_error_ref != LUA_NOREF) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->callback_error_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, rt->callback_error_ref);
+    rt->callback_error_ref = LUA_NOREF;
+    return lua_error(L);
+  }
+  lua_pushboolean(L, alive);
+  return 1;
+}
+
+static int core_alive(lua_State *L) {
+  lua_pushboolean(L, seer_loop_alive(seer_runtime_from(L)->loop));
+  return 1;
+}
+
+/* ---- processes ---- */
+
+typedef struct {
+  seer_process *proc; /* NULL once closed */
+  seer_runtime *rt;
+  int callback_ref; /* fn(event, a, b) */
+  int self_ref;     /* keeps the userdata alive while the child runs */
+  int pid;
+} process_box;
+
+static void push_callback(process_box *b, lua_State **Lout) {
+  lua_State *L = b->rt->driving;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->callback_ref);
+  *Lout = L;
+}
+
+static void on_output(seer_process *p, int fd, const char *data, size_t len, void *ud) {
+  process_box *b = ud;
+  if (b->rt->closing || !b->rt->driving) return;
+  lua_State *L;
+  push_callback(b, &L);
+  lua_pushstring(L, fd == 1 ? "stdout" : "stderr");
+  if (len)
+    lua_pushlstring(L, data, len);
+  else
+    lua_pushnil(L);
+  seer_runtime_callback(b->rt, L, 2);
+}
+
+static void on_process_exit(seer_process *p, int64_t status, int signal, void *ud) {
+  process_box *b = ud;
+  if (b->rt->closing || !b->rt->driving) return;
+  lua_State *L;
+  push_callback(b, &L);
+  lua_pushstring(L, "exit");
+  seer_pushinteger(L, status);
+  seer_pushinteger(L, signal);
+  seer_runtime_callback(b->rt, L, 3);
+}
+
+static void on_close(seer_process *p, void *ud) {
+  process_box *b = ud;
+  b->proc = NULL;
+  lua_State *L = b->rt->L;
+  luaL_unref(L, LUA_REGISTRYINDEX, b->callback_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX,
+             b->self_ref); /* may make the box collectable: touch it no more */
+}
+
+/* Reads a list of strings at opts[field] into a NULL-terminated array (allocated in a userdata that
+ * the caller leaves on the stack until the spawn is done). */
+static const char **string_list(lua_State *L, int opts, const char *field, int required) {
+  lua_getfield(L, opts, field);
+  if (lua_isnil(L, -1)) {
+    if (required) luaL_error(L, "process: '%s' is required", field);
+    lua_pop(L, 1);
+    return NULL;
+  }
+  luaL_checktype(L, -1, LUA_TTABLE);
+  size_t n = seer_rawlen(L, -1);
+  const char **list = lua_newuserdata(L, (n + 1) * sizeof *list);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, -2, (int)i + 1);
+    if (lua_type(L, -1) != LUA_TSTRING)
+      luaL_error(L, "process: %s[%d] must be a string, got %s", field, (int)i + 1,
+                 luaL_typename(L, -1));
+    list[i] = lua_tostring(L, -1);
+    lua_pop(L, 1); /* the string stays referenced by the table */
+  }
+  list[n] = NULL;
+  return list;
+}
+
+/* spawn{file=, argv={...}, env={"K=V",...}|nil, cwd=, stdin_pipe=bool}, callback -> process */
+static int core_spawn(lua_State *L) {
+  seer_runtime *rt = seer_runtime_from(L);
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_getfield(L, 1, "file");
+  const char *file = luaL_checkstring(L, -1);
+  const char **argv = string_list(L, 1, "argv", 1);
+  const char **env = string_list(L, 1, "env", 0);
+  lua_getfield(L, 1, "cwd");
+  const char *cwd = lua_tostring(L, -1);
+  lua_getfield(L, 1, "stdin_pipe");
+  int stdin_pipe = lua_toboolean(L, -1);
+
+  process_box *b = lua_newuserdata(L, sizeof *b);
+  memset(b, 0, sizeof *b);
+  b->rt = rt;
+  b->callback_ref = LUA_NOREF;
+  b->self_ref = LUA_NOREF;
+  luaL_setmetatable(L, PROCESS_MT);
+  seer_process_opts o = {.file = file,
+                         .argv = argv,
+                         .env = env,
+                         .cwd = cwd,
+                         .stdin_pipe = stdin_pipe,
+                         .on_output = on_output,
+                         .on_exit = on_process_exit,
+                         .on_close = on_close,
+                         .ud = b};
+  seer_error err;
+  if (seer_process_spawn(rt->loop, &o, &b->proc, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  b->pid = seer_process_pid(b->proc);
+  lua_pushvalue(L, 2);
+  b->callback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  b->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+static process_box *check_process(lua_State *L) { return luaL_checkudata(L, 1, PROCESS_MT); }
+
+static int process_write(lua_State *L) {
+  process_box *b = check_process(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  seer_error err;
+  if (!b->proc) return luaL_error(L, "process %d: already closed", b->pid);
+  if (seer_process_write(b->proc, data, len, &err) != SEER_OK) return luaL_error(L, "%s", err.msg);
+  return 0;
+}
+
+static int process_close_stdin(lua_State *L) {
+  process_box *b = check_process(L);
+  if (b->proc) seer_process_close_stdin(b->proc);
+  return 0;
+}
+
+static int process_kill(lua_State *L) {
+  process_box *b = check_process(L);
+  int sig = (int)luaL_optinteger(L, 2, SIGTERM);
+  seer_error err;
+  if (b->proc && seer_process_kill(b->proc, sig, &err) != SEER_OK)
+    return luaL_error(L, "%s", err.msg);
+  return 0;
+}
+
+static int process_pid(lua_State *L) {
+  lua_pushinteger(L, check_process(L)->pid);
+  return 1;
+}
+
+static int core_signal_number(lua_State *L) {
+  static const struct {
+    const char *name;
+    int num;
+  } sigs[] = {
+      {"SIGTERM", SIGTERM}, {"SIGKILL", SIGKILL}, {"SIGINT", SIGINT},   {"SIGHUP", SIGHUP},
+      {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1}, {"SIGUSR2", SIGUSR2}, {"SIGSTOP", SIGSTOP},
+      {"SIGCONT", SIGCONT}, {"SIGSEGV", SIGSEGV}, {"SIGABRT", SIGABRT}, {"SIGPIPE", SIGPIPE},
+      {"SIGALRM", SIGALRM}, {"SIGBUS", SIGBUS},   {"SIGFPE", SIGFPE},   {"SIGILL", SIGILL}};
+  const char *name = luaL_checkstring(L, 1);
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+    if (strcmp(name, sigs[i].name) == 0 || strcmp(name, sigs[i].name + 3) == 0) {
+      lua_pushinteger(L, sigs[i].num);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int core_signal_name(lua_State *L) {
+  int sig = (int)luaL_checkinteger(L, 1);
+  const char *d = strsignal(sig);
+  lua_pushstring(L, d ? d : "unknown signal");
+  return 1;
+}
+
+int luaopen_seer_core(lua_State *L) {
+  static const luaL_Reg process_methods[] = {{"write", process_write},
+                                             {"close_stdin", process_close_stdin},
+                                             {"kill", process_kill},
+                                             {"pid", process_pid},
+                                             {NULL, NULL}};
+  if (luaL_newmetatable(L, PROCESS_MT)) {
+    luaL_newlib(L, process_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+  static const luaL_Reg fns[] = {{"now", core_now},
+                                 {"run_once", core_run_once},
+                                 {"alive", core_alive},
+                                 {"spawn", core_spawn},
+                                 {"signal_number", core_signal_number},
+                                 {"signal_name", core_signal_name},
+                                 {NULL, NULL}};
+  luaL_newlib(L, fns);
+  lua_pushstring(L, SEER_VERSION);
+  lua_setfield(L, -2, "version");
+  lua_pushstring(L, SEER_LUA_FLAVOUR);
+  lua_setfield(L, -2, "lua_flavour");
+#if defined(SEER_LUAJIT)
+  lua_pushstring(L, LUAJIT_VERSION);
+#else
+  lua_pushstring(L, LUA_RELEASE);
+#endif
+  lua_setfield(L, -2, "lua_version");
+  return 1;
+}

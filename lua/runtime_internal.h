@@ -1,0 +1,43 @@
+/* runtime_internal.h: the per-runtime state the bindings share (the loop, the thread currently
+ * driving it) and the helpers every binding uses to find it and to report callback errors. */
+#ifndef SEER_RUNTIME_INTERNAL_H
+#define SEER_RUNTIME_INTERNAL_H
+
+#include "compat.h"
+#include "seer/loop.h"
+#include "seer/seer_embed.h"
+
+struct seer_runtime {
+  lua_State *L;
+  seer_loop *loop;
+  lua_State *driving;     /* the thread inside seer_loop_run_once; callbacks run Lua on it */
+  int callback_error_ref; /* first error raised by a Lua callback during run_once, re-raised after
+                           */
+  int closing;            /* set by seer_close: callbacks stop calling into Lua */
+  char *last_error;
+  char *stdlib_dir;
+};
+
+seer_runtime *seer_runtime_from(lua_State *L);
+/* Calls the function at the top of the driving thread's stack with nargs arguments below it
+ * (function first), in protected mode; an error is kept and re-raised when run_once returns. */
+void seer_runtime_callback(seer_runtime *rt, lua_State *L, int nargs);
+/* Installs package.preload entries for the C modules and the stdlib searcher. */
+void seer_modules_open(lua_State *L, seer_runtime *rt);
+/* Sets rt->last_error from the value at the top of the stack (string, or anything tostring-able).
+ */
+void seer_runtime_set_error(seer_runtime *rt, lua_State *L);
+
+/* Table kinds shared by the JSON and msgpack codecs. */
+enum { SEER_TABLE_OBJECT, SEER_TABLE_ARRAY };
+/* Decides whether the table at idx encodes as an array (returning its length in *len) or an object.
+ * Empty tables are objects unless marked with the array metatable. */
+int seer_table_kind(lua_State *L, int idx, size_t *len);
+void seer_push_array_mt(lua_State *L);
+void seer_push_object_mt(lua_State *L);
+/* The shared null sentinel (a light userdata NULL). */
+int seer_is_null(lua_State *L, int idx);
+/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
+int seer_utf8_valid(const unsigned char *s, size_t n);
+
+#endif

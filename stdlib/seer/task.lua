@@ -1,0 +1,445 @@
+--- seer.task: the scheduler. Tasks are coroutines resumed from one place (this module), so yields
+--- happen only here and in the wrappers that call `await`, never across a C call; that keeps Lua 5.4
+--- and LuaJIT identical. The libuv loop is driven one iteration at a time through seer.core.
+local core = require "seer.core"
+
+local coroutine_create, coroutine_resume, coroutine_yield, coroutine_running, coroutine_status =
+  coroutine.create, coroutine.resume, coroutine.yield, coroutine.running, coroutine.status
+local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+local unpack = table.unpack or unpack
+local now = core.now
+
+local M = {}
+
+---@class seer.Task
+---@field name string
+---@field status "ready"|"running"|"waiting"|"done"|"failed"|"cancelled"
+local Task = {}
+Task.__index = Task
+M.Task = Task
+
+local CANCEL = setmetatable({}, { __tostring = function() return "cancelled" end })
+M.CANCELLED = CANCEL
+
+-- Ready queue: a ring over a plain array, reset when it drains so indices stay small.
+local ready, ready_head, ready_tail = {}, 1, 0
+local current = nil -- the task whose coroutine is running now
+local task_count = 0
+
+-- Timers: a binary min-heap of {deadline, seq, fn-or-task}; cancelled entries are skipped lazily.
+local heap, heap_n, timer_seq = {}, 0, 0
+
+local function heap_push(entry)
+  heap_n = heap_n + 1
+  local i = heap_n
+  heap[i] = entry
+  while i > 1 do
+    local p = (i - i % 2) / 2
+    local pe = heap[p]
+    if pe[1] < entry[1] or (pe[1] == entry[1] and pe[2] < entry[2]) then break end
+    heap[i], heap[p] = pe, entry
+    i = p
+  end
+end
+
+local function heap_pop()
+  local top = heap[1]
+  local last = heap[heap_n]
+  heap[heap_n] = nil
+  heap_n = heap_n - 1
+  if heap_n > 0 then
+    local i = 1
+    heap[1] = last
+    while true do
+      local l = i * 2
+      if l > heap_n then break end
+      local r = l + 1
+      local c = l
+      if r <= heap_n then
+        local le, re = heap[l], heap[r]
+        if re[1] < le[1] or (re[1] == le[1] and re[2] < le[2]) then c = r end
+      end
+      local ce = heap[c]
+      if last[1] < ce[1] or (last[1] == ce[1] and last[2] < ce[2]) then break end
+      heap[i], heap[c] = ce, last
+      i = c
+    end
+  end
+  return top
+end
+
+local timers_live = 0 -- heap entries not cancelled yet
+
+local function push_ready(t)
+  if t.queued then return end
+  t.queued = true
+  ready_tail = ready_tail + 1
+  ready[ready_tail] = t
+end
+
+local function add_timer(delay, target, arg)
+  timer_seq = timer_seq + 1
+  timers_live = timers_live + 1
+  local entry = { now() + delay, timer_seq, target, arg }
+  heap_push(entry)
+  return entry
+end
+
+local function cancel_timer(entry)
+  if entry[3] then
+    entry[3] = nil
+    timers_live = timers_live - 1
+  end
+end
+
+--- The running task, or nil when called from outside any task (the main chunk, the REPL, or a
+--- coroutine that this scheduler did not start).
+function M.current()
+  if current and coroutine_running() == current.co then return current end
+  return nil
+end
+
+local function finish(t, ok, ...)
+  if ok then
+    t.status = "done"
+    t.results = pack(...)
+  else
+    local err = ...
+    if err == CANCEL then
+      t.status = "cancelled"
+      t.err = "cancelled"
+    else
+      t.status = "failed"
+      t.err = err
+      if type(err) == "string" then
+        t.traceback = debug.traceback(t.co, err)
+      end
+    end
+  end
+  t.co = nil
+  task_count = task_count - 1
+  local waiters = t.waiters
+  if waiters then
+    t.waiters = nil
+    for i = 1, #waiters do waiters[i](t) end
+  elseif t.status == "failed" and not t.quiet then
+    require("seer.log").warn("task", ("task '%s' failed and nobody waits on it: %s"):format(
+      t.name, t.traceback or tostring(t.err)))
+  end
+end
+
+local function after_resume(t, prev, ok, ...)
+  current = prev
+  local co = t.co
+  if coroutine_status(co) == "dead" then
+    finish(t, ok, ...)
+  elseif t.status == "running" then
+    t.status = "waiting"
+    if t.wait_id == nil and not t.queued then
+      -- A bare coroutine.yield: nothing would ever wake this task, so fail it loudly instead.
+      finish(t, false, "seer: task yielded with coroutine.yield outside seer's I/O functions; "
+        .. "use seer.sleep, task:wait or a seer.channel to wait")
+    end
+  end
+end
+
+local function resume(t, ...)
+  local prev = current
+  current = t
+  t.status = "running"
+  return after_resume(t, prev, coroutine_resume(t.co, ...))
+end
+
+--- Run ready tasks, then wait for I/O or the next timer, until `cond()` is true.
+local function drive(cond)
+  while not cond() do
+    if ready_head <= ready_tail then
+      -- Run the tasks that are ready now; ones made ready meanwhile wait for the next round.
+      local last = ready_tail
+      while ready_head <= last do
+        local t = ready[ready_head]
+        ready[ready_head] = nil
+        ready_head = ready_head + 1
+        t.queued = false
+        if t.co and t.status ~= "running" and coroutine_status(t.co) == "suspended" then
+          local args = t.wake_args
+          t.wake_args = nil
+          if args then resume(t, unpack(args, 1, args.n)) else resume(t) end
+        end
+      end
+      if ready_head > ready_tail then ready_head, ready_tail = 1, 0 end
+      core.run_once(0)
+    else
+      local timeout = -1
+      while heap_n > 0 and heap[1][3] == nil do heap_pop() end
+      if heap_n > 0 then
+        timeout = heap[1][1] - now()
+        if timeout < 0 then timeout = 0 end
+      elseif not core.alive() then
+        error("seer: deadlock: waiting, but no task is ready and no I/O or timer is pending", 0)
+      end
+      core.run_once(timeout)
+    end
+    -- Fire due timers.
+    if heap_n > 0 then
+      local t_now = now()
+      while heap_n > 0 and heap[1][1] <= t_now do
+        local entry = heap_pop()
+        local target = entry[3]
+        if target then
+          entry[3] = nil
+          timers_live = timers_live - 1
+          target(entry[4])
+        end
+      end
+    end
+  end
+end
+M.drive = drive
+
+--- Mark a waiting task ready; `...` become the results of its pending `await`. Stale wakes (for a
+--- wait that already ended) are ignored via the wait id.
+function M.wake(t, wait_id, ...)
+  if t.wait_id ~= wait_id or wait_id == nil or t.co == nil then return end
+  t.wait_id = nil
+  t.wake_args = pack(...)
+  push_ready(t)
+end
+
+local function check_cancel(t, first, ...)
+  if first == CANCEL then error(CANCEL, 0) end
+  return first, ...
+end
+
+--- Suspend the current computation until `start(done)` calls `done(...)`; returns those values.
+--- `start` returns an optional cancel function, called if the task is cancelled while waiting.
+--- From outside any task, this drives the loop until `done` is called.
+---@param start fun(done: fun(...)): (fun()|nil)
+function M.await(start)
+  local t = M.current()
+  if t then
+    if t.cancel_requested then error(CANCEL, 0) end
+    local id = (t.wait_seq or 0) + 1
+    t.wait_seq = id
+    t.wait_id = id
+    t.cancel_op = start(function(...) M.wake(t, id, ...) end)
+    return check_cancel(t, coroutine_yield())
+  end
+  local result
+  start(function(...) if not result then result = pack(...) end end)
+  drive(function() return result ~= nil end)
+  return unpack(result, 1, result.n)
+end
+
+--- Spawn a task running fn(...). It starts at the next scheduler round.
+---@return seer.Task
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error("seer.spawn: expected a function, got " .. type(fn), 2)
+  end
+  task_count = task_count + 1
+  local t = setmetatable({ co = coroutine_create(fn), status = "ready", name = "task" }, Task)
+  if select("#", ...) > 0 then t.wake_args = pack(...) end
+  push_ready(t)
+  return t
+end
+
+--- Sleep for s seconds (0 just yields to other ready tasks).
+function M.sleep(s)
+  s = s or 0
+  if type(s) ~= "number" or s ~= s or s < 0 then
+    error("seer.sleep: seconds must be a non-negative number", 2)
+  end
+  local t = M.current()
+  if t and s == 0 then
+    -- Fast path: straight back onto the ready queue without a timer.
+    if t.cancel_requested then error(CANCEL, 0) end
+    t.cancel_op = nil
+    push_ready(t)
+    return check_cancel(t, coroutine_yield())
+  end
+  return M.await(function(done)
+    local entry = add_timer(s, done)
+    return function() cancel_timer(entry) end
+  end)
+end
+
+--- Call fn() after s seconds on the loop (not in a task). Returns a function that cancels it.
+function M.call_later(s, fn)
+  local entry = add_timer(s, fn)
+  return function() cancel_timer(entry) end
+end
+
+local function task_error(t)
+  if t.status == "cancelled" then return "cancelled" end
+  local err = t.err
+  if type(err) == "string" then return t.traceback or err end
+  return err
+end
+
+--- Wait for the task to finish and return its results; re-raises its error with its traceback.
+---@param timeout number|nil seconds; on expiry raises "timeout" and leaves the task running
+function Task:wait(timeout)
+  if self == M.current() then error("seer: a task cannot wait on itself", 2) end
+  if not (self.status == "done" or self.status == "failed" or self.status == "cancelled") then
+    local finished = M.await(function(done)
+      local waiters = self.waiters or {}
+      self.waiters = waiters
+      local function on_done() done(true) end
+      waiters[#waiters + 1] = on_done
+      local cancel_timer
+      if timeout then cancel_timer = M.call_later(timeout, function() done(false) end) end
+      return function()
+        if cancel_timer then cancel_timer() end
+        for i = #waiters, 1, -1 do if waiters[i] == on_done then table.remove(waiters, i) end end
+      end
+    end)
+    if not finished then error(("seer: timed out after %g s waiting for task '%s'"):format(timeout, self.name), 2) end
+  end
+  if self.status == "done" then return unpack(self.results, 1, self.results.n) end
+  self.quiet = true
+  error(task_error(self), 0)
+end
+
+--- Request cancellation: a waiting task is woken with a "cancelled" error at its wait point.
+function Task:cancel()
+  if self.status == "done" or self.status == "failed" or self.status == "cancelled" then return false end
+  self.cancel_requested = true
+  if self.status == "ready" then
+    -- It never ran: finish it now rather than starting it just to raise.
+    finish(self, false, CANCEL)
+  elseif self.status == "waiting" then
+    local cancel_op = self.cancel_op
+    self.cancel_op = nil
+    if cancel_op then cancel_op() end
+    self.wait_id = nil
+    self.wake_args = pack(CANCEL)
+    push_ready(self)
+  end
+  return true
+end
+
+function Task:done() return self.status == "done" or self.status == "failed" or self.status == "cancelled" end
+
+function Task:__tostring() return ("seer.Task<%s, %s>"):format(self.name, self.status) end
+
+--- Run fn(...) as a task and drive the loop until it finishes; returns its results.
+function M.run(fn, ...)
+  return M.spawn(fn, ...):wait()
+end
+
+--- Run each function (or wait each task) concurrently; returns a list of their first results.
+--- The first failure cancels the others and is re-raised.
+function M.gather(...)
+  local n = select("#", ...)
+  local items = { ... }
+  if n == 1 and type(items[1]) == "table" and getmetatable(items[1]) ~= Task then
+    items = items[1]
+    n = #items
+  end
+  local tasks = {}
+  for i = 1, n do
+    local it = items[i]
+    if type(it) == "function" then
+      tasks[i] = M.spawn(it)
+    elseif getmetatable(it) == Task then
+      tasks[i] = it
+    else
+      error(("seer.gather: argument %d must be a function or a task, got %s"):format(i, type(it)), 2)
+    end
+    tasks[i].name = "gather#" .. i
+  end
+  local failed = M.await(function(done)
+    local left = n
+    if left == 0 then done(nil) return end
+    for i = 1, n do
+      local t = tasks[i]
+      local function on_done(task)
+        if task.status ~= "done" then done(task) return end
+        left = left - 1
+        if left == 0 then done(nil) end
+      end
+      if t:done() then on_done(t) else
+        t.waiters = t.waiters or {}
+        t.waiters[#t.waiters + 1] = on_done
+      end
+    end
+    return function() for i = 1, n do tasks[i]:cancel() end end
+  end)
+  if failed then
+    for i = 1, n do tasks[i]:cancel() end
+    failed.quiet = true
+    error(task_error(failed), 0)
+  end
+  local results = {}
+  for i = 1, n do results[i] = tasks[i].results[1] end
+  return results
+end
+
+--- Run fn(...) with a deadline: raises "seer.timeout: timed out after S s" and cancels fn's task.
+function M.timeout(s, fn, ...)
+  local t = M.spawn(fn, ...)
+  t.name = "timeout"
+  local ok, err = pcall(t.wait, t, s)
+  if ok then return t:wait() end
+  if t:done() then return t:wait() end
+  t:cancel()
+  if type(err) == "string" and err:find("timed out after", 1, true) then
+    error(("seer.timeout: timed out after %g s"):format(s), 2)
+  end
+  error(err, 0)
+end
+
+--- Run the loop until no task is ready or waiting, no timer is pending and no I/O is alive.
+function M.drain()
+  drive(function()
+    return ready_head > ready_tail and timers_live == 0 and not core.alive()
+  end)
+end
+
+--- A FIFO channel between tasks: `put` never blocks, `get` waits for a value (nil once closed).
+---@class seer.Channel
+local Channel = {}
+Channel.__index = Channel
+
+function M.channel()
+  return setmetatable({ items = {}, head = 1, tail = 0, getters = {}, closed = false }, Channel)
+end
+
+function Channel:put(v)
+  if self.closed then error("seer.channel: put on a closed channel", 2) end
+  local g = table.remove(self.getters, 1)
+  if g then g(true, v) return end
+  self.tail = self.tail + 1
+  self.items[self.tail] = v
+end
+
+function Channel:close()
+  self.closed = true
+  local getters = self.getters
+  self.getters = {}
+  for i = 1, #getters do getters[i](false) end
+end
+
+function Channel:get()
+  if self.head <= self.tail then
+    local v = self.items[self.head]
+    self.items[self.head] = nil
+    self.head = self.head + 1
+    return v
+  end
+  if self.closed then return nil end
+  local ok, v = M.await(function(done)
+    local getters = self.getters
+    getters[#getters + 1] = done
+    return function()
+      for i = #getters, 1, -1 do if getters[i] == done then table.remove(getters, i) end end
+    end
+  end)
+  if ok then return v end
+  return nil
+end
+
+function Channel:__len() return self.tail - self.head + 1 end
+
+return M
