@@ -145,12 +145,16 @@ int seer_cli_main(int argc, char **argv) {
   if (status == 0 && script) {
     const char *path = argv[script];
     if (strcmp(path, "-") == 0) {
-      status = seer_dofile(rt, NULL) != 0 ? report(rt, "seer-lua") : 0;
+      status = seer_dofile_args(rt, NULL, argc - script - 1, argv + script + 1) != 0
+                   ? report(rt, "seer-lua")
+                   : 0;
     } else if (access(path, R_OK) != 0) {
       fprintf(stderr, "seer-lua: cannot open script '%s': no such file or not readable\n", path);
       status = 1;
     } else {
-      status = seer_dofile(rt, path) != 0 ? report(rt, "seer-lua") : 0;
+      status = seer_dofile_args(rt, path, argc - script - 1, argv + script + 1) != 0
+                   ? report(rt, "seer-lua")
+                   : 0;
     }
   }
   if (status == 0 && (interactive || (!script && !ran_code)))

@@ -3,6 +3,7 @@
  * lines to seer.repl, which compiles, runs and pretty-prints them. */
 #include <editline/readline.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,7 +107,12 @@ int seer_repl_run(seer_runtime *rt, int interactive) {
     rl_readline_name = "seer-lua";
     rl_initialize();
     hist = history_path();
-    if (hist) read_history(hist);
+    if (hist) {
+      /* libedit's append_history only appends to an existing file. */
+      int fd = open(hist, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      if (fd >= 0) close(fd);
+      read_history(hist);
+    }
     stifle_history(2000);
     printf("seer-lua %s (%s) -- Ctrl-D exits, Ctrl-C abandons the line or interrupts\n",
            SEER_VERSION, SEER_LUA_FLAVOUR);

@@ -110,14 +110,19 @@ static int run_chunk(seer_runtime *rt, int nargs) {
   return SEER_OK;
 }
 
-int seer_dofile(seer_runtime *rt, const char *path) {
+int seer_dofile_args(seer_runtime *rt, const char *path, int argc, char **argv) {
   if (luaL_loadfile(rt->L, path) != LUA_OK) {
     seer_runtime_set_error(rt, rt->L);
     lua_pop(rt->L, 1);
     return SEER_EINVAL;
   }
-  return run_chunk(rt, 0);
+  luaL_checkstack(rt->L, argc + 4, "too many script arguments");
+  for (int i = 0; i < argc; i++)
+    lua_pushstring(rt->L, argv[i]);
+  return run_chunk(rt, argc);
 }
+
+int seer_dofile(seer_runtime *rt, const char *path) { return seer_dofile_args(rt, path, 0, NULL); }
 
 int seer_dostring(seer_runtime *rt, const char *code, const char *chunkname) {
   if (luaL_loadbuffer(rt->L, code, strlen(code), chunkname ? chunkname : "=(string)") != LUA_OK) {

@@ -19,6 +19,8 @@ struct seer_runtime {
 };
 
 seer_runtime *seer_runtime_from(lua_State *L);
+/* seer_dofile, passing argv[0..argc) to the chunk as `...` (the CLI's script arguments). */
+int seer_dofile_args(seer_runtime *rt, const char *path, int argc, char **argv);
 /* Calls the function at the top of the driving thread's stack with nargs arguments below it
  * (function first), in protected mode; an error is kept and re-raised when run_once returns. */
 void seer_runtime_callback(seer_runtime *rt, lua_State *L, int nargs);

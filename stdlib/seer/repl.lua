@@ -33,6 +33,8 @@ local function traceback(err)
     if mt and mt.__tostring then return tostring(err) end
     return "(error object) " .. pretty.format(err)
   end
+  -- Errors re-raised from tasks already carry the task's traceback; one is enough.
+  if err:find("\nstack traceback:", 1, true) then return err end
   return debug.traceback(err, 2)
 end
 

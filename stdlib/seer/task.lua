@@ -226,8 +226,14 @@ function M.await(start)
     return check_cancel(t, coroutine_yield())
   end
   local result
-  start(function(...) if not result then result = pack(...) end end)
-  drive(function() return result ~= nil end)
+  local cancel = start(function(...) if not result then result = pack(...) end end)
+  local ok, err = pcall(drive, function() return result ~= nil end)
+  if not ok then
+    -- Interrupted (Ctrl-C, an error from a callback): withdraw the operation so that nothing is
+    -- left pending on the loop on behalf of a caller that has gone.
+    if cancel then cancel() end
+    error(err, 0)
+  end
   return unpack(result, 1, result.n)
 end
 
