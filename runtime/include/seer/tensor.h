@@ -1,0 +1,168 @@
+/* Tensors: refcounted, strided views over refcounted storage (owned memory or a borrowed region
+ * such as an mmap), with the CPU ops the model engine and the Lua bindings use. Dims are 0-based
+ * here. */
+#ifndef SEER_TENSOR_H
+#define SEER_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seer/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum seer_dtype {
+  SEER_DTYPE_F32 = 0,
+  SEER_DTYPE_BF16 = 1,
+  SEER_DTYPE_F16 = 2,
+  SEER_DTYPE_I32 = 3,
+  SEER_DTYPE_I64 = 4
+} seer_dtype;
+
+/* The backend seam: every storage lives on one device, and ops dispatch on it. Only CPU exists
+ * today; CUDA storages will carry device pointers and route through their own kernel table. */
+typedef enum seer_device { SEER_DEVICE_CPU = 0, SEER_DEVICE_CUDA = 1 } seer_device;
+
+#define SEER_TENSOR_MAX_DIMS 4
+
+typedef struct seer_storage seer_storage;
+
+typedef struct seer_tensor {
+  seer_dtype dtype;
+  int ndim;
+  int64_t shape[SEER_TENSOR_MAX_DIMS];
+  int64_t strides[SEER_TENSOR_MAX_DIMS]; /* in elements */
+  int64_t offset;                        /* in elements, from the storage start */
+  seer_storage *storage;
+  int refcount; /* managed by seer_tensor_retain/release */
+} seer_tensor;
+
+/* ---- dtypes ---- */
+size_t seer_dtype_size(seer_dtype dt);
+const char *seer_dtype_name(seer_dtype dt); /* "f32", "bf16", "f16", "i32", "i64" */
+/* Accepts the short names above and safetensors' "F32", "BF16", "F16", "I32", "I64". */
+int seer_dtype_parse(const char *name, seer_dtype *out);
+int seer_dtype_is_float(seer_dtype dt);
+float seer_bf16_to_f32(uint16_t h);
+uint16_t seer_f32_to_bf16(float f); /* round to nearest even, as torch does */
+float seer_f16_to_f32(uint16_t h);
+uint16_t seer_f32_to_f16(float f);
+
+/* ---- storage ---- */
+/* Owned, zero-filled, 64-byte aligned. */
+seer_storage *seer_storage_new(size_t nbytes, seer_error *err);
+/* Borrowed memory: release(ctx) runs when the last reference goes (may be NULL). */
+seer_storage *seer_storage_wrap(void *data, size_t nbytes, seer_device device,
+                                void (*release)(void *ctx), void *ctx, seer_error *err);
+void seer_storage_retain(seer_storage *s);
+void seer_storage_release(seer_storage *s);
+void *seer_storage_data(const seer_storage *s);
+size_t seer_storage_nbytes(const seer_storage *s);
+seer_device seer_storage_device(const seer_storage *s);
+
+/* ---- construction and lifetime ---- */
+/* New contiguous zero-filled tensor. ndim may be 0 (a scalar with one element). */
+seer_tensor *seer_tensor_new(seer_dtype dt, int ndim, const int64_t *shape, seer_error *err);
+/* A view of storage at byte_offset; strides NULL means contiguous. Checks bounds and alignment. */
+seer_tensor *seer_tensor_from_storage(seer_storage *s, size_t byte_offset, seer_dtype dt, int ndim,
+                                      const int64_t *shape, const int64_t *strides,
+                                      seer_error *err);
+/* Copies n values from a contiguous C array of dtype src_dt into a new tensor of dtype dt. */
+seer_tensor *seer_tensor_from_data(seer_dtype dt, int ndim, const int64_t *shape, const void *data,
+                                   seer_dtype src_dt, seer_error *err);
+seer_tensor *seer_tensor_full(seer_dtype dt, int ndim, const int64_t *shape, double value,
+                              seer_error *err);
+/* Standard normal samples. The generator is documented in tensor_rng.c: splitmix64(seed) seeds
+ * xoshiro256**, and Box-Muller turns pairs of 53-bit uniforms into normals, so a seed gives the
+ * same values on every platform. */
+seer_tensor *seer_tensor_randn(seer_dtype dt, int ndim, const int64_t *shape, uint64_t seed,
+                               seer_error *err);
+seer_tensor *seer_tensor_retain(seer_tensor *t);
+void seer_tensor_release(seer_tensor *t);
+
+/* ---- inspection ---- */
+int64_t seer_tensor_numel(const seer_tensor *t);
+int seer_tensor_is_contiguous(const seer_tensor *t);
+seer_device seer_tensor_device(const seer_tensor *t);
+/* Pointer to element [0,...,0]. */
+void *seer_tensor_data(const seer_tensor *t);
+/* Element access by multi-index (ndim entries), converting through double. */
+double seer_tensor_get(const seer_tensor *t, const int64_t *idx);
+void seer_tensor_set(seer_tensor *t, const int64_t *idx, double v);
+/* Element access by flat row-major index over the logical shape. */
+double seer_tensor_get_flat(const seer_tensor *t, int64_t i);
+void seer_tensor_set_flat(seer_tensor *t, int64_t i, double v);
+/* Writes the tensor's values as a contiguous f32 array (n = numel). */
+void seer_tensor_read_f32(const seer_tensor *t, float *out);
+
+/* ---- views (share storage) ---- */
+seer_tensor *seer_tensor_reshape(seer_tensor *t, int ndim, const int64_t *shape, seer_error *err);
+seer_tensor *seer_tensor_unsqueeze(seer_tensor *t, int dim, seer_error *err);
+seer_tensor *seer_tensor_squeeze(seer_tensor *t, int dim, seer_error *err);
+/* Elements [start, end) along dim. */
+seer_tensor *seer_tensor_slice(seer_tensor *t, int dim, int64_t start, int64_t end,
+                               seer_error *err);
+/* Index i along dim 0, dropping that dim (a 0-D tensor for a 1-D input). */
+seer_tensor *seer_tensor_select(seer_tensor *t, int64_t i, seer_error *err);
+seer_tensor *seer_tensor_transpose(seer_tensor *t, int d0, int d1, seer_error *err);
+
+/* ---- copies and conversion ---- */
+seer_tensor *seer_tensor_clone(const seer_tensor *t, seer_error *err); /* contiguous copy */
+seer_tensor *seer_tensor_to(const seer_tensor *t, seer_dtype dt, seer_error *err);
+/* dst[...] = src broadcast to dst's shape. */
+int seer_tensor_copy_(seer_tensor *dst, const seer_tensor *src, seer_error *err);
+
+/* ---- elementwise (numpy broadcasting; results are f32 unless both inputs share a dtype) ---- */
+typedef enum seer_binop { SEER_OP_ADD, SEER_OP_SUB, SEER_OP_MUL, SEER_OP_DIV } seer_binop;
+seer_tensor *seer_tensor_binary(seer_binop op, const seer_tensor *a, const seer_tensor *b,
+                                seer_error *err);
+/* a = a op b, b broadcast to a's shape. */
+int seer_tensor_binary_(seer_binop op, seer_tensor *a, const seer_tensor *b, seer_error *err);
+/* t op s (or s op t when scalar_first). */
+seer_tensor *seer_tensor_binary_scalar(seer_binop op, const seer_tensor *t, double s,
+                                       int scalar_first, seer_error *err);
+int seer_tensor_binary_scalar_(seer_binop op, seer_tensor *t, double s, seer_error *err);
+seer_tensor *seer_tensor_abs(const seer_tensor *t, seer_error *err);
+seer_tensor *seer_tensor_neg(const seer_tensor *t, seer_error *err);
+
+/* ---- reductions: dim < 0 reduces over all elements (0-D result) ---- */
+typedef enum seer_reduce {
+  SEER_REDUCE_SUM,
+  SEER_REDUCE_MEAN,
+  SEER_REDUCE_MAX,
+  SEER_REDUCE_MIN
+} seer_reduce;
+seer_tensor *seer_tensor_reduce(seer_reduce op, const seer_tensor *t, int dim, int keepdim,
+                                seer_error *err);
+/* L2 norm over all elements (dim < 0) or along dim. */
+seer_tensor *seer_tensor_norm(const seer_tensor *t, int dim, int keepdim, seer_error *err);
+/* t / ||t|| along dim (the last dim when dim < 0); zero vectors stay zero. */
+seer_tensor *seer_tensor_normalize(const seer_tensor *t, int dim, seer_error *err);
+
+/* ---- products ---- */
+int seer_tensor_dot(const seer_tensor *a, const seer_tensor *b, double *out, seer_error *err);
+int seer_tensor_cosine(const seer_tensor *a, const seer_tensor *b, double *out, seer_error *err);
+/* [M,K]·[K,N], [M,K]·[K], [K]·[K,N] (and [K]·[K] gives a 0-D tensor). f32 result. */
+seer_tensor *seer_tensor_matmul(const seer_tensor *a, const seer_tensor *b, seer_error *err);
+seer_tensor *seer_tensor_outer(const seer_tensor *a, const seer_tensor *b, seer_error *err);
+
+/* ---- probabilities (along dim; dim < 0 means the last dim) ---- */
+seer_tensor *seer_tensor_softmax(const seer_tensor *t, int dim, seer_error *err);
+seer_tensor *seer_tensor_log_softmax(const seer_tensor *t, int dim, seer_error *err);
+/* Top k along the last dim: values (f32) and indices (i64), largest first, ties by lower index. */
+int seer_tensor_topk(const seer_tensor *t, int64_t k, seer_tensor **values, seer_tensor **indices,
+                     seer_error *err);
+/* Index of the max along dim (i64 tensor), or over all elements when dim < 0 (0-D). */
+seer_tensor *seer_tensor_argmax(const seer_tensor *t, int dim, seer_error *err);
+
+/* ---- threads ---- */
+/* Threads for the CPU kernels: 0 means nproc (or $SEER_THREADS). Takes effect on the next op. */
+void seer_tensor_set_threads(int n);
+int seer_tensor_get_threads(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

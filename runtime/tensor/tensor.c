@@ -1,0 +1,551 @@
+/* tensor.c: owns dtypes, storage lifetime, tensor construction, views and element access. */
+#include "seer/tensor.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct seer_storage {
+  int refcount;
+  seer_device device;
+  void *data;
+  size_t nbytes;
+  int owned;
+  void (*release)(void *ctx);
+  void *release_ctx;
+};
+
+/* ---- dtypes ---- */
+
+size_t seer_dtype_size(seer_dtype dt) {
+  switch (dt) {
+  case SEER_DTYPE_F32: return 4;
+  case SEER_DTYPE_BF16: return 2;
+  case SEER_DTYPE_F16: return 2;
+  case SEER_DTYPE_I32: return 4;
+  case SEER_DTYPE_I64: return 8;
+  }
+  return 0;
+}
+
+const char *seer_dtype_name(seer_dtype dt) {
+  switch (dt) {
+  case SEER_DTYPE_F32: return "f32";
+  case SEER_DTYPE_BF16: return "bf16";
+  case SEER_DTYPE_F16: return "f16";
+  case SEER_DTYPE_I32: return "i32";
+  case SEER_DTYPE_I64: return "i64";
+  }
+  return "?";
+}
+
+int seer_dtype_parse(const char *name, seer_dtype *out) {
+  static const struct {
+    const char *a, *b;
+    seer_dtype dt;
+  } names[] = {{"f32", "F32", SEER_DTYPE_F32},
+               {"bf16", "BF16", SEER_DTYPE_BF16},
+               {"f16", "F16", SEER_DTYPE_F16},
+               {"i32", "I32", SEER_DTYPE_I32},
+               {"i64", "I64", SEER_DTYPE_I64},
+               {"float32", "float", SEER_DTYPE_F32},
+               {"bfloat16", "bfloat16", SEER_DTYPE_BF16},
+               {"float16", "half", SEER_DTYPE_F16},
+               {"int32", "int32", SEER_DTYPE_I32},
+               {"int64", "long", SEER_DTYPE_I64}};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (strcmp(name, names[i].a) == 0 || strcmp(name, names[i].b) == 0) {
+      *out = names[i].dt;
+      return 0;
+    }
+  }
+  return SEER_EINVAL;
+}
+
+int seer_dtype_is_float(seer_dtype dt) {
+  return dt == SEER_DTYPE_F32 || dt == SEER_DTYPE_BF16 || dt == SEER_DTYPE_F16;
+}
+
+float seer_bf16_to_f32(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t seer_f32_to_bf16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+float seer_f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+uint16_t seer_f32_to_f16(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+
+/* ---- storage ---- */
+
+seer_storage *seer_storage_new(size_t nbytes, seer_error *err) {
+  seer_storage *s = calloc(1, sizeof *s);
+  size_t alloc = (nbytes + 63) & ~(size_t)63;
+  void *p = NULL;
+  if (!s || posix_memalign(&p, 64, alloc ? alloc : 64) != 0) {
+    free(s);
+    seer_errorf(err, SEER_ENOMEM, "tensor: cannot allocate %zu bytes", nbytes);
+    return NULL;
+  }
+  memset(p, 0, alloc ? alloc : 64);
+  s->refcount = 1;
+  s->device = SEER_DEVICE_CPU;
+  s->data = p;
+  s->nbytes = nbytes;
+  s->owned = 1;
+  return s;
+}
+
+seer_storage *seer_storage_wrap(void *data, size_t nbytes, seer_device device,
+                                void (*release)(void *ctx), void *ctx, seer_error *err) {
+  seer_storage *s = calloc(1, sizeof *s);
+  if (!s) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  s->refcount = 1;
+  s->device = device;
+  s->data = data;
+  s->nbytes = nbytes;
+  s->release = release;
+  s->release_ctx = ctx;
+  return s;
+}
+
+void seer_storage_retain(seer_storage *s) {
+  if (s) __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED);
+}
+
+void seer_storage_release(seer_storage *s) {
+  if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+  if (s->owned) free(s->data);
+  if (s->release) s->release(s->release_ctx);
+  free(s);
+}
+
+void *seer_storage_data(const seer_storage *s) { return s->data; }
+size_t seer_storage_nbytes(const seer_storage *s) { return s->nbytes; }
+seer_device seer_storage_device(const seer_storage *s) { return s->device; }
+
+/* ---- construction ---- */
+
+static int check_shape(int ndim, const int64_t *shape, int64_t *numel, seer_error *err) {
+  if (ndim < 0 || ndim > SEER_TENSOR_MAX_DIMS)
+    return seer_errorf(err, SEER_EINVAL, "tensor: %d dims given, at most %d are supported", ndim,
+                       SEER_TENSOR_MAX_DIMS);
+  int64_t n = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] < 0) return seer_errorf(err, SEER_EINVAL, "tensor: negative size in dim %d", i);
+    if (shape[i] && n > INT64_MAX / 8 / shape[i])
+      return seer_errorf(err, SEER_EINVAL, "tensor: shape too large");
+    n *= shape[i];
+  }
+  *numel = n;
+  return 0;
+}
+
+static void set_contiguous_strides(seer_tensor *t) {
+  int64_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    t->strides[i] = s;
+    s *= t->shape[i];
+  }
+}
+
+static seer_tensor *tensor_alloc_header(seer_dtype dt, int ndim, const int64_t *shape) {
+  seer_tensor *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->dtype = dt;
+  t->ndim = ndim;
+  for (int i = 0; i < ndim; i++)
+    t->shape[i] = shape[i];
+  set_contiguous_strides(t);
+  t->refcount = 1;
+  return t;
+}
+
+seer_tensor *seer_tensor_new(seer_dtype dt, int ndim, const int64_t *shape, seer_error *err) {
+  int64_t n;
+  if (check_shape(ndim, shape, &n, err)) return NULL;
+  if (!seer_dtype_size(dt)) {
+    seer_errorf(err, SEER_EINVAL, "tensor: unknown dtype %d", (int)dt);
+    return NULL;
+  }
+  seer_tensor *t = tensor_alloc_header(dt, ndim, shape);
+  if (!t) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  t->storage = seer_storage_new((size_t)n * seer_dtype_size(dt), err);
+  if (!t->storage) {
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+seer_tensor *seer_tensor_from_storage(seer_storage *s, size_t byte_offset, seer_dtype dt, int ndim,
+                                      const int64_t *shape, const int64_t *strides,
+                                      seer_error *err) {
+  int64_t n;
+  if (check_shape(ndim, shape, &n, err)) return NULL;
+  size_t es = seer_dtype_size(dt);
+  if (!es) {
+    seer_errorf(err, SEER_EINVAL, "tensor: unknown dtype %d", (int)dt);
+    return NULL;
+  }
+  if (byte_offset % es != 0 || ((uintptr_t)s->data % es) != 0) {
+    seer_errorf(err, SEER_EINVAL, "tensor: data at byte offset %zu is not aligned for %s",
+                byte_offset, seer_dtype_name(dt));
+    return NULL;
+  }
+  seer_tensor *t = tensor_alloc_header(dt, ndim, shape);
+  if (!t) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  if (strides)
+    for (int i = 0; i < ndim; i++)
+      t->strides[i] = strides[i];
+  t->offset = (int64_t)(byte_offset / es);
+  /* The furthest element reached must lie inside the storage. */
+  int64_t hi = t->offset, lo = t->offset;
+  for (int i = 0; i < ndim && n; i++) {
+    if (t->strides[i] >= 0)
+      hi += t->strides[i] * (shape[i] - 1);
+    else
+      lo += t->strides[i] * (shape[i] - 1);
+  }
+  if (n && (lo < 0 || (size_t)(hi + 1) * es > s->nbytes)) {
+    free(t);
+    seer_errorf(err, SEER_EINVAL, "tensor: view exceeds its storage (%zu bytes)", s->nbytes);
+    return NULL;
+  }
+  seer_storage_retain(s);
+  t->storage = s;
+  return t;
+}
+
+seer_tensor *seer_tensor_from_data(seer_dtype dt, int ndim, const int64_t *shape, const void *data,
+                                   seer_dtype src_dt, seer_error *err) {
+  seer_tensor *t = seer_tensor_new(dt, ndim, shape, err);
+  if (!t) return NULL;
+  int64_t n = seer_tensor_numel(t);
+  if (dt == src_dt) {
+    memcpy(seer_tensor_data(t), data, (size_t)n * seer_dtype_size(dt));
+    return t;
+  }
+  seer_tensor src = *t;
+  src.dtype = src_dt;
+  src.offset = 0;
+  seer_storage tmp = {
+      1, SEER_DEVICE_CPU, (void *)data, (size_t)n * seer_dtype_size(src_dt), 0, NULL, NULL};
+  src.storage = &tmp;
+  for (int64_t i = 0; i < n; i++)
+    seer_tensor_set_flat(t, i, seer_tensor_get_flat(&src, i));
+  return t;
+}
+
+seer_tensor *seer_tensor_full(seer_dtype dt, int ndim, const int64_t *shape, double value,
+                              seer_error *err) {
+  seer_tensor *t = seer_tensor_new(dt, ndim, shape, err);
+  if (!t || value == 0.0) return t;
+  int64_t n = seer_tensor_numel(t);
+  for (int64_t i = 0; i < n; i++)
+    seer_tensor_set_flat(t, i, value);
+  return t;
+}
+
+seer_tensor *seer_tensor_retain(seer_tensor *t) {
+  if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
+  return t;
+}
+
+void seer_tensor_release(seer_tensor *t) {
+  if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+  seer_storage_release(t->storage);
+  free(t);
+}
+
+/* ---- inspection ---- */
+
+int64_t seer_tensor_numel(const seer_tensor *t) {
+  int64_t n = 1;
+  for (int i = 0; i < t->ndim; i++)
+    n *= t->shape[i];
+  return n;
+}
+
+int seer_tensor_is_contiguous(const seer_tensor *t) {
+  int64_t s = 1;
+  for (int i = t->ndim - 1; i >= 0; i--) {
+    if (t->shape[i] != 1 && t->strides[i] != s) return 0;
+    s *= t->shape[i];
+  }
+  return 1;
+}
+
+seer_device seer_tensor_device(const seer_tensor *t) { return t->storage->device; }
+
+void *seer_tensor_data(const seer_tensor *t) {
+  return (char *)t->storage->data + (size_t)t->offset * seer_dtype_size(t->dtype);
+}
+
+static double load_elem(const void *base, seer_dtype dt, int64_t i) {
+  switch (dt) {
+  case SEER_DTYPE_F32: return ((const float *)base)[i];
+  case SEER_DTYPE_BF16: return seer_bf16_to_f32(((const uint16_t *)base)[i]);
+  case SEER_DTYPE_F16: return seer_f16_to_f32(((const uint16_t *)base)[i]);
+  case SEER_DTYPE_I32: return ((const int32_t *)base)[i];
+  case SEER_DTYPE_I64: return (double)((const int64_t *)base)[i];
+  }
+  return 0;
+}
+
+static void store_elem(void *base, seer_dtype dt, int64_t i, double v) {
+  switch (dt) {
+  case SEER_DTYPE_F32: ((float *)base)[i] = (float)v; break;
+  case SEER_DTYPE_BF16: ((uint16_t *)base)[i] = seer_f32_to_bf16((float)v); break;
+  case SEER_DTYPE_F16: ((uint16_t *)base)[i] = seer_f32_to_f16((float)v); break;
+  case SEER_DTYPE_I32:
+    ((int32_t *)base)[i] = isfinite(v) && fabs(v) < 2147483648.0 ? (int32_t)v : 0;
+    break;
+  case SEER_DTYPE_I64:
+    ((int64_t *)base)[i] = isfinite(v) && fabs(v) < 9.2e18 ? (int64_t)v : 0;
+    break;
+  }
+}
+
+static int64_t flat_to_offset(const seer_tensor *t, int64_t i) {
+  int64_t off = t->offset;
+  for (int d = t->ndim - 1; d >= 0; d--) {
+    int64_t n = t->shape[d];
+    off += (i % n) * t->strides[d];
+    i /= n;
+  }
+  return off;
+}
+
+double seer_tensor_get(const seer_tensor *t, const int64_t *idx) {
+  int64_t off = t->offset;
+  for (int d = 0; d < t->ndim; d++)
+    off += idx[d] * t->strides[d];
+  return load_elem(t->storage->data, t->dtype, off);
+}
+
+void seer_tensor_set(seer_tensor *t, const int64_t *idx, double v) {
+  int64_t off = t->offset;
+  for (int d = 0; d < t->ndim; d++)
+    off += idx[d] * t->strides[d];
+  store_elem(t->storage->data, t->dtype, off, v);
+}
+
+double seer_tensor_get_flat(const seer_tensor *t, int64_t i) {
+  return load_elem(t->storage->data, t->dtype, flat_to_offset(t, i));
+}
+
+void seer_tensor_set_flat(seer_tensor *t, int64_t i, double v) {
+  store_elem(t->storage->data, t->dtype, flat_to_offset(t, i), v);
+}
+
+void seer_tensor_read_f32(const seer_tensor *t, float *out) {
+  int64_t n = seer_tensor_numel(t);
+  if (t->dtype == SEER_DTYPE_F32 && seer_tensor_is_contiguous(t)) {
+    memcpy(out, seer_tensor_data(t), (size_t)n * 4);
+    return;
+  }
+  for (int64_t i = 0; i < n; i++)
+    out[i] = (float)seer_tensor_get_flat(t, i);
+}
+
+/* ---- views ---- */
+
+static seer_tensor *view_of(seer_tensor *t) {
+  seer_tensor *v = malloc(sizeof *v);
+  if (!v) return NULL;
+  *v = *t;
+  v->refcount = 1;
+  seer_storage_retain(t->storage);
+  return v;
+}
+
+seer_tensor *seer_tensor_reshape(seer_tensor *t, int ndim, const int64_t *shape, seer_error *err) {
+  int64_t want[SEER_TENSOR_MAX_DIMS], n;
+  if (ndim < 0 || ndim > SEER_TENSOR_MAX_DIMS) {
+    seer_errorf(err, SEER_EINVAL, "reshape: %d dims given, at most %d are supported", ndim,
+                SEER_TENSOR_MAX_DIMS);
+    return NULL;
+  }
+  int infer = -1;
+  int64_t known = 1, total = seer_tensor_numel(t);
+  for (int i = 0; i < ndim; i++) {
+    want[i] = shape[i];
+    if (shape[i] == -1) {
+      if (infer >= 0) {
+        seer_errorf(err, SEER_EINVAL, "reshape: only one dim may be -1");
+        return NULL;
+      }
+      infer = i;
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0 && known > 0) want[infer] = total / known;
+  if (check_shape(ndim, want, &n, err)) return NULL;
+  if (n != total) {
+    seer_errorf(err, SEER_EINVAL, "reshape: cannot view %lld elements as %lld", (long long)total,
+                (long long)n);
+    return NULL;
+  }
+  seer_tensor *base = t;
+  if (!seer_tensor_is_contiguous(t)) {
+    base = seer_tensor_clone(t, err);
+    if (!base) return NULL;
+  }
+  seer_tensor *v = view_of(base);
+  if (base != t) seer_tensor_release(base);
+  if (!v) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  v->ndim = ndim;
+  for (int i = 0; i < ndim; i++)
+    v->shape[i] = want[i];
+  set_contiguous_strides(v);
+  return v;
+}
+
+seer_tensor *seer_tensor_unsqueeze(seer_tensor *t, int dim, seer_error *err) {
+  if (t->ndim >= SEER_TENSOR_MAX_DIMS || dim < 0 || dim > t->ndim) {
+    seer_errorf(err, SEER_EINVAL, "unsqueeze: dim %d out of range for a %d-D tensor", dim, t->ndim);
+    return NULL;
+  }
+  seer_tensor *v = view_of(t);
+  if (!v) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  for (int i = t->ndim; i > dim; i--) {
+    v->shape[i] = t->shape[i - 1];
+    v->strides[i] = t->strides[i - 1];
+  }
+  v->shape[dim] = 1;
+  v->strides[dim] = dim < t->ndim ? t->strides[dim] * t->shape[dim] : 1;
+  v->ndim = t->ndim + 1;
+  return v;
+}
+
+seer_tensor *seer_tensor_squeeze(seer_tensor *t, int dim, seer_error *err) {
+  if (dim < 0 || dim >= t->ndim || t->shape[dim] != 1) {
+    seer_errorf(err, SEER_EINVAL, "squeeze: dim %d is not a size-1 dim", dim);
+    return NULL;
+  }
+  seer_tensor *v = view_of(t);
+  if (!v) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  for (int i = dim; i < t->ndim - 1; i++) {
+    v->shape[i] = t->shape[i + 1];
+    v->strides[i] = t->strides[i + 1];
+  }
+  v->ndim = t->ndim - 1;
+  return v;
+}
+
+seer_tensor *seer_tensor_slice(seer_tensor *t, int dim, int64_t start, int64_t end,
+                               seer_error *err) {
+  if (dim < 0 || dim >= t->ndim) {
+    seer_errorf(err, SEER_EINVAL, "slice: dim %d out of range for a %d-D tensor", dim, t->ndim);
+    return NULL;
+  }
+  if (start < 0 || end > t->shape[dim] || start > end) {
+    seer_errorf(err, SEER_EINVAL, "slice: range [%lld, %lld) out of bounds for size %lld",
+                (long long)start, (long long)end, (long long)t->shape[dim]);
+    return NULL;
+  }
+  seer_tensor *v = view_of(t);
+  if (!v) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  v->offset += start * t->strides[dim];
+  v->shape[dim] = end - start;
+  return v;
+}
+
+seer_tensor *seer_tensor_select(seer_tensor *t, int64_t i, seer_error *err) {
+  if (t->ndim < 1 || i < 0 || i >= t->shape[0]) {
+    seer_errorf(err, SEER_EINVAL, "index %lld out of range", (long long)i);
+    return NULL;
+  }
+  seer_tensor *v = view_of(t);
+  if (!v) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  v->offset += i * t->strides[0];
+  for (int d = 0; d < t->ndim - 1; d++) {
+    v->shape[d] = t->shape[d + 1];
+    v->strides[d] = t->strides[d + 1];
+  }
+  v->ndim = t->ndim - 1;
+  return v;
+}
+
+seer_tensor *seer_tensor_transpose(seer_tensor *t, int d0, int d1, seer_error *err) {
+  if (d0 < 0 || d1 < 0 || d0 >= t->ndim || d1 >= t->ndim) {
+    seer_errorf(err, SEER_EINVAL, "transpose: dims out of range");
+    return NULL;
+  }
+  seer_tensor *v = view_of(t);
+  if (!v) {
+    seer_errorf(err, SEER_ENOMEM, "tensor: out of memory");
+    return NULL;
+  }
+  v->shape[d0] = t->shape[d1];
+  v->shape[d1] = t->shape[d0];
+  v->strides[d0] = t->strides[d1];
+  v->strides[d1] = t->strides[d0];
+  return v;
+}
+
+/* ---- copies ---- */
+
+seer_tensor *seer_tensor_to(const seer_tensor *t, seer_dtype dt, seer_error *err) {
+  seer_tensor *out = seer_tensor_new(dt, t->ndim, t->shape, err);
+  if (!out) return NULL;
+  int64_t n = seer_tensor_numel(t);
+  if (dt == t->dtype && seer_tensor_is_contiguous(t)) {
+    memcpy(seer_tensor_data(out), seer_tensor_data(t), (size_t)n * seer_dtype_size(dt));
+  } else if (dt == SEER_DTYPE_F32) {
+    seer_tensor_read_f32(t, seer_tensor_data(out));
+  } else if (dt == t->dtype) {
+    /* Byte copies keep every value exact, i64 beyond 2^53 included. */
+    size_t es = seer_dtype_size(dt);
+    const char *src = t->storage->data;
+    char *dst = seer_tensor_data(out);
+    for (int64_t i = 0; i < n; i++)
+      memcpy(dst + (size_t)i * es, src + flat_to_offset(t, i) * es, es);
+  } else if (!seer_dtype_is_float(dt) || !seer_dtype_is_float(t->dtype)) {
+    for (int64_t i = 0; i < n; i++)
+      seer_tensor_set_flat(out, i, seer_tensor_get_flat(t, i));
+  } else {
+    for (int64_t i = 0; i < n; i++)
+      store_elem(seer_tensor_data(out), dt, i, (float)seer_tensor_get_flat(t, i));
+  }
+  return out;
+}
+
+seer_tensor *seer_tensor_clone(const seer_tensor *t, seer_error *err) {
+  return seer_tensor_to(t, t->dtype, err);
+}
