@@ -104,6 +104,8 @@ static int bind_layer(seer_model *m, int i, seer_error *err) {
       (rc = bind_matrix(m, NAME("mlp.up_proj.weight"), I, H, &L->up, err)) ||
       (rc = bind_matrix(m, NAME("mlp.down_proj.weight"), H, I, &L->down, err)))
     return rc;
+  if (seer_st_find(m->st, NAME("mlp.gate_proj.bias")))
+    return seer_errorf(err, SEER_ENOTSUP, "model: MLP biases (mlp_bias) are not supported");
   /* Biases are optional in every family (Qwen2 has q/k/v bias, attention_bias adds them). */
   if ((rc = bind_vector(m, NAME("self_attn.q_proj.bias"), qd, 0, 0, &L->q_b, err)) ||
       (rc = bind_vector(m, NAME("self_attn.k_proj.bias"), kvd, 0, 0, &L->k_b, err)) ||
