@@ -13,11 +13,45 @@ static int bad_json(seer_error *err, const char *what, const char *base, const c
                      (size_t)(p - base));
 }
 
+/* Upper bound on the strings in a JSON span: two quotes each (escaped quotes only overcount).
+ * Sizing the hash tables from it avoids both rehashing and huge zeroed tables. */
+static size_t count_strings(const char *s, size_t len) {
+  size_t q = 0;
+  for (const char *p = s, *end = s + len; (p = memchr(p, '"', (size_t)(end - p))); p++)
+    q++;
+  return q / 2;
+}
+
+/* Vocab entries are inserted in batches too, prefetching each key's slot before inserting. */
+#define VOCAB_BATCH 64
+
+typedef struct vocab_batch {
+  seer_buf arena;
+  size_t n;
+  size_t off[VOCAB_BATCH], len[VOCAB_BATCH];
+  uint32_t id[VOCAB_BATCH], h[VOCAB_BATCH];
+} vocab_batch;
+
+static int vocab_flush(vocab_batch *B, tok_strtab *t) {
+  for (size_t i = 0; i < B->n; i++) {
+    B->h[i] = (uint32_t)tok_hash(B->arena.data + B->off[i], B->len[i]);
+    /* Growth may rehash below; prefetching the current table is still a harmless hint. */
+    tok_strtab_prefetch(t, B->h[i], NULL, 0);
+  }
+  for (size_t i = 0; i < B->n; i++)
+    if (tok_strtab_set_h(t, B->arena.data + B->off[i], B->len[i], B->id[i], B->h[i]))
+      return SEER_ENOMEM;
+  B->n = 0;
+  B->arena.len = 0;
+  return SEER_OK;
+}
+
 static int load_vocab(tok_bpe *m, const char *s, size_t len, seer_error *err) {
   const char *p = s, *end = s + len;
   seer_buf scratch = SEER_BUF_INIT;
-  /* Entries look like `"tok": 123,`: ~14 bytes each in real files, so this rarely regrows. */
-  if (tok_strtab_init(&m->vocab, len / 12 + 16, len))
+  vocab_batch *batch = calloc(1, sizeof *batch);
+  if (!batch) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+  if (tok_strtab_init(&m->vocab, count_strings(s, len) + 16, len))
     return seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.vocab");
   int rc = SEER_OK;
   p = tok_json_ws(p, end);
@@ -38,7 +72,11 @@ static int load_vocab(tok_bpe *m, const char *s, size_t len, seer_error *err) {
       id = id * 10 + (uint64_t)(*p++ - '0');
     if (p == d || id > 0x7FFFFFFF) goto bad;
     if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) goto bad;
-    if (tok_strtab_set(&m->vocab, key, klen, (uint32_t)id)) {
+    batch->off[batch->n] = batch->arena.len;
+    batch->len[batch->n] = klen;
+    batch->id[batch->n++] = (uint32_t)id;
+    if (seer_buf_append(&batch->arena, key, klen) ||
+        (batch->n == VOCAB_BATCH && vocab_flush(batch, &m->vocab))) {
       rc = seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.vocab");
       goto done;
     }
@@ -48,39 +86,93 @@ static int load_vocab(tok_bpe *m, const char *s, size_t len, seer_error *err) {
     if (*p != ',') goto bad;
     p++;
   }
+  if (vocab_flush(batch, &m->vocab))
+    rc = seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.vocab");
   goto done;
 bad:
   rc = bad_json(err, "vocab", s, p);
 done:
   seer_buf_free(&scratch);
+  seer_buf_free(&batch->arena);
+  free(batch);
   return rc;
 }
 
-static int add_merge(tok_bpe *m, const char *a, size_t alen, const char *b, size_t blen,
-                     uint32_t rank, seer_buf *cat, seer_error *err) {
-  int32_t ia = tok_strtab_get(&m->vocab, a, alen);
-  int32_t ib = tok_strtab_get(&m->vocab, b, blen);
+/* Merges are resolved in batches: hashing every key first and prefetching its slot, then its
+ * bytes, lets the cache misses of 500k+ random lookups overlap instead of queueing. */
+#define MERGE_BATCH 64
+
+typedef struct merge_batch {
+  seer_buf arena; /* a, b and a+b (minus the continuing prefix) of each pending merge */
+  size_t n;
+  struct {
+    size_t off[3], len[3];
+    uint32_t h[3];
+    uint32_t rank;
+  } e[MERGE_BATCH];
+} merge_batch;
+
+static int batch_add(merge_batch *B, const tok_bpe *m, const char *a, size_t alen, const char *b,
+                     size_t blen, uint32_t rank) {
   size_t skip = m->prefix_len <= blen ? m->prefix_len : 0;
-  cat->len = 0;
-  if (seer_buf_append(cat, a, alen) || seer_buf_append(cat, b + skip, blen - skip))
-    return seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.merges");
-  int32_t in = tok_strtab_get(&m->vocab, cat->data, cat->len);
-  if (ia < 0 || ib < 0 || in < 0) {
-    const char *miss = ia < 0 ? a : ib < 0 ? b : cat->data;
-    size_t mlen = ia < 0 ? alen : ib < 0 ? blen : cat->len;
-    return seer_errorf(err, SEER_EFORMAT,
-                       "tokenizer.json: model.merges[%u]: token \"%.*s\" is not in model.vocab",
-                       rank, (int)(mlen > 100 ? 100 : mlen), miss);
+  size_t i = B->n++;
+  B->e[i].rank = rank;
+  B->e[i].off[0] = B->arena.len;
+  B->e[i].len[0] = alen;
+  B->e[i].off[1] = B->arena.len + alen;
+  B->e[i].len[1] = blen;
+  B->e[i].off[2] = B->arena.len + alen + blen;
+  B->e[i].len[2] = alen + blen - skip;
+  if (seer_buf_append(&B->arena, a, alen) || seer_buf_append(&B->arena, b, blen) ||
+      seer_buf_append(&B->arena, a, alen) || seer_buf_append(&B->arena, b + skip, blen - skip))
+    return SEER_ENOMEM;
+  return SEER_OK;
+}
+
+static int batch_flush(merge_batch *B, tok_bpe *m, seer_error *err) {
+  const tok_strtab *v = &m->vocab;
+  const char *base = B->arena.data;
+  for (size_t i = 0; i < B->n; i++)
+    for (int k = 0; k < 3; k++) {
+      B->e[i].h[k] = (uint32_t)tok_hash(base + B->e[i].off[k], B->e[i].len[k]);
+      tok_strtab_prefetch(v, B->e[i].h[k], NULL, 0);
+    }
+  for (size_t i = 0; i < B->n; i++)
+    for (int k = 0; k < 3; k++)
+      tok_strtab_prefetch(v, B->e[i].h[k], base + B->e[i].off[k], B->e[i].len[k]);
+  int32_t ids[MERGE_BATCH][3];
+  for (size_t i = 0; i < B->n; i++) {
+    for (int k = 0; k < 3; k++) {
+      ids[i][k] = tok_strtab_get_h(v, base + B->e[i].off[k], B->e[i].len[k], B->e[i].h[k]);
+      if (ids[i][k] < 0) {
+        size_t len = B->e[i].len[k];
+        return seer_errorf(err, SEER_EFORMAT,
+                           "tokenizer.json: model.merges[%u]: token \"%.*s\" is not in model.vocab",
+                           B->e[i].rank, (int)(len > 100 ? 100 : len), base + B->e[i].off[k]);
+      }
+    }
+    tok_mergemap_prefetch(&m->merges, (uint32_t)ids[i][0], (uint32_t)ids[i][1]);
   }
-  if (tok_mergemap_put(&m->merges, (uint32_t)ia, (uint32_t)ib, rank, (uint32_t)in))
-    return seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.merges");
+  for (size_t i = 0; i < B->n; i++)
+    if (tok_mergemap_put(&m->merges, (uint32_t)ids[i][0], (uint32_t)ids[i][1], B->e[i].rank,
+                         (uint32_t)ids[i][2]))
+      return seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.merges");
+  B->n = 0;
+  B->arena.len = 0;
   return SEER_OK;
 }
 
 static int load_merges(tok_bpe *m, const char *s, size_t len, seer_error *err) {
   const char *p = s, *end = s + len;
-  seer_buf s1 = SEER_BUF_INIT, s2 = SEER_BUF_INIT, cat = SEER_BUF_INIT;
-  if (tok_mergemap_init(&m->merges, len / 10 + 16))
+  seer_buf s1 = SEER_BUF_INIT, s2 = SEER_BUF_INIT;
+  merge_batch *batch = calloc(1, sizeof *batch);
+  if (!batch) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+  /* Merges are "a b" (one string) or ["a", "b"] (two). */
+  const char *first = tok_json_ws(s, s + len);
+  first = first < s + len ? tok_json_ws(first + 1, s + len) : first;
+  size_t strings = count_strings(s, len);
+  if (tok_mergemap_init(&m->merges,
+                        (first < s + len && *first == '[' ? strings / 2 : strings) + 16))
     return seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.merges");
   int rc = SEER_OK;
   uint32_t rank = 0;
@@ -120,20 +212,26 @@ static int load_merges(tok_bpe *m, const char *s, size_t len, seer_error *err) {
     } else {
       goto bad;
     }
-    if ((rc = add_merge(m, a, alen, b, blen, rank, &cat, err))) goto done;
+    if (batch_add(batch, m, a, alen, b, blen, rank)) {
+      rc = seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.merges");
+      goto done;
+    }
+    if (batch->n == MERGE_BATCH && (rc = batch_flush(batch, m, err))) goto done;
     p = tok_json_ws(p, end);
     if (p >= end) goto bad;
     if (*p == ']') break;
     if (*p != ',') goto bad;
     p++;
   }
+  rc = batch_flush(batch, m, err);
   goto done;
 bad:
   rc = bad_json(err, "merges", s, p);
 done:
   seer_buf_free(&s1);
   seer_buf_free(&s2);
-  seer_buf_free(&cat);
+  seer_buf_free(&batch->arena);
+  free(batch);
   return rc;
 }
 

@@ -18,12 +18,17 @@
 
 /* ---- string table: id -> bytes, bytes -> id (tok_map.c) ---- */
 
+typedef struct tok_strslot {
+  uint32_t hash, id1; /* id1 == 0: empty slot; otherwise id + 1 */
+  uint32_t off, len;  /* the key, copied here so a probe touches one cache line, then the arena */
+} tok_strslot;
+
 typedef struct tok_strtab {
   char *arena;
   size_t arena_len, arena_cap;
   uint32_t *off, *len; /* by id; len == UINT32_MAX marks an unused id */
   size_t nids, ids_cap;
-  uint64_t *slots; /* (hash32 << 32) | (id + 1); 0 is empty */
+  tok_strslot *slots;
   size_t mask, count;
 } tok_strtab;
 
@@ -34,6 +39,11 @@ void tok_strtab_free(tok_strtab *t);
  * builds the vocab map); returns SEER_ENOMEM only. */
 int tok_strtab_set(tok_strtab *t, const char *s, size_t len, uint32_t id);
 int32_t tok_strtab_get(const tok_strtab *t, const char *s, size_t len);
+/* The same with h = (uint32_t)tok_hash(s, len) computed by the caller, for batched loading that
+ * prefetches slots (s == NULL) and then key bytes before probing. */
+int32_t tok_strtab_get_h(const tok_strtab *t, const char *s, size_t len, uint32_t h);
+int tok_strtab_set_h(tok_strtab *t, const char *s, size_t len, uint32_t id, uint32_t h);
+void tok_strtab_prefetch(const tok_strtab *t, uint32_t h, const char *s, size_t len);
 const char *tok_strtab_str(const tok_strtab *t, uint32_t id, size_t *len);
 
 /* ---- merge ranks: (left id, right id) -> (rank, merged id) ---- */
@@ -51,6 +61,7 @@ typedef struct tok_mergemap {
 int tok_mergemap_init(tok_mergemap *m, size_t expected);
 void tok_mergemap_free(tok_mergemap *m);
 int tok_mergemap_put(tok_mergemap *m, uint32_t a, uint32_t b, uint32_t rank, uint32_t id);
+void tok_mergemap_prefetch(const tok_mergemap *m, uint32_t a, uint32_t b);
 static inline const tok_merge_slot *tok_mergemap_get(const tok_mergemap *m, uint32_t a,
                                                      uint32_t b) {
   uint64_t key = ((uint64_t)a << 32) | b;

@@ -11,19 +11,19 @@ const char *tok_json_ws(const char *p, const char *end) {
   return p;
 }
 
-/* p at the opening quote; returns the byte after the closing quote, or NULL. */
+/* p at the opening quote; returns the byte after the closing quote, or NULL. memchr finds the
+ * candidate quote; it closes the string when an even number of backslashes precedes it. */
 static const char *skip_string(const char *p, const char *end) {
-  p++;
-  while (p < end) {
-    char c = *p;
-    if (c == '"') return p + 1;
-    if (c == '\\') {
-      p += 2;
-      continue;
-    }
-    p++;
+  const char *q = p + 1;
+  for (;;) {
+    q = memchr(q, '"', (size_t)(end - q));
+    if (!q) return NULL;
+    const char *b = q;
+    while (b > p + 1 && b[-1] == '\\')
+      b--;
+    if (((q - b) & 1) == 0) return q + 1;
+    q++;
   }
-  return NULL;
 }
 
 static const char *skip_value(const char *p, const char *end) {
@@ -31,19 +31,23 @@ static const char *skip_value(const char *p, const char *end) {
   if (p >= end) return NULL;
   if (*p == '"') return skip_string(p, end);
   if (*p == '{' || *p == '[') {
+    /* Structural bytes only; everything else (mostly indentation) is skipped in a tight loop. */
+    static const unsigned char cls[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
     int depth = 0;
     while (p < end) {
-      char c = *p;
-      if (c == '"') {
+      while (p < end && !cls[(unsigned char)*p])
+        p++;
+      if (p >= end) break;
+      unsigned char k = cls[(unsigned char)*p];
+      if (k == 1) {
         p = skip_string(p, end);
         if (!p) return NULL;
         continue;
       }
-      if (c == '{' || c == '[')
+      if (k == 2)
         depth++;
-      else if (c == '}' || c == ']') {
-        if (--depth == 0) return p + 1;
-      }
+      else if (--depth == 0)
+        return p + 1;
       p++;
     }
     return NULL;

@@ -6,40 +6,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int read_file(const char *path, char **out, size_t *len, seer_error *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return seer_error_errno(err, SEER_EIO, errno, "cannot open %s", path);
-  seer_buf b = SEER_BUF_INIT;
-  char chunk[1 << 16];
-  size_t n;
+/* Maps the file read-only: tokenizer.json can be tens of MB and is only scanned once. */
+static int map_file(const char *path, char **out, size_t *len, seer_error *err) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return seer_error_errno(err, SEER_EIO, errno, "cannot open %s", path);
   struct stat st;
-  if (fstat(fileno(f), &st) == 0 && st.st_size > 0 && seer_buf_reserve(&b, (size_t)st.st_size)) {
-    fclose(f);
-    return seer_errorf(err, SEER_ENOMEM, "out of memory reading %s", path);
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return seer_error_errno(err, SEER_EIO, e, "cannot stat %s", path);
   }
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-    if (seer_buf_append(&b, chunk, n)) {
-      fclose(f);
-      seer_buf_free(&b);
-      return seer_errorf(err, SEER_ENOMEM, "out of memory reading %s", path);
+  *len = (size_t)st.st_size;
+  *out = NULL;
+  if (*len) {
+    void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      close(fd);
+      return seer_error_errno(err, SEER_EIO, e, "cannot map %s", path);
     }
+    *out = p;
   }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    seer_buf_free(&b);
-    return seer_errorf(err, SEER_EIO, "error reading %s", path);
-  }
-  if (seer_buf_terminate(&b)) {
-    seer_buf_free(&b);
-    return seer_errorf(err, SEER_ENOMEM, "out of memory reading %s", path);
-  }
-  *out = b.data;
-  *len = b.len;
+  close(fd);
   return SEER_OK;
+}
+
+static void unmap_file(char *p, size_t len) {
+  if (p) munmap(p, len);
 }
 
 int seer_tokenizer_load(const char *path, seer_tokenizer **out, seer_error *err) {
@@ -65,12 +63,15 @@ int seer_tokenizer_load(const char *path, seer_tokenizer **out, seer_error *err)
   }
   char *json = NULL, *cfg = NULL;
   size_t json_len = 0, cfg_len = 0;
-  rc = read_file(json_path.data, &json, &json_len, err);
-  if (!rc && access(cfg_path.data, F_OK) == 0) rc = read_file(cfg_path.data, &cfg, &cfg_len, err);
-  if (!rc) rc = seer_tokenizer_load_buffer(json, json_len, cfg, cfg_len, out, err);
+  bool have_cfg = access(cfg_path.data, F_OK) == 0;
+  rc = map_file(json_path.data, &json, &json_len, err);
+  if (!rc && have_cfg) rc = map_file(cfg_path.data, &cfg, &cfg_len, err);
+  if (!rc)
+    rc = seer_tokenizer_load_buffer(json ? json : "", json_len, have_cfg ? (cfg ? cfg : "") : NULL,
+                                    cfg_len, out, err);
   if (rc) seer_error_prefix(err, "%s", json_path.data);
-  free(json);
-  free(cfg);
+  unmap_file(json, json_len);
+  unmap_file(cfg, cfg_len);
   seer_buf_free(&json_path);
   seer_buf_free(&cfg_path);
   return rc;

@@ -58,13 +58,13 @@ void tok_strtab_free(tok_strtab *t) {
 
 static int strtab_grow_slots(tok_strtab *t) {
   size_t cap = (t->mask + 1) * 2;
-  uint64_t *slots = calloc(cap, sizeof *slots);
+  tok_strslot *slots = calloc(cap, sizeof *slots);
   if (!slots) return SEER_ENOMEM;
   for (size_t i = 0; i <= t->mask; i++) {
-    uint64_t e = t->slots[i];
-    if (!e) continue;
-    size_t j = (size_t)(e >> 32) & (cap - 1);
-    while (slots[j])
+    tok_strslot e = t->slots[i];
+    if (!e.id1) continue;
+    size_t j = e.hash & (cap - 1);
+    while (slots[j].id1)
       j = (j + 1) & (cap - 1);
     slots[j] = e;
   }
@@ -75,21 +75,36 @@ static int strtab_grow_slots(tok_strtab *t) {
 }
 
 int32_t tok_strtab_get(const tok_strtab *t, const char *s, size_t len) {
+  return tok_strtab_get_h(t, s, len, (uint32_t)tok_hash(s, len));
+}
+
+void tok_strtab_prefetch(const tok_strtab *t, uint32_t h, const char *s, size_t len) {
+  const tok_strslot *e = &t->slots[h & t->mask];
+  if (!s) {
+    __builtin_prefetch(e);
+    return;
+  }
+  /* Second stage: the slot is (likely) cached now; fetch the arena bytes it points to. */
+  if (e->hash == h && e->len == len) __builtin_prefetch(t->arena + e->off);
+}
+
+int32_t tok_strtab_get_h(const tok_strtab *t, const char *s, size_t len, uint32_t h) {
   if (!t->slots) return -1;
-  uint32_t h = (uint32_t)tok_hash(s, len);
   size_t i = h & t->mask;
   for (;;) {
-    uint64_t e = t->slots[i];
-    if (!e) return -1;
-    if ((uint32_t)(e >> 32) == h) {
-      uint32_t id = (uint32_t)e - 1;
-      if (t->len[id] == len && memcmp(t->arena + t->off[id], s, len) == 0) return (int32_t)id;
-    }
+    const tok_strslot *e = &t->slots[i];
+    if (!e->id1) return -1;
+    if (e->hash == h && e->len == len && memcmp(t->arena + e->off, s, len) == 0)
+      return (int32_t)(e->id1 - 1);
     i = (i + 1) & t->mask;
   }
 }
 
 int tok_strtab_set(tok_strtab *t, const char *s, size_t len, uint32_t id) {
+  return tok_strtab_set_h(t, s, len, id, (uint32_t)tok_hash(s, len));
+}
+
+int tok_strtab_set_h(tok_strtab *t, const char *s, size_t len, uint32_t id, uint32_t h) {
   if (id >= t->ids_cap) {
     size_t cap = t->ids_cap;
     while (cap <= id)
@@ -114,28 +129,26 @@ int tok_strtab_set(tok_strtab *t, const char *s, size_t len, uint32_t id) {
     t->arena_cap = cap;
   }
   if ((t->count + 1) * 2 > t->mask + 1 && strtab_grow_slots(t)) return SEER_ENOMEM;
-  uint32_t h = (uint32_t)tok_hash(s, len);
   size_t i = h & t->mask;
   for (;;) {
-    uint64_t e = t->slots[i];
-    if (!e) break;
-    if ((uint32_t)(e >> 32) == h) {
-      uint32_t old = (uint32_t)e - 1;
-      if (t->len[old] == len && memcmp(t->arena + t->off[old], s, len) == 0) {
-        /* Same string again: the later id wins and the old id loses its string. */
-        t->len[old] = UINT32_MAX;
-        break;
-      }
+    tok_strslot *e = &t->slots[i];
+    if (!e->id1) {
+      t->count++;
+      break;
+    }
+    if (e->hash == h && e->len == len && memcmp(t->arena + e->off, s, len) == 0) {
+      /* Same string again: the later id wins and the old id loses its string. */
+      t->len[e->id1 - 1] = UINT32_MAX;
+      break;
     }
     i = (i + 1) & t->mask;
   }
-  if (!t->slots[i]) t->count++;
   memcpy(t->arena + t->arena_len, s, len);
   t->arena[t->arena_len + len] = 0;
   t->off[id] = (uint32_t)t->arena_len;
   t->len[id] = (uint32_t)len;
+  t->slots[i] = (tok_strslot){h, id + 1u, (uint32_t)t->arena_len, (uint32_t)len};
   t->arena_len += len + 1;
-  t->slots[i] = ((uint64_t)h << 32) | (id + 1u);
   return SEER_OK;
 }
 
@@ -158,6 +171,11 @@ int tok_mergemap_init(tok_mergemap *m, size_t expected) {
 void tok_mergemap_free(tok_mergemap *m) {
   free(m->slots);
   memset(m, 0, sizeof *m);
+}
+
+void tok_mergemap_prefetch(const tok_mergemap *m, uint32_t a, uint32_t b) {
+  uint64_t key = ((uint64_t)a << 32) | b;
+  __builtin_prefetch(&m->slots[(size_t)((key * 0x9E3779B97F4A7C15ull) >> 29) & m->mask], 1);
 }
 
 int tok_mergemap_put(tok_mergemap *m, uint32_t a, uint32_t b, uint32_t rank, uint32_t id) {
