@@ -3,8 +3,8 @@
 --- and LuaJIT identical. The libuv loop is driven one iteration at a time through seer.core.
 local core = require "seer.core"
 
-local coroutine_create, coroutine_resume, coroutine_yield, coroutine_running, coroutine_status =
-  coroutine.create, coroutine.resume, coroutine.yield, coroutine.running, coroutine.status
+local coroutine_create, coroutine_resume, coroutine_yield, coroutine_running =
+  coroutine.create, coroutine.resume, coroutine.yield, coroutine.running
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 local unpack = table.unpack or unpack
 local now = core.now
@@ -14,15 +14,17 @@ local M = {}
 ---@class seer.Task
 ---@field name string
 ---@field status "ready"|"running"|"waiting"|"done"|"failed"|"cancelled"
-local Task = {}
+local Task = { name = "task" }
 Task.__index = Task
 M.Task = Task
 
 local CANCEL = setmetatable({}, { __tostring = function() return "cancelled" end })
 M.CANCELLED = CANCEL
 
--- Ready queue: a ring over a plain array, reset when it drains so indices stay small.
-local ready, ready_head, ready_tail = {}, 1, 0
+-- Ready queue: tasks are appended to `queue`; a scheduler round takes the whole queue as its batch
+-- and hands out a fresh one. Draining one array while appending to another keeps both as plain
+-- arrays (consuming and appending in one array makes Lua rehash it into its hash part).
+local queue, queue_n, spare_queue = {}, 0, nil
 local current = nil -- the task whose coroutine is running now
 local task_count = 0
 
@@ -69,12 +71,13 @@ local function heap_pop()
 end
 
 local timers_live = 0 -- heap entries not cancelled yet
+local wait_counter = 0 -- ids of waits, so that a stale wake-up is recognised and ignored
 
 local function push_ready(t)
   if t.queued then return end
   t.queued = true
-  ready_tail = ready_tail + 1
-  ready[ready_tail] = t
+  queue_n = queue_n + 1
+  queue[queue_n] = t
 end
 
 local function add_timer(delay, target, arg)
@@ -99,10 +102,16 @@ function M.current()
   return nil
 end
 
+local NO_RESULTS = { n = 0 }
+-- Every task coroutine runs task_main, so a return is told apart from a yield by this marker
+-- without asking coroutine.status after each resume.
+local DONE = {}
+local function task_main(fn, ...) return DONE, fn(...) end
+
 local function finish(t, ok, ...)
   if ok then
     t.status = "done"
-    t.results = pack(...)
+    t.results = select("#", ...) == 0 and NO_RESULTS or pack(...)
   else
     local err = ...
     if err == CANCEL then
@@ -111,7 +120,7 @@ local function finish(t, ok, ...)
     else
       t.status = "failed"
       t.err = err
-      if type(err) == "string" then
+      if type(err) == "string" and t.co then
         t.traceback = debug.traceback(t.co, err)
       end
     end
@@ -128,46 +137,47 @@ local function finish(t, ok, ...)
   end
 end
 
-local function after_resume(t, prev, ok, ...)
+local function after_resume(t, prev, ok, first, ...)
   current = prev
-  local co = t.co
-  if coroutine_status(co) == "dead" then
-    finish(t, ok, ...)
-  elseif t.status == "running" then
-    t.status = "waiting"
-    if t.wait_id == nil and not t.queued then
-      -- A bare coroutine.yield: nothing would ever wake this task, so fail it loudly instead.
-      finish(t, false, "seer: task yielded with coroutine.yield outside seer's I/O functions; "
-        .. "use seer.sleep, task:wait or a seer.channel to wait")
-    end
+  if not ok then return finish(t, false, first) end
+  if first == DONE then return finish(t, true, ...) end
+  t.status = "waiting"
+  if not t.wait_id and not t.queued then
+    -- A bare coroutine.yield: nothing would ever wake this task, so fail it loudly instead.
+    finish(t, false, "seer: task yielded with coroutine.yield outside seer's I/O functions; "
+      .. "use seer.sleep, task:wait or a seer.channel to wait")
   end
 end
 
-local function resume(t, ...)
+local function run_task(t)
   local prev = current
   current = t
   t.status = "running"
-  return after_resume(t, prev, coroutine_resume(t.co, ...))
+  local fn, args = t.fn, t.wake_args
+  t.wake_args = false
+  if fn then
+    t.fn = false
+    if args then return after_resume(t, prev, coroutine_resume(t.co, fn, unpack(args, 1, args.n))) end
+    return after_resume(t, prev, coroutine_resume(t.co, fn))
+  end
+  if args then return after_resume(t, prev, coroutine_resume(t.co, unpack(args, 1, args.n))) end
+  return after_resume(t, prev, coroutine_resume(t.co))
 end
 
 --- Run ready tasks, then wait for I/O or the next timer, until `cond()` is true.
 local function drive(cond)
   while not cond() do
-    if ready_head <= ready_tail then
+    if queue_n > 0 then
       -- Run the tasks that are ready now; ones made ready meanwhile wait for the next round.
-      local last = ready_tail
-      while ready_head <= last do
-        local t = ready[ready_head]
-        ready[ready_head] = nil
-        ready_head = ready_head + 1
+      local batch, n = queue, queue_n
+      queue, queue_n, spare_queue = spare_queue or {}, 0, nil
+      for i = 1, n do
+        local t = batch[i]
+        batch[i] = nil
         t.queued = false
-        if t.co and t.status ~= "running" and coroutine_status(t.co) == "suspended" then
-          local args = t.wake_args
-          t.wake_args = nil
-          if args then resume(t, unpack(args, 1, args.n)) else resume(t) end
-        end
+        if t.co and t.status ~= "running" then run_task(t) end
       end
-      if ready_head > ready_tail then ready_head, ready_tail = 1, 0 end
+      if not spare_queue then spare_queue = batch end
       core.run_once(0)
     else
       local timeout = -1
@@ -189,7 +199,7 @@ local function drive(cond)
         if target then
           entry[3] = nil
           timers_live = timers_live - 1
-          target(entry[4])
+          if type(target) == "function" then target(entry[4]) else M.wake(target, entry[4]) end
         end
       end
     end
@@ -200,13 +210,13 @@ M.drive = drive
 --- Mark a waiting task ready; `...` become the results of its pending `await`. Stale wakes (for a
 --- wait that already ended) are ignored via the wait id.
 function M.wake(t, wait_id, ...)
-  if t.wait_id ~= wait_id or wait_id == nil or t.co == nil then return end
-  t.wait_id = nil
+  if t.wait_id ~= wait_id or not wait_id or not t.co then return end
+  t.wait_id = false
   t.wake_args = pack(...)
   push_ready(t)
 end
 
-local function check_cancel(t, first, ...)
+local function check_cancel(first, ...)
   if first == CANCEL then error(CANCEL, 0) end
   return first, ...
 end
@@ -219,11 +229,11 @@ function M.await(start)
   local t = M.current()
   if t then
     if t.cancel_requested then error(CANCEL, 0) end
-    local id = (t.wait_seq or 0) + 1
-    t.wait_seq = id
+    wait_counter = wait_counter + 1
+    local id = wait_counter
     t.wait_id = id
     t.cancel_op = start(function(...) M.wake(t, id, ...) end)
-    return check_cancel(t, coroutine_yield())
+    return check_cancel(coroutine_yield())
   end
   local result
   local cancel = start(function(...) if not result then result = pack(...) end end)
@@ -244,8 +254,12 @@ function M.spawn(fn, ...)
     error("seer.spawn: expected a function, got " .. type(fn), 2)
   end
   task_count = task_count + 1
-  local t = setmetatable({ co = coroutine_create(fn), status = "ready", name = "task" }, Task)
-  if select("#", ...) > 0 then t.wake_args = pack(...) end
+  -- Every field a task will get is created here, so the table is sized once and never rehashed.
+  local t = setmetatable({
+    co = coroutine_create(task_main), fn = fn, status = "ready", queued = false, wait_id = false,
+    cancel_op = false, wake_args = false, results = false,
+  }, Task)
+  if (...) ~= nil or select("#", ...) > 0 then t.wake_args = pack(...) end
   push_ready(t)
   return t
 end
@@ -256,13 +270,20 @@ function M.sleep(s)
   if type(s) ~= "number" or s ~= s or s < 0 then
     error("seer.sleep: seconds must be a non-negative number", 2)
   end
-  local t = M.current()
-  if t and s == 0 then
-    -- Fast path: straight back onto the ready queue without a timer.
+  local t = current
+  if t and coroutine_running() == t.co then
     if t.cancel_requested then error(CANCEL, 0) end
-    t.cancel_op = nil
-    push_ready(t)
-    return check_cancel(t, coroutine_yield())
+    if s == 0 then
+      -- Fast path: straight back onto the ready queue without a timer.
+      t.cancel_op = false
+      push_ready(t)
+    else
+      -- The timer wakes the task directly: no closures, so a parked task stays small.
+      wait_counter = wait_counter + 1
+      t.wait_id = wait_counter
+      t.cancel_op = add_timer(s, t, wait_counter)
+    end
+    return check_cancel(coroutine_yield())
   end
   return M.await(function(done)
     local entry = add_timer(s, done)
@@ -293,10 +314,10 @@ function Task:wait(timeout)
       self.waiters = waiters
       local function on_done() done(true) end
       waiters[#waiters + 1] = on_done
-      local cancel_timer
-      if timeout then cancel_timer = M.call_later(timeout, function() done(false) end) end
+      local stop_timer
+      if timeout then stop_timer = M.call_later(timeout, function() done(false) end) end
       return function()
-        if cancel_timer then cancel_timer() end
+        if stop_timer then stop_timer() end
         for i = #waiters, 1, -1 do if waiters[i] == on_done then table.remove(waiters, i) end end
       end
     end)
@@ -316,9 +337,9 @@ function Task:cancel()
     finish(self, false, CANCEL)
   elseif self.status == "waiting" then
     local cancel_op = self.cancel_op
-    self.cancel_op = nil
-    if cancel_op then cancel_op() end
-    self.wait_id = nil
+    self.cancel_op = false
+    if type(cancel_op) == "table" then cancel_timer(cancel_op) elseif cancel_op then cancel_op() end
+    self.wait_id = false
     self.wake_args = pack(CANCEL)
     push_ready(self)
   end
@@ -399,7 +420,7 @@ end
 --- Run the loop until no task is ready or waiting, no timer is pending and no I/O is alive.
 function M.drain()
   drive(function()
-    return ready_head > ready_tail and timers_live == 0 and not core.alive()
+    return queue_n == 0 and timers_live == 0 and not core.alive()
   end)
 end
 

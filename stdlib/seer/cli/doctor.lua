@@ -10,7 +10,7 @@ local function check(label, ok, detail)
   return ok
 end
 
-function M.main(args)
+function M.main(_args)
   io.write(("seer-lua %s, %s\n"):format(seer.version, seer.lua_version))
   local userns = fs.read("/proc/sys/kernel/unprivileged_userns_clone")
   check("user namespaces", fs.exists("/proc/self/ns/user"),
@@ -19,7 +19,8 @@ function M.main(args)
   check("seccomp", fs.exists("/proc/sys/kernel/seccomp"))
   local gpu = fs.exists("/dev/nvidiactl")
   check("NVIDIA GPU device", gpu, gpu and nil or "CPU only")
-  local hub = os.getenv("HF_HUB_CACHE") or ((os.getenv("HF_HOME") or ((os.getenv("HOME") or "") .. "/.cache/huggingface")) .. "/hub")
+  local hf_home = os.getenv("HF_HOME") or ((os.getenv("HOME") or "") .. "/.cache/huggingface")
+  local hub = os.getenv("HF_HUB_CACHE") or (hf_home .. "/hub")
   check("Hugging Face cache", fs.is_dir(hub), hub)
   return 0
 end

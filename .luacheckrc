@@ -1,0 +1,7 @@
+-- Lua code must run on both Lua 5.4 and LuaJIT 2.1; fallbacks such as `table.pack or ...` reach
+-- for names from either, so the union standard is used and both flavours run the tests.
+std = "max"
+max_line_length = 120
+files["tests/lua"] = { std = "+busted" }
+files["tests/lua/run_busted.lua"] = { globals = { "arg" } }
+exclude_files = { "build*/**", "**/node_modules/**" }

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# One command from a fresh clone to the whole test suite: install dependencies, build the Lua 5.4,
+# LuaJIT and ASan+UBSan (5.4) flavours, run luacheck and the clang-format check, then ctest in each
+# build. Exits non-zero if anything failed, after a summary of all of it.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/tools/install-deps.sh" || { echo "test: installing dependencies failed"; exit 1; }
+
+declare -A results
+failed=0
+total_pass=0
+total_fail=0
+
+step() { # step NAME command...
+  local name=$1
+  shift
+  echo "==> $name"
+  if "$@"; then results[$name]="ok"; else results[$name]="FAILED"; failed=1; fi
+}
+
+build() { # build DIR cmake-args...
+  local dir=$1
+  shift
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.configure.log" 2>&1 \
+    || { cat "$dir.configure.log"; return 1; }
+  cmake --build "$dir" -j"$jobs" 2>&1 | grep -E "error|warning|Error" ; return "${PIPESTATUS[0]}"
+}
+
+run_ctest() { # run_ctest DIR
+  local log
+  log=$(mktemp)
+  ctest --test-dir "$1" -j"$jobs" --output-on-failure --timeout 900 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  local line
+  line=$(grep -E "tests passed, [0-9]+ tests failed out of [0-9]+" "$log" | tail -1)
+  if [[ $line =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    total_fail=$((total_fail + BASH_REMATCH[1]))
+    total_pass=$((total_pass + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  else
+    total_fail=$((total_fail + 1))
+  fi
+  rm -f "$log"
+  return "$status"
+}
+
+c_sources() { git -C "$root" ls-files '*.c' '*.h' | sed "s|^|$root/|"; }
+
+step "clang-format" bash -c "$(declare -f c_sources); c_sources | xargs clang-format --dry-run -Werror"
+step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/bench"
+step "build lua5.4" build "$root/build-ci-lua54" -DSEER_LUA=5.4
+step "build luajit" build "$root/build-ci-luajit" -DSEER_LUA=luajit
+step "build asan" build "$root/build-ci-asan" -DSEER_LUA=5.4 -DSEER_SANITIZE=ON -DSEER_BUILD_BENCH=OFF
+for b in lua54 luajit asan; do
+  if [[ ${results["build $b"]} == ok ]]; then
+    step "ctest $b" run_ctest "$root/build-ci-$b"
+  else
+    results["ctest $b"]="skipped (build failed)"
+    failed=1
+  fi
+done
+
+echo
+echo "==================== seer-lua test summary ===================="
+for k in "clang-format" "luacheck" "build lua5.4" "build luajit" "build asan" "ctest lua54" "ctest luajit" "ctest asan"; do
+  printf '  %-14s %s\n' "$k" "${results[$k]:-not run}"
+done
+echo "total: $total_pass passed, $total_fail failed"
+[[ $failed -eq 0 ]]
