@@ -24,7 +24,7 @@ build() { # build DIR cmake-args...
   shift
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.configure.log" 2>&1 \
     || { cat "$dir.configure.log"; return 1; }
-  cmake --build "$dir" -j"$jobs" 2>&1 | grep -E "error|warning|Error" ; return "${PIPESTATUS[0]}"
+  cmake --build "$dir" -j"$jobs" 2>&1 | grep -E ": (error|warning)|Error [0-9]|undefined reference" ; return "${PIPESTATUS[0]}"
 }
 
 run_ctest() { # run_ctest DIR
@@ -48,7 +48,7 @@ c_sources() { git -C "$root" ls-files '*.c' '*.h' | sed "s|^|$root/|"; }
 
 step "clang-format" bash -c "$(declare -f c_sources); c_sources | xargs clang-format --dry-run -Werror"
 step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/bench"
-step "build lua5.4" build "$root/build-ci-lua54" -DSEER_LUA=5.4
+step "build lua54" build "$root/build-ci-lua54" -DSEER_LUA=5.4
 step "build luajit" build "$root/build-ci-luajit" -DSEER_LUA=luajit
 step "build asan" build "$root/build-ci-asan" -DSEER_LUA=5.4 -DSEER_SANITIZE=ON -DSEER_BUILD_BENCH=OFF
 for b in lua54 luajit asan; do
@@ -62,7 +62,7 @@ done
 
 echo
 echo "==================== seer-lua test summary ===================="
-for k in "clang-format" "luacheck" "build lua5.4" "build luajit" "build asan" "ctest lua54" "ctest luajit" "ctest asan"; do
+for k in "clang-format" "luacheck" "build lua54" "build luajit" "build asan" "ctest lua54" "ctest luajit" "ctest asan"; do
   printf '  %-14s %s\n' "$k" "${results[$k]:-not run}"
 done
 echo "total: $total_pass passed, $total_fail failed"
