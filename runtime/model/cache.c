@@ -79,18 +79,15 @@ int seer_kv_cache_reserve(seer_kv_cache *c, int64_t new_len, seer_error *err) {
   int64_t W = c->m->cfg.info.sliding_window;
   for (int i = 0; i < c->m->cfg.info.num_layers; i++) {
     kv_layer *kv = &c->layers[i];
-    if (kv->ring) {
-      /* A ring of W slots holds every key a query can still see (keys above q - W). */
-      if (!kv->k) {
-        int rc = grow(c, kv, W, err);
-        if (rc) return rc;
-      }
-      continue;
-    }
-    if (kv->cap >= new_len) continue;
+    /* A ring of W slots holds every key a query can still see (keys above q - W). Rings grow like
+     * full layers until they reach W: before the first wrap, slot = index, so growing keeps every
+     * key in its slot. */
+    int64_t want = kv->ring && new_len > W ? W : new_len;
+    if (kv->cap >= want) continue;
     int64_t cap = kv->cap ? kv->cap : 64;
-    while (cap < new_len)
+    while (cap < want)
       cap *= 2;
+    if (kv->ring && cap > W) cap = W;
     int rc = grow(c, kv, cap, err);
     if (rc) return rc;
   }
