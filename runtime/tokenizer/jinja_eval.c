@@ -1,0 +1,661 @@
+/* jinja_eval.c: owns evaluating expressions and rendering statements: scopes, loops with the
+ * loop object, break/continue, set and namespaces, macros, and the public compile/render calls. */
+#include "jinja_internal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { JR_BREAK = 1, JR_CONTINUE = 2 };
+#define MAX_DEPTH 200
+
+int jerr(jctx *c, int line, const char *fmt, ...) {
+  char msg[SEER_ERROR_MSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return seer_errorf(c->err, SEER_EINVAL, "template line %d: %s", line, msg);
+}
+
+static int oom(jctx *c) { return seer_errorf(c->err, SEER_ENOMEM, "template: out of memory"); }
+
+static bool lookup(jscope *s, const char *name, size_t n, jv *out) {
+  for (; s; s = s->parent) {
+    for (size_t i = 0; i < s->vars.n; i++) {
+      jv k = s->vars.k[i];
+      if (k.u.s.n == n && !memcmp(k.u.s.p, name, n)) {
+        *out = s->vars.v[i];
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+static int scope_set(jctx *c, jscope *s, const char *name, size_t n, jv v) {
+  return jv_dict_set(c->a, &s->vars, jv_str(name, n), v) ? oom(c) : SEER_OK;
+}
+
+/* ---- arithmetic ---- */
+
+static bool isnum(jv v) { return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_BOOL; }
+static double fnum(jv v) {
+  return v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : (double)v.u.b;
+}
+static int64_t inum(jv v) { return v.t == JV_INT ? v.u.i : (int64_t)v.u.b; }
+
+static int concat(jctx *c, jv a, jv b, jv *out) {
+  seer_buf buf = SEER_BUF_INIT;
+  int rc = jv_to_str(a, &buf) || jv_to_str(b, &buf);
+  if (!rc) *out = jv_str_from_buf(c->a, &buf);
+  seer_buf_free(&buf);
+  return rc || out->t != JV_STR ? oom(c) : SEER_OK;
+}
+
+static int binop(jctx *c, int op, jv a, jv b, int line, jv *out) {
+  if (op == '~') return concat(c, a, b, out);
+  if (op == '+' && a.t == JV_STR && b.t == JV_STR) return concat(c, a, b, out);
+  if (op == '+' && a.t == JV_LIST && b.t == JV_LIST) {
+    jv l = jv_new_list(c->a);
+    if (l.t != JV_LIST) return oom(c);
+    for (size_t i = 0; i < a.u.l->n; i++)
+      if (jv_list_push(c->a, l.u.l, a.u.l->v[i])) return oom(c);
+    for (size_t i = 0; i < b.u.l->n; i++)
+      if (jv_list_push(c->a, l.u.l, b.u.l->v[i])) return oom(c);
+    *out = l;
+    return SEER_OK;
+  }
+  if (op == '*' && ((a.t == JV_STR && b.t == JV_INT) || (a.t == JV_INT && b.t == JV_STR))) {
+    jv s = a.t == JV_STR ? a : b;
+    int64_t k = a.t == JV_INT ? a.u.i : b.u.i;
+    seer_buf buf = SEER_BUF_INIT;
+    for (int64_t i = 0; i < k; i++)
+      if (seer_buf_append(&buf, s.u.s.p, s.u.s.n)) return oom(c);
+    *out = jv_str_from_buf(c->a, &buf);
+    seer_buf_free(&buf);
+    return SEER_OK;
+  }
+  if (!isnum(a) || !isnum(b))
+    return jerr(c, line, "unsupported operand types for operator: %s and %s", jv_type_name(a),
+                jv_type_name(b));
+  bool ints = a.t != JV_FLOAT && b.t != JV_FLOAT;
+  double x = fnum(a), y = fnum(b);
+  int64_t i = ints ? inum(a) : 0, j = ints ? inum(b) : 0;
+  switch (op) {
+  case '+': *out = ints ? jv_int(i + j) : jv_float(x + y); return SEER_OK;
+  case '-': *out = ints ? jv_int(i - j) : jv_float(x - y); return SEER_OK;
+  case '*': *out = ints ? jv_int(i * j) : jv_float(x * y); return SEER_OK;
+  case '/':
+    if (y == 0) return jerr(c, line, "division by zero");
+    *out = jv_float(x / y);
+    return SEER_OK;
+  case JOP_FLOORDIV:
+    if (y == 0) return jerr(c, line, "integer division or modulo by zero");
+    if (ints) {
+      int64_t q = i / j;
+      if ((i % j != 0) && ((i < 0) != (j < 0))) q--;
+      *out = jv_int(q);
+    } else {
+      *out = jv_float(floor(x / y));
+    }
+    return SEER_OK;
+  case '%':
+    if (y == 0) return jerr(c, line, "integer division or modulo by zero");
+    if (ints) {
+      int64_t r = i % j;
+      if (r != 0 && ((r < 0) != (j < 0))) r += j;
+      *out = jv_int(r);
+    } else {
+      double r = fmod(x, y);
+      if (r != 0 && ((r < 0) != (y < 0))) r += y;
+      *out = jv_float(r);
+    }
+    return SEER_OK;
+  case JOP_POW:
+    if (ints && j >= 0) {
+      int64_t r = 1;
+      for (int64_t k = 0; k < j; k++)
+        r *= i;
+      *out = jv_int(r);
+    } else {
+      *out = jv_float(pow(x, y));
+    }
+    return SEER_OK;
+  default: return jerr(c, line, "unknown operator");
+  }
+}
+
+static bool contains(jv hay, jv needle) {
+  if (hay.t == JV_STR && needle.t == JV_STR) {
+    if (needle.u.s.n == 0) return true;
+    if (needle.u.s.n > hay.u.s.n) return false;
+    for (size_t i = 0; i + needle.u.s.n <= hay.u.s.n; i++)
+      if (!memcmp(hay.u.s.p + i, needle.u.s.p, needle.u.s.n)) return true;
+    return false;
+  }
+  if (hay.t == JV_LIST) {
+    for (size_t i = 0; i < hay.u.l->n; i++)
+      if (jv_eq(hay.u.l->v[i], needle)) return true;
+    return false;
+  }
+  if (hay.t == JV_DICT) {
+    jv v;
+    return jv_dict_get(hay.u.d, needle, &v);
+  }
+  return false;
+}
+
+/* ---- strings as code points, for indexing and slicing ---- */
+
+static size_t cp_count(jv s) {
+  size_t n = 0;
+  for (size_t i = 0; i < s.u.s.n; i++)
+    n += ((unsigned char)s.u.s.p[i] & 0xC0) != 0x80;
+  return n;
+}
+
+static size_t cp_offset(jv s, size_t k) {
+  for (size_t i = 0; i < s.u.s.n; i++)
+    if (((unsigned char)s.u.s.p[i] & 0xC0) != 0x80 && k-- == 0) return i;
+  return s.u.s.n;
+}
+
+static int slice(jctx *c, jv v, jv *parts, int line, jv *out) {
+  bool is_str = v.t == JV_STR;
+  if (!is_str && v.t != JV_LIST) return jerr(c, line, "cannot slice a %s", jv_type_name(v));
+  int64_t len = is_str ? (int64_t)cp_count(v) : (int64_t)v.u.l->n;
+  int64_t step = parts[2].t == JV_INT ? parts[2].u.i : 1;
+  if (step == 0) return jerr(c, line, "slice step cannot be zero");
+  int64_t start, stop;
+  if (parts[0].t == JV_INT) {
+    start = parts[0].u.i < 0 ? parts[0].u.i + len : parts[0].u.i;
+    start = step > 0 ? (start < 0     ? 0
+                        : start > len ? len
+                                      : start)
+                     : (start < -1     ? -1
+                        : start >= len ? len - 1
+                                       : start);
+  } else {
+    start = step > 0 ? 0 : len - 1;
+  }
+  if (parts[1].t == JV_INT) {
+    stop = parts[1].u.i < 0 ? parts[1].u.i + len : parts[1].u.i;
+    stop = step > 0 ? (stop < 0     ? 0
+                       : stop > len ? len
+                                    : stop)
+                    : (stop < -1     ? -1
+                       : stop >= len ? len - 1
+                                     : stop);
+  } else {
+    stop = step > 0 ? len : -1;
+  }
+  /* Gather element indices, then build the result. */
+  jv res = is_str ? jv_undef() : jv_new_list(c->a);
+  seer_buf buf = SEER_BUF_INIT;
+  size_t *offs = NULL;
+  if (is_str) {
+    offs = malloc(((size_t)len + 1) * sizeof *offs);
+    if (!offs) return oom(c);
+    size_t k = 0;
+    for (size_t i = 0; i < v.u.s.n; i++)
+      if (((unsigned char)v.u.s.p[i] & 0xC0) != 0x80) offs[k++] = i;
+    offs[k] = v.u.s.n;
+  }
+  int rc = 0;
+  for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
+    if (is_str)
+      rc |= seer_buf_append(&buf, v.u.s.p + offs[i], offs[i + 1] - offs[i]);
+    else
+      rc |= jv_list_push(c->a, res.u.l, v.u.l->v[i]);
+  }
+  if (is_str) res = jv_str_from_buf(c->a, &buf);
+  free(offs);
+  seer_buf_free(&buf);
+  if (rc) return oom(c);
+  *out = res;
+  return SEER_OK;
+}
+
+static int item(jctx *c, jv v, jv key, int line, jv *out) {
+  *out = jv_undef();
+  if (v.t == JV_UNDEF) return jerr(c, line, "cannot index an undefined value");
+  if (v.t == JV_DICT) {
+    if (!jv_dict_get(v.u.d, key, out) && key.t == JV_STR) jgetattr(c, v, key.u.s.p, key.u.s.n, out);
+    return SEER_OK;
+  }
+  if ((v.t == JV_LIST || v.t == JV_STR) && (key.t == JV_INT || key.t == JV_BOOL)) {
+    int64_t len = v.t == JV_LIST ? (int64_t)v.u.l->n : (int64_t)cp_count(v);
+    int64_t k = inum(key);
+    if (k < 0) k += len;
+    if (k < 0 || k >= len) return SEER_OK;
+    if (v.t == JV_LIST) {
+      *out = v.u.l->v[k];
+    } else {
+      size_t a = cp_offset(v, (size_t)k), b = cp_offset(v, (size_t)k + 1);
+      *out = jv_str(v.u.s.p + a, b - a);
+    }
+    return SEER_OK;
+  }
+  if (key.t == JV_STR) jgetattr(c, v, key.u.s.p, key.u.s.n, out);
+  return SEER_OK;
+}
+
+/* ---- expressions ---- */
+
+static int eval_args(jctx *c, jscope *s, const jnode *n, jv **args, jv **kwv) {
+  *args = ja_alloc(c->a, (n->nargs + 1) * sizeof **args);
+  *kwv = ja_alloc(c->a, (n->nkw + 1) * sizeof **kwv);
+  if (!*args || !*kwv) return oom(c);
+  for (size_t i = 0; i < n->nargs; i++) {
+    int rc = jeval(c, s, n->args[i], &(*args)[i]);
+    if (rc) return rc;
+  }
+  for (size_t i = 0; i < n->nkw; i++) {
+    int rc = jeval(c, s, n->kwargs[i], &(*kwv)[i]);
+    if (rc) return rc;
+  }
+  return SEER_OK;
+}
+
+static int eval_compare(jctx *c, jscope *s, const jnode *n, jv *out) {
+  jv left;
+  int rc = jeval(c, s, n->args[0], &left);
+  if (rc) return rc;
+  for (size_t i = 1; i < n->nargs; i++) {
+    jv right;
+    if ((rc = jeval(c, s, n->args[i], &right))) return rc;
+    int op = n->ops[i - 1];
+    bool r, ok = true;
+    switch (op) {
+    case JOP_EQ: r = jv_eq(left, right); break;
+    case JOP_NE: r = !jv_eq(left, right); break;
+    case JOP_IN: r = contains(right, left); break;
+    case JOP_NOTIN: r = !contains(right, left); break;
+    default: {
+      int k = jv_cmp(left, right, &ok);
+      if (!ok)
+        return jerr(c, n->line, "cannot compare %s with %s", jv_type_name(left),
+                    jv_type_name(right));
+      r = op == '<' ? k < 0 : op == '>' ? k > 0 : op == JOP_LE ? k <= 0 : k >= 0;
+    }
+    }
+    if (!r) {
+      *out = jv_bool(false);
+      return SEER_OK;
+    }
+    left = right;
+  }
+  *out = jv_bool(true);
+  return SEER_OK;
+}
+
+int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
+  int rc;
+  jv a, b;
+  switch (n->k) {
+  case JN_LIT: *out = n->lit; return SEER_OK;
+  case JN_NAME: {
+    if (lookup(s, n->name, n->name_len, out)) return SEER_OK;
+    const char *canon;
+    if (jis_builtin(n->name, n->name_len, &canon)) {
+      *out = (jv){.t = JV_BUILTIN, .u.bi = canon};
+      return SEER_OK;
+    }
+    *out = jv_undef();
+    return SEER_OK;
+  }
+  case JN_LIST:
+  case JN_TUPLE: {
+    jv l = jv_new_list(c->a);
+    if (l.t != JV_LIST) return oom(c);
+    for (size_t i = 0; i < n->nargs; i++) {
+      if ((rc = jeval(c, s, n->args[i], &a))) return rc;
+      if (jv_list_push(c->a, l.u.l, a)) return oom(c);
+    }
+    *out = l;
+    return SEER_OK;
+  }
+  case JN_DICT: {
+    jv d = jv_new_dict(c->a);
+    if (d.t != JV_DICT) return oom(c);
+    for (size_t i = 0; i + 1 < n->nargs; i += 2) {
+      if ((rc = jeval(c, s, n->args[i], &a)) || (rc = jeval(c, s, n->args[i + 1], &b))) return rc;
+      if (jv_dict_set(c->a, d.u.d, a, b)) return oom(c);
+    }
+    *out = d;
+    return SEER_OK;
+  }
+  case JN_ATTR:
+    if ((rc = jeval(c, s, n->a, &a))) return rc;
+    if (a.t == JV_UNDEF)
+      return jerr(c, n->line, "cannot read attribute '%s' of an undefined value", n->name);
+    if (!jgetattr(c, a, n->name, n->name_len, out)) *out = jv_undef();
+    return SEER_OK;
+  case JN_ITEM:
+    if ((rc = jeval(c, s, n->a, &a)) || (rc = jeval(c, s, n->b, &b))) return rc;
+    return item(c, a, b, n->line, out);
+  case JN_SLICE: {
+    jv parts[3] = {jv_none(), jv_none(), jv_none()};
+    if ((rc = jeval(c, s, n->a, &a))) return rc;
+    const jnode *pn[3] = {n->b, n->c, n->d};
+    for (int i = 0; i < 3; i++)
+      if (pn[i] && (rc = jeval(c, s, pn[i], &parts[i]))) return rc;
+    return slice(c, a, parts, n->line, out);
+  }
+  case JN_CALL: {
+    jv fn, *args, *kwv;
+    if ((rc = jeval(c, s, n->a, &fn)) || (rc = eval_args(c, s, n, &args, &kwv))) return rc;
+    return jcall_value(c, s, fn, args, n->nargs, n->kwnames, kwv, n->nkw, n->line, out);
+  }
+  case JN_FILTER: {
+    jv *args, *kwv;
+    if ((rc = jeval(c, s, n->a, &a)) || (rc = eval_args(c, s, n, &args, &kwv))) return rc;
+    return jfilter(c, n->name, a, args, n->nargs, n->kwnames, kwv, n->nkw, n->line, out);
+  }
+  case JN_TEST: {
+    jv *args, *kwv;
+    bool r;
+    if ((rc = jeval(c, s, n->a, &a)) || (rc = eval_args(c, s, n, &args, &kwv))) return rc;
+    if ((rc = jtest(c, n->name, a, args, n->nargs, n->line, &r))) return rc;
+    *out = jv_bool(r != n->negated);
+    return SEER_OK;
+  }
+  case JN_UNARY:
+    if ((rc = jeval(c, s, n->a, &a))) return rc;
+    if (!isnum(a))
+      return jerr(c, n->line, "bad operand type for unary %c: %s", n->op, jv_type_name(a));
+    *out = n->op == '+'      ? (a.t == JV_BOOL ? jv_int(a.u.b) : a)
+           : a.t == JV_FLOAT ? jv_float(-a.u.f)
+                             : jv_int(-inum(a));
+    return SEER_OK;
+  case JN_BINARY:
+    if ((rc = jeval(c, s, n->a, &a)) || (rc = jeval(c, s, n->b, &b))) return rc;
+    return binop(c, n->op, a, b, n->line, out);
+  case JN_AND:
+    if ((rc = jeval(c, s, n->a, &a))) return rc;
+    if (!jv_truthy(a)) {
+      *out = a;
+      return SEER_OK;
+    }
+    return jeval(c, s, n->b, out);
+  case JN_OR:
+    if ((rc = jeval(c, s, n->a, &a))) return rc;
+    if (jv_truthy(a)) {
+      *out = a;
+      return SEER_OK;
+    }
+    return jeval(c, s, n->b, out);
+  case JN_NOT:
+    if ((rc = jeval(c, s, n->a, &a))) return rc;
+    *out = jv_bool(!jv_truthy(a));
+    return SEER_OK;
+  case JN_COND:
+    if ((rc = jeval(c, s, n->b, &b))) return rc;
+    if (jv_truthy(b)) return jeval(c, s, n->a, out);
+    if (n->c) return jeval(c, s, n->c, out);
+    *out = jv_undef();
+    return SEER_OK;
+  case JN_COMPARE: return eval_compare(c, s, n, out);
+  default: return jerr(c, n->line, "not an expression");
+  }
+}
+
+/* ---- macros and calls ---- */
+
+static int call_macro(jctx *c, const jnode *m, jv *args, size_t nargs, const char **kwn, jv *kwv,
+                      size_t nkw, int line, jv *out) {
+  if (c->depth >= MAX_DEPTH) return jerr(c, line, "macro recursion is too deep");
+  if (nargs > m->ntargets)
+    return jerr(c, line, "macro '%s' takes %zu arguments, got %zu", m->name, m->ntargets, nargs);
+  jscope *ms = ja_alloc(c->a, sizeof *ms);
+  if (!ms) return oom(c);
+  ms->parent = c->globals;
+  for (size_t i = 0; i < m->ntargets; i++) {
+    const char *p = m->targets[i];
+    jv v = jv_undef();
+    bool found = i < nargs;
+    if (found) v = args[i];
+    for (size_t k = 0; !found && k < nkw; k++)
+      if (!strcmp(kwn[k], p)) v = kwv[k], found = true;
+    int rc;
+    if (!found && m->defaults[i] && (rc = jeval(c, ms, m->defaults[i], &v))) return rc;
+    if ((rc = scope_set(c, ms, p, strlen(p), v))) return rc;
+  }
+  seer_buf buf = SEER_BUF_INIT;
+  c->depth++;
+  int rc = jrender_body(c, ms, m->body, m->nbody, &buf);
+  c->depth--;
+  if (rc < 0) {
+    seer_buf_free(&buf);
+    return rc;
+  }
+  *out = jv_str_from_buf(c->a, &buf);
+  seer_buf_free(&buf);
+  return SEER_OK;
+}
+
+int jcall_value(jctx *c, jscope *s, jv fn, jv *args, size_t nargs, const char **kwn, jv *kwv,
+                size_t nkw, int line, jv *out) {
+  switch (fn.t) {
+  case JV_MACRO: return call_macro(c, fn.u.m, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_BUILTIN: return jcall_builtin(c, fn.u.bi, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_METHOD: return jcall_method(c, fn.u.bm, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_UNDEF: return jerr(c, line, "call of an undefined value");
+  default: return jerr(c, line, "'%s' object is not callable", jv_type_name(fn));
+  }
+}
+
+/* ---- statements ---- */
+
+static int iter_items(jctx *c, jv v, int line, jlist **out) {
+  jv l = jv_new_list(c->a);
+  if (l.t != JV_LIST) return oom(c);
+  switch (v.t) {
+  case JV_UNDEF: break;
+  case JV_LIST: *out = v.u.l; return SEER_OK;
+  case JV_DICT:
+    for (size_t i = 0; i < v.u.d->n; i++)
+      if (jv_list_push(c->a, l.u.l, v.u.d->k[i])) return oom(c);
+    break;
+  case JV_STR:
+    for (size_t i = 0; i < v.u.s.n;) {
+      size_t k = i + 1;
+      while (k < v.u.s.n && ((unsigned char)v.u.s.p[k] & 0xC0) == 0x80)
+        k++;
+      if (jv_list_push(c->a, l.u.l, jv_str(v.u.s.p + i, k - i))) return oom(c);
+      i = k;
+    }
+    break;
+  default: return jerr(c, line, "'%s' object is not iterable", jv_type_name(v));
+  }
+  *out = l.u.l;
+  return SEER_OK;
+}
+
+static int bind_targets(jctx *c, jscope *s, const jnode *n, jv item) {
+  if (n->ntargets == 1) return scope_set(c, s, n->targets[0], strlen(n->targets[0]), item);
+  if (item.t != JV_LIST || item.u.l->n != n->ntargets)
+    return jerr(c, n->line, "cannot unpack %s into %zu loop variables", jv_type_name(item),
+                n->ntargets);
+  for (size_t i = 0; i < n->ntargets; i++) {
+    int rc = scope_set(c, s, n->targets[i], strlen(n->targets[i]), item.u.l->v[i]);
+    if (rc) return rc;
+  }
+  return SEER_OK;
+}
+
+static int render_for(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
+  jv seq;
+  jlist *items = NULL;
+  int rc = jeval(c, s, n->a, &seq);
+  if (rc || (rc = iter_items(c, seq, n->line, &items))) return rc;
+  jscope *ls = ja_alloc(c->a, sizeof *ls);
+  if (!ls) return oom(c);
+  ls->parent = s;
+  if (n->filter) {
+    /* `for x in xs if cond`: filter first, so loop.index and loop.length count kept items. */
+    jv kept = jv_new_list(c->a);
+    if (kept.t != JV_LIST) return oom(c);
+    for (size_t i = 0; i < items->n; i++) {
+      jv ok;
+      if ((rc = bind_targets(c, ls, n, items->v[i])) || (rc = jeval(c, ls, n->filter, &ok)))
+        return rc;
+      if (jv_truthy(ok) && jv_list_push(c->a, kept.u.l, items->v[i])) return oom(c);
+    }
+    items = kept.u.l;
+  }
+  if (items->n == 0) return jrender_body(c, s, n->else_body, n->nelse, out);
+  size_t len = items->n;
+  for (size_t i = 0; i < len; i++) {
+    jv loop = jv_new_dict(c->a);
+    if (loop.t != JV_DICT) return oom(c);
+    jdict *d = loop.u.d;
+    int64_t k = (int64_t)i, L = (int64_t)len;
+    if (jv_dict_set(c->a, d, jv_cstr("index"), jv_int(k + 1)) ||
+        jv_dict_set(c->a, d, jv_cstr("index0"), jv_int(k)) ||
+        jv_dict_set(c->a, d, jv_cstr("revindex"), jv_int(L - k)) ||
+        jv_dict_set(c->a, d, jv_cstr("revindex0"), jv_int(L - k - 1)) ||
+        jv_dict_set(c->a, d, jv_cstr("first"), jv_bool(i == 0)) ||
+        jv_dict_set(c->a, d, jv_cstr("last"), jv_bool(i + 1 == len)) ||
+        jv_dict_set(c->a, d, jv_cstr("length"), jv_int(L)) ||
+        jv_dict_set(c->a, d, jv_cstr("depth"), jv_int(1)) ||
+        jv_dict_set(c->a, d, jv_cstr("depth0"), jv_int(0)) ||
+        jv_dict_set(c->a, d, jv_cstr("previtem"), i ? items->v[i - 1] : jv_undef()) ||
+        jv_dict_set(c->a, d, jv_cstr("nextitem"), i + 1 < len ? items->v[i + 1] : jv_undef()))
+      return oom(c);
+    if ((rc = scope_set(c, ls, "loop", 4, loop)) || (rc = bind_targets(c, ls, n, items->v[i])))
+      return rc;
+    rc = jrender_body(c, ls, n->body, n->nbody, out);
+    if (rc < 0) return rc;
+    if (rc == JR_BREAK) break;
+  }
+  return SEER_OK;
+}
+
+static int render_set(jctx *c, jscope *s, const jnode *n) {
+  jv v;
+  int rc = jeval(c, s, n->a, &v);
+  if (rc) return rc;
+  if (!n->ntargets) return scope_set(c, s, n->name, n->name_len, v);
+  jv ns;
+  if (!lookup(s, n->name, n->name_len, &ns) || ns.t != JV_DICT || !ns.u.d->ns)
+    return jerr(c, n->line, "cannot assign attribute '%s' on '%s', which is not a namespace()",
+                n->targets[0], n->name);
+  return jv_dict_set(c->a, ns.u.d, jv_cstr(n->targets[0]), v) ? oom(c) : SEER_OK;
+}
+
+/* Renders statements; returns <0 on error, JR_BREAK / JR_CONTINUE when a loop control ran. */
+int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf *out) {
+  for (size_t i = 0; i < nbody; i++) {
+    const jnode *n = body[i];
+    int rc = SEER_OK;
+    jv v;
+    switch (n->k) {
+    case JN_TEXT:
+      if (seer_buf_append(out, n->lit.u.s.p, n->lit.u.s.n)) return oom(c);
+      break;
+    case JN_OUTPUT:
+      if ((rc = jeval(c, s, n->a, &v))) return rc;
+      if (jv_to_str(v, out)) return oom(c);
+      break;
+    case JN_IF:
+      if ((rc = jeval(c, s, n->a, &v))) return rc;
+      rc = jv_truthy(v) ? jrender_body(c, s, n->body, n->nbody, out)
+                        : jrender_body(c, s, n->else_body, n->nelse, out);
+      if (rc) return rc;
+      break;
+    case JN_FOR:
+      if ((rc = render_for(c, s, n, out))) return rc;
+      break;
+    case JN_SET:
+      if ((rc = render_set(c, s, n))) return rc;
+      break;
+    case JN_SET_BLOCK:
+    case JN_FILTER_BLOCK: {
+      seer_buf tmp = SEER_BUF_INIT;
+      rc = jrender_body(c, s, n->body, n->nbody, &tmp);
+      v = jv_str_from_buf(c->a, &tmp);
+      seer_buf_free(&tmp);
+      if (rc < 0) return rc;
+      if (n->k == JN_SET_BLOCK) {
+        if ((rc = scope_set(c, s, n->name, n->name_len, v))) return rc;
+      } else {
+        jv *args, *kwv, r;
+        if ((rc = eval_args(c, s, n, &args, &kwv)) ||
+            (rc = jfilter(c, n->name, v, args, n->nargs, n->kwnames, kwv, n->nkw, n->line, &r)))
+          return rc;
+        if (jv_to_str(r, out)) return oom(c);
+      }
+      break;
+    }
+    case JN_MACRO:
+      if ((rc = scope_set(c, s, n->name, n->name_len, (jv){.t = JV_MACRO, .u.m = n}))) return rc;
+      break;
+    case JN_BLOCK:
+      if ((rc = jrender_body(c, s, n->body, n->nbody, out))) return rc;
+      break;
+    case JN_BREAK: return JR_BREAK;
+    case JN_CONTINUE: return JR_CONTINUE;
+    default: return jerr(c, n->line, "not a statement");
+    }
+  }
+  return SEER_OK;
+}
+
+/* ---- public API ---- */
+
+int seer_jinja_compile(const char *src, size_t len, const seer_jinja_options *opts,
+                       seer_jinja_template **out, seer_error *err) {
+  *out = NULL;
+  seer_jinja_template *t = calloc(1, sizeof *t);
+  if (!t) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+  jtoks toks = {0};
+  int rc = seer_jinja_lex(&t->arena, src, len, opts, &toks, err);
+  if (!rc) rc = seer_jinja_parse(&t->arena, &toks, &t->body, &t->nbody, err);
+  if (rc) {
+    seer_jinja_free(t);
+    return rc;
+  }
+  *out = t;
+  return SEER_OK;
+}
+
+int seer_jinja_render(const seer_jinja_template *t, const json_t *vars, seer_buf *out,
+                      seer_error *err) {
+  jarena arena = {0};
+  jctx c = {&arena, err, NULL, 0};
+  jscope *root = ja_alloc(&arena, sizeof *root);
+  int rc = SEER_OK;
+  if (!root) rc = seer_errorf(err, SEER_ENOMEM, "out of memory");
+  c.globals = root;
+  const char *k;
+  json_t *v;
+  if (!rc && json_is_object(vars)) {
+    json_object_foreach((json_t *)vars, k, v) {
+      char *key = ja_strdup(&arena, k, strlen(k));
+      if (!key ||
+          jv_dict_set(&arena, &root->vars, jv_str(key, strlen(k)), jv_from_json(&arena, v))) {
+        rc = seer_errorf(err, SEER_ENOMEM, "out of memory");
+        break;
+      }
+    }
+  }
+  if (!rc) {
+    rc = jrender_body(&c, root, t->body, t->nbody, out);
+    if (rc > 0)
+      rc = SEER_OK; /* break/continue outside a loop: ignored, as Jinja2 rejects them at
+                       parse time and this never happens in valid templates */
+  }
+  if (!rc && seer_buf_terminate(out)) rc = seer_errorf(err, SEER_ENOMEM, "out of memory");
+  ja_free(&arena);
+  return rc;
+}
+
+void seer_jinja_free(seer_jinja_template *t) {
+  if (!t) return;
+  ja_free(&t->arena);
+  free(t);
+}

@@ -1,0 +1,247 @@
+/* Internal types of the Jinja engine: arena, values, lexer tokens and AST nodes. */
+#ifndef SEER_JINJA_INTERNAL_H
+#define SEER_JINJA_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "seer/buf.h"
+#include "seer/error.h"
+#include "seer/jinja.h"
+
+/* ---- arena: everything a compile or a render allocates is freed at once ---- */
+
+typedef struct ja_block ja_block;
+typedef struct jarena {
+  ja_block *head;
+} jarena;
+
+void *ja_alloc(jarena *a, size_t n); /* zeroed; NULL when out of memory */
+char *ja_strdup(jarena *a, const char *s, size_t n);
+void ja_free(jarena *a);
+
+/* ---- values ---- */
+
+typedef enum {
+  JV_UNDEF,
+  JV_NONE,
+  JV_BOOL,
+  JV_INT,
+  JV_FLOAT,
+  JV_STR,
+  JV_LIST,
+  JV_DICT,
+  JV_MACRO,   /* a {% macro %} */
+  JV_BUILTIN, /* a global function: range, namespace, raise_exception, ... */
+  JV_METHOD,  /* a method bound to a receiver: "abc".upper, d.items, loop.cycle */
+} jv_type;
+
+struct jlist;
+struct jdict;
+struct jnode;
+struct jbound;
+
+typedef struct jv {
+  jv_type t;
+  union {
+    bool b;
+    int64_t i;
+    double f;
+    struct {
+      const char *p;
+      size_t n;
+    } s;
+    struct jlist *l;
+    struct jdict *d;
+    const struct jnode *m;
+    const char *bi; /* builtin name */
+    struct jbound *bm;
+  } u;
+} jv;
+
+typedef struct jlist {
+  jv *v;
+  size_t n, cap;
+} jlist;
+
+typedef struct jdict {
+  jv *k, *v;
+  size_t n, cap;
+  bool ns; /* a namespace(): attributes may be assigned with {% set ns.x = ... %} */
+} jdict;
+
+typedef struct jbound {
+  jv self;
+  const char *name;
+} jbound;
+
+static inline jv jv_undef(void) { return (jv){.t = JV_UNDEF}; }
+static inline jv jv_none(void) { return (jv){.t = JV_NONE}; }
+static inline jv jv_bool(bool b) { return (jv){.t = JV_BOOL, .u.b = b}; }
+static inline jv jv_int(int64_t i) { return (jv){.t = JV_INT, .u.i = i}; }
+static inline jv jv_float(double f) { return (jv){.t = JV_FLOAT, .u.f = f}; }
+static inline jv jv_str(const char *p, size_t n) { return (jv){.t = JV_STR, .u.s = {p, n}}; }
+
+jv jv_cstr(const char *s);
+jv jv_new_list(jarena *a);
+jv jv_new_dict(jarena *a);
+int jv_list_push(jarena *a, jlist *l, jv v);
+/* Inserts or replaces key k. */
+int jv_dict_set(jarena *a, jdict *d, jv k, jv v);
+bool jv_dict_get(const jdict *d, jv k, jv *out);
+bool jv_dict_gets(const jdict *d, const char *k, jv *out);
+bool jv_truthy(jv v);
+bool jv_eq(jv a, jv b);
+/* Three-way compare for <, sort, min/max; *ok = false when the types do not order. */
+int jv_cmp(jv a, jv b, bool *ok);
+const char *jv_type_name(jv v);
+/* str(v) as Python prints it (None, True, 1.5, ['a'], {'k': 1}). */
+int jv_to_str(jv v, seer_buf *out);
+/* json.dumps(v, ensure_ascii=False, indent=indent (<0: none), sort_keys) as transformers' tojson.
+ */
+int jv_to_json(jv v, int indent, bool sort_keys, seer_buf *out);
+jv jv_from_json(jarena *a, const json_t *j);
+/* Arena-owned copy of a buffer's contents as a string value. */
+jv jv_str_from_buf(jarena *a, const seer_buf *b);
+
+/* ---- lexer ---- */
+
+typedef enum {
+  JT_TEXT,      /* template text between tags */
+  JT_VAR_BEGIN, /* {{ */
+  JT_VAR_END,   /* }} */
+  JT_BLOCK_BEGIN,
+  JT_BLOCK_END,
+  JT_NAME,
+  JT_STRING, /* value already unescaped */
+  JT_INT,
+  JT_FLOAT,
+  JT_OP, /* operator or punctuation; text in s */
+  JT_EOF,
+} jtok_type;
+
+typedef struct jtok {
+  jtok_type t;
+  const char *s;
+  size_t n;
+  int64_t i;
+  double f;
+  int line;
+} jtok;
+
+typedef struct jtoks {
+  jtok *v;
+  size_t n, cap;
+} jtoks;
+
+int seer_jinja_lex(jarena *a, const char *src, size_t len, const seer_jinja_options *opts,
+                   jtoks *out, seer_error *err);
+
+/* ---- AST ---- */
+
+typedef enum {
+  /* statements */
+  JN_TEXT,
+  JN_OUTPUT,
+  JN_IF,
+  JN_FOR,
+  JN_SET,       /* {% set target = expr %} or {% set ns.attr = expr %} */
+  JN_SET_BLOCK, /* {% set x %}...{% endset %} */
+  JN_MACRO,
+  JN_BREAK,
+  JN_CONTINUE,
+  JN_BLOCK, /* a body rendered in place ({% generation %}, {% filter %} without filter) */
+  JN_FILTER_BLOCK,
+  /* expressions */
+  JN_LIT,
+  JN_NAME,
+  JN_LIST,
+  JN_TUPLE,
+  JN_DICT,
+  JN_ATTR,  /* a.name */
+  JN_ITEM,  /* a[b] */
+  JN_SLICE, /* a[b:c:d]; missing parts NULL */
+  JN_CALL,
+  JN_FILTER,
+  JN_TEST,
+  JN_UNARY,
+  JN_BINARY,
+  JN_AND,
+  JN_OR,
+  JN_NOT,
+  JN_COND, /* a if b else c */
+  JN_COMPARE,
+} jnode_kind;
+
+typedef struct jnode {
+  jnode_kind k;
+  int line;
+  int op;           /* operator token (first char, or a code for two-char operators) */
+  bool negated;     /* is not / not in */
+  jv lit;           /* JN_LIT, JN_TEXT */
+  const char *name; /* JN_NAME, JN_ATTR, JN_FILTER, JN_TEST, JN_MACRO, JN_SET target */
+  size_t name_len;
+  struct jnode *a, *b, *c, *d;
+  struct jnode **args; /* call/filter/test args, list items, dict k,v pairs, compare operands */
+  size_t nargs;
+  const char **kwnames;
+  struct jnode **kwargs;
+  size_t nkw;
+  struct jnode **body, **else_body; /* statements */
+  size_t nbody, nelse;
+  const char **targets; /* for loop variables, macro parameters */
+  size_t ntargets;
+  struct jnode **defaults; /* macro parameter defaults, NULL entries when none */
+  int *ops;                /* JN_COMPARE operators */
+  struct jnode *filter;    /* for ... if filter */
+} jnode;
+
+struct seer_jinja_template {
+  jarena arena;
+  jnode **body;
+  size_t nbody;
+};
+
+int seer_jinja_parse(jarena *a, const jtoks *toks, jnode ***body, size_t *nbody, seer_error *err);
+
+/* Two-character operator codes stored in jnode.op. */
+enum { JOP_EQ = 256, JOP_NE, JOP_LE, JOP_GE, JOP_FLOORDIV, JOP_POW, JOP_IN, JOP_NOTIN };
+
+/* ---- evaluation ---- */
+
+typedef struct jscope {
+  jdict vars;
+  struct jscope *parent;
+} jscope;
+
+typedef struct jctx {
+  jarena *a; /* render arena */
+  seer_error *err;
+  jscope *globals;
+  int depth;
+} jctx;
+
+int jeval(jctx *c, jscope *s, const jnode *n, jv *out);
+int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t n, seer_buf *out);
+int jcall_value(jctx *c, jscope *s, jv fn, jv *args, size_t nargs, const char **kwn, jv *kwv,
+                size_t nkw, int line, jv *out);
+
+/* builtins (jinja_builtins.c) */
+int jfilter(jctx *c, const char *name, jv self, jv *args, size_t nargs, const char **kwn, jv *kwv,
+            size_t nkw, int line, jv *out);
+int jtest(jctx *c, const char *name, jv v, jv *args, size_t nargs, int line, bool *out);
+/* Attribute lookup: dict methods first for dicts, then items; string and list methods. */
+bool jgetattr(jctx *c, jv obj, const char *name, size_t n, jv *out);
+int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **kwn, jv *kwv,
+                 size_t nkw, int line, jv *out);
+int jcall_builtin(jctx *c, const char *name, jv *args, size_t nargs, const char **kwn, jv *kwv,
+                  size_t nkw, int line, jv *out);
+bool jis_builtin(const char *name, size_t n, const char **canonical);
+
+/* A runtime error at `line`; raise_exception messages bypass this to stay verbatim. */
+int jerr(jctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,447 @@
+/* jinja_value.c: owns the Jinja value model: arena allocation, lists and dicts, truthiness,
+ * equality and ordering, and printing values as Python's str() and json.dumps() do. */
+#include "jinja_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ja_block {
+  ja_block *next;
+  size_t used, cap;
+  max_align_t data[];
+};
+
+void *ja_alloc(jarena *a, size_t n) {
+  n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+  ja_block *b = a->head;
+  if (!b || b->used + n > b->cap) {
+    size_t cap = n > 32768 ? n : 32768;
+    ja_block *nb = malloc(sizeof *nb + cap);
+    if (!nb) return NULL;
+    nb->used = 0;
+    nb->cap = cap;
+    /* A big allocation gets its own block behind the current one, which stays open. */
+    if (b && n > 32768) {
+      nb->next = b->next;
+      b->next = nb;
+    } else {
+      nb->next = b;
+      a->head = nb;
+    }
+    b = nb;
+  }
+  void *p = (char *)b->data + b->used;
+  b->used += n;
+  memset(p, 0, n);
+  return p;
+}
+
+char *ja_strdup(jarena *a, const char *s, size_t n) {
+  char *p = ja_alloc(a, n + 1);
+  if (!p) return NULL;
+  memcpy(p, s, n);
+  p[n] = 0;
+  return p;
+}
+
+void ja_free(jarena *a) {
+  for (ja_block *b = a->head, *next; b; b = next) {
+    next = b->next;
+    free(b);
+  }
+  a->head = NULL;
+}
+
+jv jv_cstr(const char *s) { return jv_str(s, strlen(s)); }
+
+jv jv_new_list(jarena *a) {
+  jlist *l = ja_alloc(a, sizeof *l);
+  return l ? (jv){.t = JV_LIST, .u.l = l} : jv_undef();
+}
+
+jv jv_new_dict(jarena *a) {
+  jdict *d = ja_alloc(a, sizeof *d);
+  return d ? (jv){.t = JV_DICT, .u.d = d} : jv_undef();
+}
+
+jv jv_str_from_buf(jarena *a, const seer_buf *b) {
+  char *p = ja_strdup(a, b->data ? b->data : "", b->len);
+  return p ? jv_str(p, b->len) : jv_undef();
+}
+
+int jv_list_push(jarena *a, jlist *l, jv v) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    jv *nv = ja_alloc(a, cap * sizeof *nv);
+    if (!nv) return SEER_ENOMEM;
+    if (l->n) memcpy(nv, l->v, l->n * sizeof *nv);
+    l->v = nv;
+    l->cap = cap;
+  }
+  l->v[l->n++] = v;
+  return SEER_OK;
+}
+
+static ptrdiff_t dict_find(const jdict *d, jv k) {
+  for (size_t i = 0; i < d->n; i++)
+    if (jv_eq(d->k[i], k)) return (ptrdiff_t)i;
+  return -1;
+}
+
+int jv_dict_set(jarena *a, jdict *d, jv k, jv v) {
+  ptrdiff_t i = dict_find(d, k);
+  if (i >= 0) {
+    d->v[i] = v;
+    return SEER_OK;
+  }
+  if (d->n == d->cap) {
+    size_t cap = d->cap ? d->cap * 2 : 8;
+    jv *nk = ja_alloc(a, cap * sizeof *nk), *nv = ja_alloc(a, cap * sizeof *nv);
+    if (!nk || !nv) return SEER_ENOMEM;
+    if (d->n) {
+      memcpy(nk, d->k, d->n * sizeof *nk);
+      memcpy(nv, d->v, d->n * sizeof *nv);
+    }
+    d->k = nk;
+    d->v = nv;
+    d->cap = cap;
+  }
+  d->k[d->n] = k;
+  d->v[d->n++] = v;
+  return SEER_OK;
+}
+
+bool jv_dict_get(const jdict *d, jv k, jv *out) {
+  ptrdiff_t i = dict_find(d, k);
+  if (i < 0) return false;
+  *out = d->v[i];
+  return true;
+}
+
+bool jv_dict_gets(const jdict *d, const char *k, jv *out) {
+  size_t n = strlen(k);
+  for (size_t i = 0; i < d->n; i++)
+    if (d->k[i].t == JV_STR && d->k[i].u.s.n == n && !memcmp(d->k[i].u.s.p, k, n)) {
+      *out = d->v[i];
+      return true;
+    }
+  return false;
+}
+
+bool jv_truthy(jv v) {
+  switch (v.t) {
+  case JV_UNDEF:
+  case JV_NONE: return false;
+  case JV_BOOL: return v.u.b;
+  case JV_INT: return v.u.i != 0;
+  case JV_FLOAT: return v.u.f != 0.0;
+  case JV_STR: return v.u.s.n != 0;
+  case JV_LIST: return v.u.l->n != 0;
+  case JV_DICT: return v.u.d->n != 0;
+  default: return true;
+  }
+}
+
+static bool is_num(jv v) { return v.t == JV_INT || v.t == JV_FLOAT || v.t == JV_BOOL; }
+static double num(jv v) {
+  return v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : (double)v.u.b;
+}
+static int64_t inum(jv v) { return v.t == JV_INT ? v.u.i : (int64_t)v.u.b; }
+
+bool jv_eq(jv a, jv b) {
+  if (is_num(a) && is_num(b)) {
+    if (a.t != JV_FLOAT && b.t != JV_FLOAT) return inum(a) == inum(b);
+    return num(a) == num(b);
+  }
+  if (a.t != b.t) return false;
+  switch (a.t) {
+  case JV_UNDEF:
+  case JV_NONE: return true;
+  case JV_STR: return a.u.s.n == b.u.s.n && !memcmp(a.u.s.p, b.u.s.p, a.u.s.n);
+  case JV_LIST:
+    if (a.u.l->n != b.u.l->n) return false;
+    for (size_t i = 0; i < a.u.l->n; i++)
+      if (!jv_eq(a.u.l->v[i], b.u.l->v[i])) return false;
+    return true;
+  case JV_DICT:
+    if (a.u.d->n != b.u.d->n) return false;
+    for (size_t i = 0; i < a.u.d->n; i++) {
+      jv o;
+      if (!jv_dict_get(b.u.d, a.u.d->k[i], &o) || !jv_eq(a.u.d->v[i], o)) return false;
+    }
+    return true;
+  case JV_MACRO: return a.u.m == b.u.m;
+  case JV_BUILTIN: return !strcmp(a.u.bi, b.u.bi);
+  default: return false;
+  }
+}
+
+int jv_cmp(jv a, jv b, bool *ok) {
+  *ok = true;
+  if (is_num(a) && is_num(b)) {
+    if (a.t != JV_FLOAT && b.t != JV_FLOAT) return (inum(a) > inum(b)) - (inum(a) < inum(b));
+    return (num(a) > num(b)) - (num(a) < num(b));
+  }
+  if (a.t == JV_STR && b.t == JV_STR) {
+    /* UTF-8 byte order is code point order, which is how Python orders str. */
+    size_t n = a.u.s.n < b.u.s.n ? a.u.s.n : b.u.s.n;
+    int c = memcmp(a.u.s.p, b.u.s.p, n);
+    if (c) return c < 0 ? -1 : 1;
+    return (a.u.s.n > b.u.s.n) - (a.u.s.n < b.u.s.n);
+  }
+  if (a.t == JV_LIST && b.t == JV_LIST) {
+    size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
+    for (size_t i = 0; i < n; i++) {
+      int c = jv_cmp(a.u.l->v[i], b.u.l->v[i], ok);
+      if (!*ok || c) return c;
+    }
+    return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
+  }
+  *ok = false;
+  return 0;
+}
+
+const char *jv_type_name(jv v) {
+  static const char *const names[] = {"undefined", "NoneType", "bool",  "int",      "float", "str",
+                                      "list",      "dict",     "macro", "function", "method"};
+  return names[v.t];
+}
+
+/* Python's repr(float): the shortest digits that round-trip, fixed notation for exponents in
+ * [-4, 16), otherwise d.ddde+XX. */
+static int float_repr(double f, seer_buf *out) {
+  if (isnan(f)) return seer_buf_appends(out, "nan");
+  if (isinf(f)) return seer_buf_appends(out, f < 0 ? "-inf" : "inf");
+  char buf[64];
+  int prec;
+  for (prec = 1; prec <= 17; prec++) {
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
+    if (strtod(buf, NULL) == f) break;
+  }
+  /* buf is [-]d[.ddd]e[+-]XX */
+  char digits[32];
+  size_t nd = 0;
+  const char *p = buf;
+  bool neg = *p == '-';
+  if (neg) p++;
+  for (; *p && *p != 'e'; p++)
+    if (*p != '.') digits[nd++] = *p;
+  int exp = atoi(p + 1);
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
+  seer_buf s = SEER_BUF_INIT;
+  int rc = 0;
+  if (neg) rc |= seer_buf_appendc(&s, '-');
+  if (exp >= -4 && exp < 16) {
+    if (exp < 0) {
+      rc |= seer_buf_appends(&s, "0.");
+      for (int i = -1; i > exp; i--)
+        rc |= seer_buf_appendc(&s, '0');
+      rc |= seer_buf_append(&s, digits, nd);
+    } else {
+      for (int i = 0; i <= exp; i++)
+        rc |= seer_buf_appendc(&s, i < (int)nd ? digits[i] : '0');
+      rc |= seer_buf_appendc(&s, '.');
+      if ((int)nd > exp + 1)
+        rc |= seer_buf_append(&s, digits + exp + 1, nd - (size_t)exp - 1);
+      else
+        rc |= seer_buf_appendc(&s, '0');
+    }
+  } else {
+    rc |= seer_buf_appendc(&s, digits[0]);
+    if (nd > 1) {
+      rc |= seer_buf_appendc(&s, '.');
+      rc |= seer_buf_append(&s, digits + 1, nd - 1);
+    }
+    rc |= seer_buf_printf(&s, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+  }
+  if (!rc) rc = seer_buf_append(out, s.data, s.len);
+  seer_buf_free(&s);
+  return rc ? SEER_ENOMEM : SEER_OK;
+}
+
+static int str_repr(jv v, seer_buf *out) {
+  const char *p = v.u.s.p;
+  size_t n = v.u.s.n;
+  bool has_sq = memchr(p, '\'', n) != NULL, has_dq = memchr(p, '"', n) != NULL;
+  char q = has_sq && !has_dq ? '"' : '\'';
+  int rc = seer_buf_appendc(out, q);
+  for (size_t i = 0; i < n && !rc; i++) {
+    unsigned char c = (unsigned char)p[i];
+    if (c == (unsigned char)q || c == '\\')
+      rc = seer_buf_appendc(out, '\\') || seer_buf_appendc(out, (char)c);
+    else if (c == '\n')
+      rc = seer_buf_appends(out, "\\n");
+    else if (c == '\r')
+      rc = seer_buf_appends(out, "\\r");
+    else if (c == '\t')
+      rc = seer_buf_appends(out, "\\t");
+    else if (c < 0x20 || c == 0x7F)
+      rc = seer_buf_printf(out, "\\x%02x", c);
+    else
+      rc = seer_buf_appendc(out, (char)c);
+  }
+  return rc || seer_buf_appendc(out, q) ? SEER_ENOMEM : SEER_OK;
+}
+
+static int repr(jv v, seer_buf *out) {
+  if (v.t == JV_STR) return str_repr(v, out);
+  return jv_to_str(v, out);
+}
+
+int jv_to_str(jv v, seer_buf *out) {
+  int rc = 0;
+  switch (v.t) {
+  case JV_UNDEF: return SEER_OK;
+  case JV_NONE: return seer_buf_appends(out, "None");
+  case JV_BOOL: return seer_buf_appends(out, v.u.b ? "True" : "False");
+  case JV_INT: return seer_buf_printf(out, "%lld", (long long)v.u.i);
+  case JV_FLOAT: return float_repr(v.u.f, out);
+  case JV_STR: return seer_buf_append(out, v.u.s.p, v.u.s.n);
+  case JV_LIST:
+    rc = seer_buf_appendc(out, '[');
+    for (size_t i = 0; i < v.u.l->n && !rc; i++)
+      rc = (i && seer_buf_appends(out, ", ")) || repr(v.u.l->v[i], out);
+    return rc || seer_buf_appendc(out, ']') ? SEER_ENOMEM : SEER_OK;
+  case JV_DICT:
+    rc = seer_buf_appendc(out, '{');
+    for (size_t i = 0; i < v.u.d->n && !rc; i++)
+      rc = (i && seer_buf_appends(out, ", ")) || repr(v.u.d->k[i], out) ||
+           seer_buf_appends(out, ": ") || repr(v.u.d->v[i], out);
+    return rc || seer_buf_appendc(out, '}') ? SEER_ENOMEM : SEER_OK;
+  case JV_MACRO: return seer_buf_appends(out, "<macro>");
+  default: return seer_buf_appends(out, "<function>");
+  }
+}
+
+static int json_str(const char *p, size_t n, seer_buf *out) {
+  int rc = seer_buf_appendc(out, '"');
+  for (size_t i = 0; i < n && !rc; i++) {
+    unsigned char c = (unsigned char)p[i];
+    switch (c) {
+    case '"': rc = seer_buf_appends(out, "\\\""); break;
+    case '\\': rc = seer_buf_appends(out, "\\\\"); break;
+    case '\n': rc = seer_buf_appends(out, "\\n"); break;
+    case '\r': rc = seer_buf_appends(out, "\\r"); break;
+    case '\t': rc = seer_buf_appends(out, "\\t"); break;
+    case '\b': rc = seer_buf_appends(out, "\\b"); break;
+    case '\f': rc = seer_buf_appends(out, "\\f"); break;
+    default: rc = c < 0x20 ? seer_buf_printf(out, "\\u%04x", c) : seer_buf_appendc(out, (char)c);
+    }
+  }
+  return rc || seer_buf_appendc(out, '"') ? SEER_ENOMEM : SEER_OK;
+}
+
+static int newline_indent(int indent, int level, seer_buf *out) {
+  if (seer_buf_appendc(out, '\n')) return SEER_ENOMEM;
+  for (int i = 0; i < indent * level; i++)
+    if (seer_buf_appendc(out, ' ')) return SEER_ENOMEM;
+  return SEER_OK;
+}
+
+static int json_rec(jv v, int indent, bool sort, int level, seer_buf *out) {
+  int rc = 0;
+  const char *item_sep = indent >= 0 ? "," : ", ";
+  switch (v.t) {
+  case JV_UNDEF:
+  case JV_NONE: return seer_buf_appends(out, "null");
+  case JV_BOOL: return seer_buf_appends(out, v.u.b ? "true" : "false");
+  case JV_INT: return seer_buf_printf(out, "%lld", (long long)v.u.i);
+  case JV_FLOAT:
+    if (isnan(v.u.f)) return seer_buf_appends(out, "NaN");
+    if (isinf(v.u.f)) return seer_buf_appends(out, v.u.f < 0 ? "-Infinity" : "Infinity");
+    return float_repr(v.u.f, out);
+  case JV_STR: return json_str(v.u.s.p, v.u.s.n, out);
+  case JV_LIST:
+    if (v.u.l->n == 0) return seer_buf_appends(out, "[]");
+    rc = seer_buf_appendc(out, '[');
+    for (size_t i = 0; i < v.u.l->n && !rc; i++) {
+      if (i) rc = seer_buf_appends(out, item_sep);
+      if (!rc && indent >= 0) rc = newline_indent(indent, level + 1, out);
+      if (!rc) rc = json_rec(v.u.l->v[i], indent, sort, level + 1, out);
+    }
+    if (!rc && indent >= 0) rc = newline_indent(indent, level, out);
+    return rc || seer_buf_appendc(out, ']') ? SEER_ENOMEM : SEER_OK;
+  case JV_DICT: {
+    if (v.u.d->n == 0) return seer_buf_appends(out, "{}");
+    size_t n = v.u.d->n, *order = malloc(n * sizeof *order);
+    if (!order) return SEER_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+      order[i] = i;
+    if (sort) /* insertion sort: dicts in templates are small */
+      for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0; j--) {
+          bool ok;
+          if (jv_cmp(v.u.d->k[order[j - 1]], v.u.d->k[order[j]], &ok) <= 0) break;
+          size_t t = order[j];
+          order[j] = order[j - 1];
+          order[j - 1] = t;
+        }
+    rc = seer_buf_appendc(out, '{');
+    for (size_t i = 0; i < n && !rc; i++) {
+      jv k = v.u.d->k[order[i]];
+      if (i) rc = seer_buf_appends(out, item_sep);
+      if (!rc && indent >= 0) rc = newline_indent(indent, level + 1, out);
+      if (!rc) {
+        if (k.t == JV_STR)
+          rc = json_str(k.u.s.p, k.u.s.n, out);
+        else {
+          /* json.dumps turns non-string keys into strings */
+          seer_buf t = SEER_BUF_INIT;
+          rc = json_rec(k, -1, false, 0, &t);
+          if (!rc) rc = json_str(t.data, t.len, out);
+          seer_buf_free(&t);
+        }
+      }
+      if (!rc) rc = seer_buf_appends(out, ": ");
+      if (!rc) rc = json_rec(v.u.d->v[order[i]], indent, sort, level + 1, out);
+    }
+    free(order);
+    if (!rc && indent >= 0) rc = newline_indent(indent, level, out);
+    return rc || seer_buf_appendc(out, '}') ? SEER_ENOMEM : SEER_OK;
+  }
+  default: return SEER_EINVAL;
+  }
+}
+
+int jv_to_json(jv v, int indent, bool sort_keys, seer_buf *out) {
+  return json_rec(v, indent, sort_keys, 0, out);
+}
+
+jv jv_from_json(jarena *a, const json_t *j) {
+  switch (json_typeof(j)) {
+  case JSON_OBJECT: {
+    jv d = jv_new_dict(a);
+    const char *k;
+    json_t *v;
+    if (d.t != JV_DICT) return d;
+    json_object_foreach((json_t *)j, k, v) {
+      char *key = ja_strdup(a, k, strlen(k));
+      if (!key || jv_dict_set(a, d.u.d, jv_str(key, strlen(k)), jv_from_json(a, v)))
+        return jv_undef();
+    }
+    return d;
+  }
+  case JSON_ARRAY: {
+    jv l = jv_new_list(a);
+    size_t i;
+    json_t *v;
+    if (l.t != JV_LIST) return l;
+    json_array_foreach(j, i, v) {
+      if (jv_list_push(a, l.u.l, jv_from_json(a, v))) return jv_undef();
+    }
+    return l;
+  }
+  case JSON_STRING: {
+    char *s = ja_strdup(a, json_string_value(j), json_string_length(j));
+    return s ? jv_str(s, json_string_length(j)) : jv_undef();
+  }
+  case JSON_INTEGER: return jv_int(json_integer_value(j));
+  case JSON_REAL: return jv_float(json_real_value(j));
+  case JSON_TRUE: return jv_bool(true);
+  case JSON_FALSE: return jv_bool(false);
+  default: return jv_none();
+  }
+}

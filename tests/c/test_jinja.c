@@ -1,0 +1,202 @@
+/* Chat templates: exact text and ids for every fixture conversation of the four tokenizers, the
+ * clear error for a tokenizer without a template, and the Jinja features chat templates use. */
+#include "check.h"
+#include "seer/jinja.h"
+#include "seer/tokenizer.h"
+#include "test_tokenizer_util.h"
+
+static void chat_cases(const char *name) {
+  const char *dir = tt_tokenizer_dir(name);
+  json_t *fx = tt_fixture(name);
+  CHECK_MSG(dir && fx, "%s: files unavailable", name);
+  if (!dir || !fx) return;
+  seer_error err = {0};
+  seer_tokenizer *tok = NULL;
+  int rc = seer_tokenizer_load(dir, &tok, &err);
+  CHECK_MSG(rc == 0, "%s: load: %s", name, err.msg);
+  size_t i, ok = 0;
+  json_t *c;
+  json_array_foreach(json_object_get(fx, "chat"), i, c) {
+    seer_chat_options o = {json_is_true(json_object_get(c, "add_generation_prompt")), NULL,
+                           json_object_get(c, "kwargs")};
+    seer_buf text = SEER_BUF_INIT;
+    rc = seer_tokenizer_apply_chat_template(tok, json_object_get(c, "messages"), &o, &text, &err);
+    json_t *want_err = json_object_get(c, "error");
+    if (want_err) {
+      /* transformers: "Cannot use chat template functions because tokenizer.chat_template is
+       * not set ..."; ours must fail as clearly. */
+      CHECK_MSG(rc == SEER_ENOTSUP, "%s chat %zu: expected an error, rc=%d", name, i, rc);
+      CHECK_STR_CONTAINS(err.msg, "chat_template");
+      ok += rc == SEER_ENOTSUP;
+      seer_buf_free(&text);
+      continue;
+    }
+    const char *want = json_string_value(json_object_get(c, "text"));
+    int same = rc == 0 && text.len == strlen(want) && !memcmp(text.data, want, text.len);
+    CHECK_MSG(same, "%s chat %zu text", name, i);
+    if (!same)
+      fprintf(stderr, "  rc=%d %s\n  got  [%.*s]\n  want [%s]\n", rc, err.msg, (int)text.len,
+              text.data ? text.data : "", want);
+    int32_t *ids = NULL;
+    size_t n = 0;
+    rc = seer_tokenizer_encode(tok, text.data ? text.data : "", text.len, 0, &ids, &n, &err);
+    int same_ids = rc == 0 && tt_ids_equal(ids, n, json_object_get(c, "ids"));
+    CHECK_MSG(same_ids, "%s chat %zu ids", name, i);
+    if (!same_ids) tt_print_ids("chat", ids, n, json_object_get(c, "ids"));
+    ok += same && same_ids;
+    free(ids);
+    seer_buf_free(&text);
+  }
+  printf("%s: %zu/%zu chat cases match\n", name, ok, json_array_size(json_object_get(fx, "chat")));
+  seer_tokenizer_free(tok);
+  json_decref(fx);
+}
+
+/* Renders src with trim_blocks/lstrip_blocks as transformers sets them; vars is JSON text. */
+static char *render(const char *src, const char *vars_json, int *rc_out, seer_error *err) {
+  seer_jinja_options o = {1, 1};
+  seer_jinja_template *t = NULL;
+  json_t *vars = json_loads(vars_json ? vars_json : "{}", 0, NULL);
+  seer_buf out = SEER_BUF_INIT;
+  int rc = seer_jinja_compile(src, strlen(src), &o, &t, err);
+  if (!rc) rc = seer_jinja_render(t, vars, &out, err);
+  seer_jinja_free(t);
+  json_decref(vars);
+  *rc_out = rc;
+  if (rc) {
+    seer_buf_free(&out);
+    return NULL;
+  }
+  seer_buf_terminate(&out);
+  return out.data;
+}
+
+#define RENDERS(src, vars, want)                                                                   \
+  do {                                                                                             \
+    seer_error e_ = {0};                                                                           \
+    int rc_;                                                                                       \
+    char *got_ = render(src, vars, &rc_, &e_);                                                     \
+    CHECK_MSG(rc_ == 0 && got_ && !strcmp(got_, want), "%s\n  got  [%s] (%s)\n  want [%s]", src,   \
+              got_ ? got_ : "(null)", e_.msg, want);                                               \
+    free(got_);                                                                                    \
+  } while (0)
+
+static void features(void) {
+  RENDERS("a {{ x }} b", "{\"x\": 1}", "a 1 b");
+  RENDERS("{{ 'x' ~ 1 ~ none ~ true }}", NULL, "x1NoneTrue");
+  RENDERS("{% if a %}A{% elif b %}B{% else %}C{% endif %}", "{\"b\": 1}", "B");
+  RENDERS("{% for x in xs %}{{ loop.index }}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}",
+          "{\"xs\": [\"a\", \"b\"]}", "1a,2b");
+  RENDERS("{% for x in xs if x > 1 %}{{ loop.index0 }}:{{ x }}/{{ loop.length }} {% else %}none{% "
+          "endfor %}",
+          "{\"xs\": [1, 2, 3]}", "0:2/2 1:3/2 ");
+  RENDERS("{% for x in [] %}x{% else %}empty{% endfor %}", NULL, "empty");
+  RENDERS("{% for k, v in d.items() %}{{ k }}={{ v }};{% endfor %}",
+          "{\"d\": {\"a\": 1, \"b\": [1]}}", "a=1;b=[1];");
+  RENDERS("{% for k, v in d|items %}{{ k }}={{ v }};{% endfor %}", "{\"d\": {\"z\": 1, \"a\": 2}}",
+          "z=1;a=2;");
+  RENDERS("{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor "
+          "%}{{ ns.n }}",
+          NULL, "3");
+  RENDERS("{% set x = 1 %}{% for i in range(2) %}{% set x = 5 %}{% endfor %}{{ x }}", NULL, "1");
+  RENDERS("{% for i in range(5) %}{% if i == 1 %}{% continue %}{% endif %}{% if i == 3 %}{% break "
+          "%}{% endif %}{{ i }}{% endfor %}",
+          NULL, "02");
+  RENDERS("{% macro greet(name, punct='!') %}Hi {{ name }}{{ punct }}{% endmacro %}{{ greet('a') "
+          "}} {{ greet('b', punct='?') }}",
+          NULL, "Hi a! Hi b?");
+  RENDERS("{{ '  x  '|trim }}|{{ 'Hello'|upper }}|{{ 'Hello'|lower }}|{{ [1,2,3]|length }}|{{ "
+          "'héllo'|length }}",
+          NULL, "x|HELLO|hello|3|5");
+  RENDERS("{{ ['a','b']|join(', ') }}|{{ x|default('d') }}|{{ ''|default('e', true) }}", NULL,
+          "a, b|d|e");
+  RENDERS("{{ {'a': [1, 'x', none, true, 1.5]}|tojson }}", NULL,
+          "{\"a\": [1, \"x\", null, true, 1.5]}");
+  RENDERS("{{ {'b': 1, 'a': {'c': 'é\"'}}|tojson(indent=2) }}", NULL,
+          "{\n  \"b\": 1,\n  \"a\": {\n    \"c\": \"é\\\"\"\n  }\n}");
+  RENDERS("{{ ' a b '.strip() }}|{{ 'abc'.startswith('ab') }}|{{ 'abc'.endswith(('x', 'c')) }}|"
+          "{{ 'a,b,,c'.split(',') }}|{{ ' a  b '.split() }}|{{ 'xxaxx'.lstrip('x') }}|{{ "
+          "'abc'.upper() }}",
+          NULL, "a b|True|True|['a', 'b', '', 'c']|['a', 'b']|axx|ABC");
+  RENDERS("{{ 'a</think>b'.split('</think>')[-1] }}|{{ 'hello'[1:3] }}|{{ [1,2,3][::-1] }}|{{ "
+          "'ab'[-1] }}",
+          NULL, "b|el|[3, 2, 1]|b");
+  RENDERS("{{ x is defined }}{{ x is none }}{{ y is none }}{{ 's' is string }}{{ 1 is number }}"
+          "{{ [1] is iterable }}{{ {} is mapping }}{{ 3 is odd }}{{ y is not none }}",
+          "{\"y\": null}", "FalseFalseTrueTrueTrueTrueTrueTrueFalse");
+  RENDERS("{{ 'b' in 'abc' }}{{ 2 in [1,2] }}{{ 'k' in {'k': 1} }}{{ 3 not in [1] }}", NULL,
+          "TrueTrueTrueTrue");
+  RENDERS("{{ 7 // 2 }} {{ 7 % 3 }} {{ 7 / 2 }} {{ 2 ** 3 }} {{ -7 // 2 }} {{ 1 + 2 * 3 }}", NULL,
+          "3 1 3.5 8 -4 7");
+  RENDERS("{{ 'yes' if x else 'no' }}|{{ 'a' if true }}|{{ x or 'fallback' }}|{{ 1 and 2 }}", NULL,
+          "no|a|fallback|2");
+  RENDERS("{{ m.content }}|{{ m['role'] }}|{{ m.missing is defined }}|{{ m.get('role') }}|{{ "
+          "m.get('x', 1) }}",
+          "{\"m\": {\"role\": \"user\", \"content\": \"hi\"}}", "hi|user|False|user|1");
+  RENDERS("{{ msgs|selectattr('role', 'equalto', 'user')|map(attribute='c')|join(',') }}",
+          "{\"msgs\": [{\"role\": \"user\", \"c\": 1}, {\"role\": \"a\", \"c\": 2}, {\"role\": "
+          "\"user\", \"c\": 3}]}",
+          "1,3");
+  RENDERS("{{ [3,1,2]|sort|list }}|{{ [1,1,2]|unique|list }}|{{ [1,2]|first }}{{ [1,2]|last }}|{{ "
+          "'ab'|reverse }}",
+          NULL, "[1, 2, 3]|[1, 2]|12|ba");
+  RENDERS("{{ \"it's\" }}|{{ 'a\\nb' }}|{{ 'tab\\tx' }}|{{ [\"it's\"] }}", NULL,
+          "it's|a\nb|tab\tx|[\"it's\"]");
+  RENDERS("{% set s %}block {{ 1 }}{% endset %}[{{ s }}]", NULL, "[block 1]");
+  RENDERS("{# comment #}x{#- trimmed -#}  y", NULL, "xy");
+  RENDERS("{% raw %}{{ not rendered }}{% endraw %}", NULL, "{{ not rendered }}");
+  RENDERS("{{ 1.0 }} {{ 0.1 + 0.2 }} {{ 1e20 }} {{ 10 / 4 }}", NULL,
+          "1.0 0.30000000000000004 1e+20 2.5");
+  /* whitespace control and trim_blocks / lstrip_blocks */
+  RENDERS("<{{- ' a ' -}}>", NULL, "< a >");
+  RENDERS("a  {{- 'b' }}  \n  {{- 'c' -}}  \n d", NULL, "abcd");
+  RENDERS("{% if true %}\nline\n{% endif %}\nend", NULL, "line\nend");
+  RENDERS("x\n    {% if true %}\n    y\n    {% endif %}\nz", NULL, "x\n    y\nz");
+  RENDERS("{%- if true -%}\n  a  \n{%- endif -%}\n", NULL, "a");
+  RENDERS("  {%+ if true %}k{% endif %}", NULL, "  k");
+  /* raise_exception surfaces its message verbatim */
+  seer_error e = {0};
+  int rc;
+  char *r = render("{{ raise_exception('Conversation roles must alternate') }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc == SEER_EINVAL);
+  CHECK(!strcmp(e.msg, "Conversation roles must alternate"));
+  r = render("{% if %}", NULL, &rc, &e);
+  CHECK(r == NULL && rc == SEER_EFORMAT);
+  CHECK_STR_CONTAINS(e.msg, "line 1");
+  r = render("{% for x in y %}", NULL, &rc, &e);
+  CHECK(r == NULL && rc != 0);
+  CHECK_STR_CONTAINS(e.msg, "endfor");
+  r = render("{{ x.y }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc == SEER_EINVAL);
+  r = render("{{ x | nosuchfilter }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc == SEER_EINVAL);
+  CHECK_STR_CONTAINS(e.msg, "nosuchfilter");
+}
+
+/* Gemma's template raises on roles that do not alternate; the message must reach the caller. */
+static void gemma_raise(void) {
+  const char *dir = tt_tokenizer_dir("gemma3");
+  if (!dir) return;
+  seer_error err = {0};
+  seer_tokenizer *tok = NULL;
+  if (seer_tokenizer_load(dir, &tok, &err)) return;
+  json_t *msgs = json_loads(
+      "[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"}]", 0, NULL);
+  seer_buf out = SEER_BUF_INIT;
+  seer_chat_options o = {1, NULL, NULL};
+  int rc = seer_tokenizer_apply_chat_template(tok, msgs, &o, &out, &err);
+  CHECK(rc == SEER_EINVAL);
+  CHECK_STR_CONTAINS(err.msg, "Conversation roles must alternate user/assistant/user/assistant");
+  seer_buf_free(&out);
+  json_decref(msgs);
+  seer_tokenizer_free(tok);
+}
+
+int main(void) {
+  features();
+  const char *names[] = {"llama3", "qwen3", "llama2", "gemma3"};
+  for (size_t i = 0; i < 4; i++)
+    chat_cases(names[i]);
+  gemma_raise();
+  return check_summary();
+}
