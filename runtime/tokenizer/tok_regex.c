@@ -123,8 +123,19 @@ void tok_regex_free(tok_regex *re) {
 }
 
 /* One match data per thread: encode may run on several threads, and allocating per call shows up
- * in profiles for short inputs. */
-static __thread pcre2_match_data *tls_md;
+ * in profiles for short inputs. A key destructor frees it when the thread exits. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *p) { pcre2_match_data_free(p); }
+static void md_init(void) { pthread_key_create(&md_key, md_free); }
+
+static pcre2_match_data *thread_match_data(void) {
+  pthread_once(&md_once, md_init);
+  pcre2_match_data *md = pthread_getspecific(md_key);
+  if (!md && (md = pcre2_match_data_create(1, NULL))) pthread_setspecific(md_key, md);
+  return md;
+}
 
 typedef struct match_iter {
   const tok_regex *re;
@@ -144,31 +155,26 @@ static int next_match(match_iter *it, size_t *ms, size_t *me, seer_error *err) {
     it->pos = *me;
     return 1;
   }
-  if (!tls_md) {
-    tls_md = pcre2_match_data_create(1, NULL);
-    if (!tls_md) return seer_errorf(err, SEER_ENOMEM, "regex: out of memory");
+  pcre2_match_data *md = thread_match_data();
+  if (!md) return seer_errorf(err, SEER_ENOMEM, "regex: out of memory");
+  if (it->pos > it->len) return 0;
+  int rc = pcre2_match(re->code, (PCRE2_SPTR)it->s, it->len, it->pos, PCRE2_NO_UTF_CHECK, md, NULL);
+  if (rc == PCRE2_ERROR_NOMATCH) return 0;
+  if (rc < 0) {
+    PCRE2_UCHAR msg[256];
+    pcre2_get_error_message(rc, msg, sizeof msg);
+    return seer_errorf(err, SEER_EINVAL, "regex match failed: %s", (char *)msg);
   }
-  for (;;) {
-    if (it->pos > it->len) return 0;
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)it->s, it->len, it->pos, PCRE2_NO_UTF_CHECK, tls_md,
-                         NULL);
-    if (rc == PCRE2_ERROR_NOMATCH) return 0;
-    if (rc < 0) {
-      PCRE2_UCHAR msg[256];
-      pcre2_get_error_message(rc, msg, sizeof msg);
-      return seer_errorf(err, SEER_EINVAL, "regex match failed: %s", (char *)msg);
-    }
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tls_md);
-    *ms = ov[0];
-    *me = ov[1];
-    if (*me == *ms) {
-      /* Empty match: step over one character so the scan always advances. */
-      it->pos = *ms < it->len ? *ms + tok_utf8_len((unsigned char)it->s[*ms]) : it->len + 1;
-    } else {
-      it->pos = *me;
-    }
-    return 1;
+  PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+  *ms = ov[0];
+  *me = ov[1];
+  if (*me == *ms) {
+    /* Empty match: step over one character so the scan always advances. */
+    it->pos = *ms < it->len ? *ms + tok_utf8_len((unsigned char)it->s[*ms]) : it->len + 1;
+  } else {
+    it->pos = *me;
   }
+  return 1;
 }
 
 int tok_regex_find(const tok_regex *re, const char *s, size_t len, tok_spans *out,

