@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "runtime_internal.h"
+#include "seer/sandbox.h"
 #include "seer/version.h"
 
 static const char *const subcommands[] = {"serve", "mcp", "model", "doctor", "transcript", NULL};
@@ -74,6 +75,11 @@ static int run_subcommand(seer_runtime *rt, int argc, char **argv) {
 }
 
 int seer_cli_main(int argc, char **argv) {
+  /* Hidden modes the sandbox backend runs this binary in (see runtime/sandbox/). */
+  if (argc >= 2 && strcmp(argv[1], "__sandbox-init") == 0)
+    return seer_sandbox_init_main(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "__sandbox-exec") == 0)
+    return seer_sandbox_exec_main(argc - 1, argv + 1);
   if (argc >= 2)
     for (const char *const *c = subcommands; *c; c++)
       if (strcmp(argv[1], *c) == 0) {

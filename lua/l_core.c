@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bindings.h"
 #include "runtime_internal.h"
@@ -217,6 +218,22 @@ static int core_signal_name(lua_State *L) {
   return 1;
 }
 
+/* exe_path() -> absolute path of the running executable (what sandboxes bind in as seer-lua). */
+static int core_exe_path(lua_State *L) {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n < 0) return luaL_error(L, "seer.core.exe_path: cannot read /proc/self/exe");
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+/* ids() -> uid, gid of this process. */
+static int core_ids(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)getuid());
+  lua_pushinteger(L, (lua_Integer)getgid());
+  return 2;
+}
+
 int luaopen_seer_core(lua_State *L) {
   static const luaL_Reg process_methods[] = {{"write", process_write},
                                              {"close_stdin", process_close_stdin},
@@ -234,6 +251,8 @@ int luaopen_seer_core(lua_State *L) {
                                  {"spawn", core_spawn},
                                  {"signal_number", core_signal_number},
                                  {"signal_name", core_signal_name},
+                                 {"exe_path", core_exe_path},
+                                 {"ids", core_ids},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   lua_pushstring(L, SEER_VERSION);

@@ -127,12 +127,40 @@ static int fs_size(lua_State *L) {
   return 1;
 }
 
+/* readlink(path) -> target | nil, err (nil, nil when path is not a symlink) */
+static int fs_readlink(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char buf[4096];
+  ssize_t n = readlink(path, buf, sizeof buf - 1);
+  if (n < 0) {
+    lua_pushnil(L);
+    if (errno == EINVAL) return 1;
+    lua_pushfstring(L, "cannot read link '%s': %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
+/* chmod(path, mode) -> true | nil, err */
+static int fs_chmod(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  if (chmod(path, (mode_t)luaL_checkinteger(L, 2)) != 0) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot chmod '%s': %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 int luaopen_seer_fs(lua_State *L) {
   static const luaL_Reg fns[] = {
-      {"read", fs_read},     {"write", fs_write},   {"mkdir", fs_mkdir},   {"list", fs_list},
-      {"kind", fs_kind},     {"exists", fs_exists}, {"is_dir", fs_is_dir}, {"is_file", fs_is_file},
-      {"remove", fs_remove}, {"tmpdir", fs_tmpdir}, {"cwd", fs_cwd},       {"size", fs_size},
-      {NULL, NULL}};
+      {"read", fs_read},         {"write", fs_write},     {"mkdir", fs_mkdir},
+      {"list", fs_list},         {"kind", fs_kind},       {"exists", fs_exists},
+      {"is_dir", fs_is_dir},     {"is_file", fs_is_file}, {"remove", fs_remove},
+      {"tmpdir", fs_tmpdir},     {"cwd", fs_cwd},         {"size", fs_size},
+      {"readlink", fs_readlink}, {"chmod", fs_chmod},     {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

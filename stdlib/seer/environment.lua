@@ -1,0 +1,196 @@
+--- seer.environment: sandboxes, as in Seer. `SandboxConfig`, `ModelConfig` and `ExecutionMode`
+--- describe one; `Sandbox` / `ScopedSandbox` start it, run commands in it, move files, snapshot
+--- its workspace and serve interface files from it. Only the "local" backend exists so far.
+local fs = require "seer.fs"
+local path = require "seer.path"
+local hf_cache = require "seer.hf_cache"
+local config = require "seer.sandbox.config"
+local backend_local = require "seer.sandbox.local_backend"
+local serving = require "seer.sandbox.serving"
+
+local M = {}
+
+M.SandboxConfig = config.SandboxConfig
+M.ModelConfig = config.ModelConfig
+M.ExecutionMode = config.ExecutionMode
+
+---@class seer.Sandbox
+---@field config table
+---@field sandbox_id string|nil
+local Sandbox = {}
+Sandbox.__index = Sandbox
+M.Sandbox = Sandbox
+
+--- Create (not start) a sandbox from a SandboxConfig (or a plain table of its fields).
+---@return seer.Sandbox
+function Sandbox.new(cfg)
+  if getmetatable(cfg) ~= config.SandboxConfig then cfg = config.SandboxConfig(cfg or {}) end
+  return setmetatable({ config = cfg, state = "created", served = {} }, Sandbox)
+end
+
+setmetatable(Sandbox, { __call = function(_, cfg) return Sandbox.new(cfg) end })
+
+local function require_running(self, what)
+  if self.state == "created" then
+    error(("sandbox.%s: the sandbox is not started; call :start() first"):format(what), 3)
+  elseif self.state == "terminated" then
+    error(("sandbox.%s: the sandbox was terminated"):format(what), 3)
+  elseif not self.backend.alive then
+    error(("sandbox.%s: the sandbox is not running (%s)"):format(what, self.backend.exit_reason or "exited"), 3)
+  end
+end
+
+--- The environment processes in the sandbox start with: PATH, HOME, LANG, MODEL_<SAN>_PATH, the
+--- declared secrets and config.env.
+local function sandbox_env(self)
+  local cfg = self.config
+  local env = {
+    PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME = "/workspace",
+    LANG = os.getenv("LANG") or "C.UTF-8", SEER_SANDBOX = "1",
+  }
+  for _, m in ipairs(self.backend.models) do env[backend_local.model_env_name(m.id)] = m.mount end
+  env.SEER_MODELS = self.backend.model_list
+  if self.backend.opts.stdlib_dir then env.SEER_PATH = "/.seer/stdlib" end
+  for _, name in ipairs(cfg.secrets or {}) do env[name] = os.getenv(name) end
+  for k, v in pairs(cfg.env or {}) do env[k] = tostring(v) end
+  return env
+end
+
+--- Start the sandbox: resolve models in the HF cache, build the isolated tree, copy local files.
+function Sandbox:start()
+  if self.state == "running" then return self end
+  if self.state == "terminated" then error("sandbox.start: this sandbox was terminated; create a new one", 2) end
+  local cfg = self.config
+  for _, name in ipairs(cfg.secrets or {}) do
+    if os.getenv(name) == nil then
+      error(("sandbox.start: secret '%s' is not set in the host environment"):format(name), 2)
+    end
+  end
+  local models = {}
+  for _, m in ipairs(cfg.models or {}) do
+    local resolved, err = hf_cache.resolve(m.name, m.revision)
+    if not resolved then error("sandbox.start: " .. err, 2) end
+    models[#models + 1] = resolved
+  end
+  local stdlib = os.getenv("SEER_PATH")
+  self.backend = backend_local.start({
+    models = models, memory_bytes = cfg.memory_bytes, pids = cfg.pids, nofile = cfg.nofile,
+    cpus = cfg.cpus, timeout = cfg.timeout, network = cfg.network,
+    stdlib_dir = stdlib and stdlib ~= "" and path.abspath(stdlib) or nil,
+  })
+  self.state = "running"
+  self.sandbox_id = "local-" .. self.backend.pid
+  self.env = sandbox_env(self)
+  for _, pair in ipairs(cfg.local_files or {}) do
+    local data = assert(fs.read(pair[1]))
+    self:write_file(pair[2], data)
+  end
+  for _, pair in ipairs(cfg.local_dirs or {}) do self:_copy_dir(pair[1], pair[2]) end
+  return self
+end
+
+function Sandbox:_copy_dir(src, dst)
+  self:ensure_dir(dst)
+  for _, name in ipairs(assert(fs.list(src))) do
+    local s = path.join(src, name)
+    if fs.is_dir(s) then self:_copy_dir(s, dst .. "/" .. name)
+    else self:write_file(dst .. "/" .. name, assert(fs.read(s))) end
+  end
+end
+
+local function env_list(env)
+  local list = {}
+  for k, v in pairs(env) do list[k] = v end
+  return list
+end
+
+--- Run a command in the sandbox: a string runs through /bin/sh -c, a table is an argv.
+--- Returns stdout; a non-zero exit raises with the exit code and stderr, unless check = false,
+--- which returns stdout, stderr, code instead. opts: timeout (s), check, stdin, cwd, env.
+function Sandbox:exec(cmd, opts)
+  require_running(self, "exec")
+  opts = opts or {}
+  local argv = type(cmd) == "table" and cmd or { "/bin/sh", "-c", tostring(cmd) }
+  local env = env_list(self.env)
+  for k, v in pairs(opts.env or {}) do env[k] = tostring(v) end
+  local p = self.backend:spawn(argv, { env = env, stdin = opts.stdin, timeout = opts.timeout, cwd = opts.cwd })
+  local r = p:wait()
+  local shown = type(cmd) == "table" and table.concat(cmd, " ") or cmd
+  if r.timed_out then
+    if opts.check == false then return r.stdout, r.stderr, nil end
+    error(("sandbox.exec: '%s' timed out after %g s"):format(shown, opts.timeout), 2)
+  end
+  local code = r.code or (128 + (r.signal or 0))
+  if opts.check ~= false and code ~= 0 then
+    if not self.backend.alive then
+      error(("sandbox.exec: '%s' failed: sandbox exited: %s"):format(shown, self.backend.exit_reason or "?"), 2)
+    end
+    local how = r.signal and ("was killed by signal %d (%s)"):format(r.signal, r.signal_name or "")
+      or ("exited with code %d"):format(code)
+    local stderr = r.stderr:gsub("%s+$", "")
+    error(("sandbox.exec: '%s' %s%s"):format(shown, how, stderr ~= "" and (": " .. stderr) or ""), 2)
+  end
+  if opts.check == false then return r.stdout, r.stderr, code end
+  return r.stdout
+end
+
+--- Write text (or bytes) to a path inside the sandbox, creating parent directories.
+function Sandbox:write_file(p, data)
+  require_running(self, "write_file")
+  self:exec({ "/bin/sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", p }, { stdin = data })
+end
+
+--- Read a file inside the sandbox.
+function Sandbox:read_file(p)
+  require_running(self, "read_file")
+  return self:exec({ "cat", "--", p })
+end
+
+--- mkdir -p inside the sandbox.
+function Sandbox:ensure_dir(p)
+  require_running(self, "ensure_dir")
+  self:exec({ "mkdir", "-p", "--", p })
+end
+
+--- Write a gzip tarball of /workspace to `file` on the host (default: a new file in $TMPDIR).
+---@return string the tarball's host path
+function Sandbox:snapshot(file)
+  require_running(self, "snapshot")
+  local data = self:exec({ "tar", "-C", "/workspace", "-czf", "-", "." })
+  file = file or path.join(assert(fs.tmpdir("seer-snapshot")), "workspace.tar.gz")
+  assert(fs.write(file, data))
+  return file
+end
+
+--- Start a new sandbox from `config` with /workspace restored from a snapshot tarball.
+function Sandbox.from_snapshot(file, cfg)
+  local data, err = fs.read(file)
+  if not data then error("Sandbox.from_snapshot: " .. err, 2) end
+  local sb = Sandbox.new(cfg)
+  sb:start()
+  sb:exec({ "tar", "-C", "/workspace", "-xzf", "-" }, { stdin = data })
+  return sb
+end
+
+--- Serve an interface file from the sandbox. opts: expose_as ("library"|"prompt"|"skill"|"mcp"),
+--- name, timeout (s to wait for it to load). See seer.sandbox.serving.
+function Sandbox:serve(interface_path, opts)
+  require_running(self, "serve")
+  return serving.serve(self, interface_path, opts or {})
+end
+
+--- Kill the whole process tree and remove its host state. Safe to call more than once.
+function Sandbox:terminate()
+  if self.state == "terminated" then return end
+  for _, s in pairs(self.served) do pcall(s.close, s) end
+  if self.backend then self.backend:terminate() end
+  self.state = "terminated"
+end
+
+-- In Seer the scoped variant is the one that serves interfaces; here every sandbox can.
+M.ScopedSandbox = setmetatable({}, {
+  __call = function(_, cfg) return Sandbox.new(cfg) end,
+  __index = Sandbox,
+})
+
+return M

@@ -1,0 +1,175 @@
+--- seer.sandbox.local_backend: the "local" sandbox backend. A sandbox is a process tree in new
+--- namespaces, started by this binary's hidden `__sandbox-init` mode (runtime/sandbox/init.c) and
+--- entered by `__sandbox-exec` (runtime/sandbox/exec.c). This module builds the spec those modes
+--- read, tracks the supervisor, and turns its status lines into events and error messages.
+local core = require "seer.core"
+local fs = require "seer.fs"
+local json = require "seer.json"
+local path = require "seer.path"
+local process = require "seer.process"
+local task = require "seer.task"
+local log = require "seer.log"
+
+local M = {}
+
+---@class seer.LocalSandbox
+local Backend = {}
+Backend.__index = Backend
+
+-- Host files the runtime and ordinary tools need, bound read-only when present.
+local SYSTEM_FILES = {
+  "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives", "/etc/ssl",
+  "/etc/ca-certificates", "/etc/localtime", "/etc/nsswitch.conf", "/etc/mime.types",
+}
+-- Top-level directories that are symlinks into /usr on merged-/usr systems, or directories.
+local TOP_DIRS = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" }
+
+local function system_binds_and_links()
+  local binds, links = { { src = "/usr", dst = "/usr" } }, {}
+  for _, d in ipairs(TOP_DIRS) do
+    local p = "/" .. d
+    local target = fs.readlink(p)
+    if target then
+      links[#links + 1] = { path = p, target = target }
+    elseif fs.is_dir(p) then
+      binds[#binds + 1] = { src = p, dst = p }
+    end
+  end
+  for _, f in ipairs(SYSTEM_FILES) do
+    binds[#binds + 1] = { src = f, dst = f, optional = true }
+  end
+  return binds, links
+end
+
+--- MODEL_<SAN>_PATH, Seer's variable name for a model's path: upper case, non-alphanumerics as _.
+function M.model_env_name(id)
+  return "MODEL_" .. id:upper():gsub("[^%w]", "_") .. "_PATH"
+end
+
+---@param opts table { models = {ResolvedModel...}, memory_bytes, pids, nofile, cpus, timeout,
+---                    network, env = {K=V}, stdlib_dir }
+---@return seer.LocalSandbox
+function M.start(opts)
+  local state = assert(fs.tmpdir("seer-sandbox"))
+  local self = setmetatable({
+    state = state, root = path.join(state, "root"), run_dir = path.join(state, "run"),
+    workspace = path.join(state, "workspace"), alive = false, exit_reason = nil,
+    exit_listeners = {}, opts = opts, exe = core.exe_path(),
+  }, Backend)
+  for _, d in ipairs({ self.root, self.run_dir, path.join(self.run_dir, "iface"), self.workspace,
+                       path.join(state, "etc") }) do
+    assert(fs.mkdir(d, 448)) -- 0700
+  end
+  -- A passwd and group of its own, so tools that look up the current user work without seeing
+  -- the host's accounts.
+  fs.write(path.join(state, "etc/passwd"), "root:x:0:0:root:/workspace:/bin/sh\n")
+  fs.write(path.join(state, "etc/group"), "root:x:0:\n")
+  fs.write(path.join(state, "etc/hostname"), "sandbox\n")
+  fs.write(path.join(state, "etc/hosts"), "127.0.0.1 localhost sandbox\n::1 localhost\n")
+
+  local binds, links = system_binds_and_links()
+  for _, f in ipairs({ "passwd", "group", "hostname", "hosts" }) do
+    binds[#binds + 1] = { src = path.join(state, "etc", f), dst = "/etc/" .. f }
+  end
+  binds[#binds + 1] = { src = self.exe, dst = "/.seer/seer-lua" }
+  if opts.stdlib_dir then binds[#binds + 1] = { src = opts.stdlib_dir, dst = "/.seer/stdlib" } end
+  binds[#binds + 1] = { src = self.workspace, dst = "/workspace", ro = false }
+  binds[#binds + 1] = { src = self.run_dir, dst = "/run/seer", ro = false }
+  local model_list = {}
+  for _, m in ipairs(opts.models or {}) do
+    local folder = "models--" .. m.id:gsub("/", "--")
+    binds[#binds + 1] = { src = m.repo_dir, dst = "/models/.hub/" .. folder }
+    local mount = "/models/" .. m.id:gsub("/", "--")
+    links[#links + 1] = { path = mount, target = ".hub/" .. folder .. "/snapshots/" .. m.revision }
+    model_list[#model_list + 1] = m.id .. "=" .. mount
+    m.mount = mount
+  end
+  self.models = opts.models or {}
+  self.model_list = table.concat(model_list, ",")
+  local spec = {
+    root = self.root, hostname = "sandbox", network = opts.network == true,
+    memory_bytes = opts.memory_bytes or 0, pids = opts.pids or 0, nofile = opts.nofile or 0,
+    cpus = opts.cpus or 0, timeout = opts.timeout or 0,
+    binds = binds, links = links, writable = { self.workspace, self.run_dir },
+  }
+  local spec_path = path.join(state, "spec.json")
+  assert(fs.write(spec_path, json.encode(spec)))
+
+  self.init = process.spawn({ cmd = self.exe, args = { "__sandbox-init", spec_path }, stdin = true, stream = true })
+  local lines = self.init:lines()
+  local err_lines = {}
+  while true do
+    local line = lines()
+    if not line then break end
+    local pid = line:match("^pid (%d+)$")
+    if pid then self.pid = pid end
+    if line == "ready" then break end
+    local e = line:match("^error (.*)$")
+    if e then err_lines[#err_lines + 1] = e end
+  end
+  if not (self.pid and not err_lines[1]) then
+    local stderr = {}
+    for chunk in function() return self.init:read("stderr") end do stderr[#stderr + 1] = chunk end
+    self.init:wait()
+    fs.remove(state)
+    error(("sandbox failed to start: %s"):format(
+      err_lines[1] or table.concat(stderr):gsub("%s+$", "") or "the supervisor exited"), 0)
+  end
+  self.alive = true
+  -- Watch the supervisor for the rest of its life: its last line says why it ended.
+  self.watcher = task.spawn(function()
+    for line in lines do
+      local reason = line:match("^exit (.*)$")
+      if reason then self.exit_reason = reason end
+    end
+    local r = self.init:wait()
+    self.alive = false
+    if not self.exit_reason then
+      self.exit_reason = r.signal and ("killed by signal " .. r.signal) or ("exited with status " .. tostring(r.code))
+    end
+    log.debug("sandbox", "sandbox %s ended: %s", self.pid, self.exit_reason)
+    for _, fn in ipairs(self.exit_listeners) do pcall(fn, self.exit_reason) end
+  end)
+  self.watcher.name = "sandbox-watch"
+  return self
+end
+
+--- Call fn(reason) when the sandbox ends.
+function Backend:on_exit(fn)
+  self.exit_listeners[#self.exit_listeners + 1] = fn
+end
+
+--- Start argv inside the sandbox. opts: env (list of K=V strings), cwd, stdin, stream, timeout.
+---@return seer.Process
+function Backend:spawn(argv, opts)
+  if not self.alive then error("sandbox is not running (" .. (self.exit_reason or "terminated") .. ")", 3) end
+  local o = self.opts
+  local args = { "__sandbox-exec", self.pid, opts.cwd or "/workspace", tostring(o.nofile or 0),
+                 tostring(o.pids or 0), tostring(o.cpus or 0), "--" }
+  for i = 1, #argv do args[#args + 1] = argv[i] end
+  return process.spawn({ cmd = self.exe, args = args, env = opts.env, stdin = opts.stdin,
+                         stream = opts.stream, timeout = opts.timeout })
+end
+
+--- Host-side path of a file in /run/seer (where RPC sockets and interface copies live).
+function Backend:run_path(rel) return path.join(self.run_dir, rel) end
+
+--- End the whole tree (idempotent) and remove the host state directory.
+function Backend:terminate()
+  if self.terminated then return end
+  self.terminated = true
+  if self.init then
+    pcall(self.init.close_stdin, self.init)
+    local ok = pcall(task.timeout, 3, function() self.init:wait() end)
+    if not ok then
+      self.init:kill(9)
+      pcall(task.timeout, 3, function() self.init:wait() end)
+    end
+  end
+  if self.watcher and not self.watcher:done() then pcall(task.timeout, 1, function() self.watcher:wait() end) end
+  self.alive = false
+  self.exit_reason = self.exit_reason or "terminated"
+  fs.remove(self.state)
+end
+
+return M
