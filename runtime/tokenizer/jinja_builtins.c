@@ -1,4 +1,4 @@
-/* jinja_builtins.c: owns the built-in library: filters, tests, string/dict methods, and the
+/* jinja_builtins.c: owns the built-in library apart from filters: tests, string/dict methods, the
  * globals chat templates call (range, namespace, raise_exception, strftime_now, dict). */
 #include "jinja_internal.h"
 #include "tok_internal.h"
@@ -16,27 +16,27 @@ static bool streq(const char *a, const char *b) { return !strcmp(a, b); }
 
 static bool py_space(int32_t cp) { return tok_is_whitespace(cp) || (cp >= 0x1C && cp <= 0x1F); }
 
-static jv kwarg(const char **kwn, jv *kwv, size_t nkw, const char *name, jv *args, size_t nargs,
-                size_t pos, jv dflt) {
+jv jb_kwarg(const char **kwn, jv *kwv, size_t nkw, const char *name, jv *args, size_t nargs,
+            size_t pos, jv dflt) {
   for (size_t i = 0; i < nkw; i++)
     if (streq(kwn[i], name)) return kwv[i];
   return pos < nargs ? args[pos] : dflt;
 }
 
-static jv mkstr(jctx *c, seer_buf *b) {
+jv jb_mkstr(jctx *c, seer_buf *b) {
   jv v = jv_str_from_buf(c->a, b);
   seer_buf_free(b);
   return v;
 }
 
-static int to_text(jctx *c, jv v, jv *out) {
+int jb_to_text(jctx *c, jv v, jv *out) {
   if (v.t == JV_STR) {
     *out = v;
     return SEER_OK;
   }
   seer_buf b = SEER_BUF_INIT;
   if (jv_to_str(v, &b)) return oom(c);
-  *out = mkstr(c, &b);
+  *out = jb_mkstr(c, &b);
   return SEER_OK;
 }
 
@@ -51,7 +51,7 @@ static bool in_chars(jv chars, int32_t cp) {
   return false;
 }
 
-static jv strip(jv s, jv chars, bool left, bool right) {
+jv jb_strip(jv s, jv chars, bool left, bool right) {
   bool custom = chars.t == JV_STR;
   size_t a = 0, b = s.u.s.n;
   const unsigned char *p = (const unsigned char *)s.u.s.p;
@@ -73,9 +73,7 @@ static jv strip(jv s, jv chars, bool left, bool right) {
   return jv_str(s.u.s.p + a, b - a);
 }
 
-enum { CASE_UPPER, CASE_LOWER, CASE_TITLE, CASE_CAPITALIZE };
-
-static int change_case(jctx *c, jv s, int mode, jv *out) {
+int jb_change_case(jctx *c, jv s, int mode, jv *out) {
   seer_buf b = SEER_BUF_INIT;
   bool prev_cased = false, first = true;
   const unsigned char *p = (const unsigned char *)s.u.s.p;
@@ -83,9 +81,9 @@ static int change_case(jctx *c, jv s, int mode, jv *out) {
     int32_t cp, r;
     i += tok_utf8_decode(p + i, &cp);
     switch (mode) {
-    case CASE_UPPER: r = utf8proc_toupper(cp); break;
-    case CASE_LOWER: r = utf8proc_tolower(cp); break;
-    case CASE_TITLE: r = prev_cased ? utf8proc_tolower(cp) : utf8proc_totitle(cp); break;
+    case JB_UPPER: r = utf8proc_toupper(cp); break;
+    case JB_LOWER: r = utf8proc_tolower(cp); break;
+    case JB_TITLE: r = prev_cased ? utf8proc_tolower(cp) : utf8proc_totitle(cp); break;
     default: r = first ? utf8proc_totitle(cp) : utf8proc_tolower(cp); break;
     }
     int cat = utf8proc_category(cp);
@@ -95,7 +93,7 @@ static int change_case(jctx *c, jv s, int mode, jv *out) {
     char u[4];
     if (seer_buf_append(&b, u, tok_utf8_encode(r, u))) return oom(c);
   }
-  *out = mkstr(c, &b);
+  *out = jb_mkstr(c, &b);
   return SEER_OK;
 }
 
@@ -114,7 +112,7 @@ static const char *find_sub(jv s, jv sub, size_t from) {
   return NULL;
 }
 
-static int split(jctx *c, jv s, jv sep, int64_t maxsplit, jv *out) {
+int jb_split(jctx *c, jv s, jv sep, int64_t maxsplit, jv *out) {
   jv l = jv_new_list(c->a);
   if (l.t != JV_LIST) return oom(c);
   const char *p = s.u.s.p, *end = p + s.u.s.n;
@@ -163,8 +161,9 @@ static int split(jctx *c, jv s, jv sep, int64_t maxsplit, jv *out) {
   return SEER_OK;
 }
 
-static int replace(jctx *c, jv s, jv old, jv new_, int64_t count, jv *out) {
-  if (old.t != JV_STR || new_.t != JV_STR) return jerr(c, 0, "replace() arguments must be strings");
+int jb_replace(jctx *c, jv s, jv old, jv new_, int64_t count, jv *out) {
+  if (old.t != JV_STR || new_.t != JV_STR)
+    return jerr(c, 0, "jb_replace() arguments must be strings");
   seer_buf b = SEER_BUF_INIT;
   size_t i = 0;
   int rc = 0;
@@ -188,11 +187,11 @@ static int replace(jctx *c, jv s, jv old, jv new_, int64_t count, jv *out) {
   }
   if (i < s.u.s.n) rc |= seer_buf_append(&b, s.u.s.p + i, s.u.s.n - i);
   if (rc) return oom(c);
-  *out = mkstr(c, &b);
+  *out = jb_mkstr(c, &b);
   return SEER_OK;
 }
 
-static int join(jctx *c, jv seq, jv sep, jv attr, jv *out) {
+int jb_join(jctx *c, jv seq, jv sep, jv attr, jv *out) {
   seer_buf b = SEER_BUF_INIT;
   if (seq.t == JV_DICT || seq.t == JV_STR) {
     /* iterate keys or characters */
@@ -218,7 +217,7 @@ static int join(jctx *c, jv seq, jv sep, jv attr, jv *out) {
     if ((i && sep.t == JV_STR && seer_buf_append(&b, sep.u.s.p, sep.u.s.n)) || jv_to_str(v, &b))
       return oom(c);
   }
-  *out = mkstr(c, &b);
+  *out = jb_mkstr(c, &b);
   return SEER_OK;
 }
 
@@ -321,7 +320,7 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
   }
   /* string methods */
   if (streq(name, "strip") || streq(name, "lstrip") || streq(name, "rstrip")) {
-    *out = strip(self, a0, name[0] != 'r', name[0] != 'l');
+    *out = jb_strip(self, a0, name[0] != 'r', name[0] != 'l');
     return SEER_OK;
   }
   if (streq(name, "startswith") || streq(name, "endswith")) {
@@ -336,11 +335,11 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
     return SEER_OK;
   }
   if (streq(name, "split") || streq(name, "rsplit")) {
-    jv sep = kwarg(kwn, kwv, nkw, "sep", args, nargs, 0, jv_none());
-    jv max = kwarg(kwn, kwv, nkw, "maxsplit", args, nargs, 1, jv_int(-1));
+    jv sep = jb_kwarg(kwn, kwv, nkw, "sep", args, nargs, 0, jv_none());
+    jv max = jb_kwarg(kwn, kwv, nkw, "maxsplit", args, nargs, 1, jv_int(-1));
     if (streq(name, "rsplit") && max.t == JV_INT && max.u.i >= 0)
       return jerr(c, line, "rsplit with maxsplit is not supported");
-    return split(c, self, sep, max.t == JV_INT ? max.u.i : -1, out);
+    return jb_split(c, self, sep, max.t == JV_INT ? max.u.i : -1, out);
   }
   if (streq(name, "splitlines")) {
     jv l = jv_new_list(c->a);
@@ -356,13 +355,13 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
     *out = l;
     return SEER_OK;
   }
-  if (streq(name, "upper")) return change_case(c, self, CASE_UPPER, out);
-  if (streq(name, "lower")) return change_case(c, self, CASE_LOWER, out);
-  if (streq(name, "title")) return change_case(c, self, CASE_TITLE, out);
-  if (streq(name, "capitalize")) return change_case(c, self, CASE_CAPITALIZE, out);
+  if (streq(name, "upper")) return jb_change_case(c, self, JB_UPPER, out);
+  if (streq(name, "lower")) return jb_change_case(c, self, JB_LOWER, out);
+  if (streq(name, "title")) return jb_change_case(c, self, JB_TITLE, out);
+  if (streq(name, "capitalize")) return jb_change_case(c, self, JB_CAPITALIZE, out);
   if (streq(name, "replace"))
-    return replace(c, self, a0, a1, nargs > 2 && args[2].t == JV_INT ? args[2].u.i : -1, out);
-  if (streq(name, "join")) return join(c, a0, self, jv_undef(), out);
+    return jb_replace(c, self, a0, a1, nargs > 2 && args[2].t == JV_INT ? args[2].u.i : -1, out);
+  if (streq(name, "join")) return jb_join(c, a0, self, jv_undef(), out);
   if (streq(name, "find") || streq(name, "rfind") || streq(name, "index") || streq(name, "count")) {
     if (a0.t != JV_STR) return jerr(c, line, "%s() argument must be a string", name);
     int64_t found = -1, count = 0;
@@ -557,397 +556,4 @@ int jtest(jctx *c, const char *name, jv v, jv *args, size_t nargs, int line, boo
     return jerr(c, line, "unknown test '%s'", name);
   }
   return SEER_OK;
-}
-
-/* ---- filters ---- */
-
-static int64_t length_of(jv v) {
-  switch (v.t) {
-  case JV_STR: {
-    int64_t n = 0;
-    for (size_t i = 0; i < v.u.s.n; i++)
-      n += ((unsigned char)v.u.s.p[i] & 0xC0) != 0x80;
-    return n;
-  }
-  case JV_LIST: return (int64_t)v.u.l->n;
-  case JV_DICT: return (int64_t)v.u.d->n;
-  default: return 0;
-  }
-}
-
-static int as_list(jctx *c, jv v, int line, jv *out) {
-  jv l = jv_new_list(c->a);
-  if (l.t != JV_LIST) return oom(c);
-  if (v.t == JV_LIST) {
-    for (size_t i = 0; i < v.u.l->n; i++)
-      if (jv_list_push(c->a, l.u.l, v.u.l->v[i])) return oom(c);
-  } else if (v.t == JV_DICT) {
-    for (size_t i = 0; i < v.u.d->n; i++)
-      if (jv_list_push(c->a, l.u.l, v.u.d->k[i])) return oom(c);
-  } else if (v.t == JV_STR) {
-    for (size_t i = 0; i < v.u.s.n;) {
-      size_t k = tok_utf8_len((unsigned char)v.u.s.p[i]);
-      if (jv_list_push(c->a, l.u.l, jv_str(v.u.s.p + i, k))) return oom(c);
-      i += k;
-    }
-  } else if (v.t != JV_UNDEF) {
-    return jerr(c, line, "'%s' object is not iterable", jv_type_name(v));
-  }
-  *out = l;
-  return SEER_OK;
-}
-
-/* Sort key: an attribute (dotted) of each item, lowercased strings unless case_sensitive. */
-typedef struct sort_ctx {
-  jctx *c;
-  jv attr;
-  bool case_sensitive, reverse, bad;
-} sort_ctx;
-
-static jv sort_key(sort_ctx *s, jv v) {
-  if (s->attr.t == JV_STR) jgetattr(s->c, v, s->attr.u.s.p, s->attr.u.s.n, &v);
-  if (v.t == JV_STR && !s->case_sensitive) change_case(s->c, v, CASE_LOWER, &v);
-  return v;
-}
-
-static int sort_list(sort_ctx *s, jlist *l) {
-  /* Insertion sort: stable like Python's sort, and lists in templates are short. */
-  jv *keys = ja_alloc(s->c->a, (l->n + 1) * sizeof *keys);
-  if (!keys) return oom(s->c);
-  for (size_t i = 0; i < l->n; i++)
-    keys[i] = sort_key(s, l->v[i]);
-  for (size_t i = 1; i < l->n; i++) {
-    for (size_t j = i; j > 0; j--) {
-      bool ok;
-      int cmp = jv_cmp(keys[j - 1], keys[j], &ok);
-      if (!ok) s->bad = true;
-      if (s->reverse ? cmp >= 0 : cmp <= 0) break;
-      jv t = keys[j], u = l->v[j];
-      keys[j] = keys[j - 1];
-      l->v[j] = l->v[j - 1];
-      keys[j - 1] = t;
-      l->v[j - 1] = u;
-    }
-  }
-  return SEER_OK;
-}
-
-static int select_items(jctx *c, jv seq, jv *args, size_t nargs, bool by_attr, bool keep, int line,
-                        jv *out) {
-  jv l;
-  int rc = as_list(c, seq, line, &l);
-  if (rc) return rc;
-  jv res = jv_new_list(c->a);
-  if (res.t != JV_LIST) return oom(c);
-  size_t first = by_attr ? 1 : 0;
-  if (by_attr && (!nargs || args[0].t != JV_STR))
-    return jerr(c, line, "selectattr needs an attribute");
-  for (size_t i = 0; i < l.u.l->n; i++) {
-    jv v = l.u.l->v[i], x = v;
-    if (by_attr) jgetattr(c, v, args[0].u.s.p, args[0].u.s.n, &x);
-    bool r;
-    if (nargs > first) {
-      if (args[first].t != JV_STR) return jerr(c, line, "test name must be a string");
-      char tname[64];
-      snprintf(tname, sizeof tname, "%.*s", (int)args[first].u.s.n, args[first].u.s.p);
-      if ((rc = jtest(c, tname, x, args + first + 1, nargs - first - 1, line, &r))) return rc;
-    } else {
-      r = jv_truthy(x);
-    }
-    if (r == keep && jv_list_push(c->a, res.u.l, v)) return oom(c);
-  }
-  *out = res;
-  return SEER_OK;
-}
-
-static int indent(jctx *c, jv s, jv width, bool first, bool blank, jv *out) {
-  seer_buf pad = SEER_BUF_INIT, b = SEER_BUF_INIT;
-  if (width.t == JV_STR)
-    seer_buf_append(&pad, width.u.s.p, width.u.s.n);
-  else
-    for (int64_t i = 0; i < (width.t == JV_INT ? width.u.i : 4); i++)
-      seer_buf_appendc(&pad, ' ');
-  const char *p = s.u.s.p, *end = p + s.u.s.n;
-  bool line0 = true;
-  while (p <= end) {
-    const char *e = memchr(p, '\n', (size_t)(end - p));
-    if (!e) e = end;
-    bool empty = e == p;
-    if ((!line0 || first) && (!empty || blank) && !(e == end && empty && !line0))
-      seer_buf_append(&b, pad.data, pad.len);
-    seer_buf_append(&b, p, (size_t)(e - p));
-    if (e == end) break;
-    seer_buf_appendc(&b, '\n');
-    p = e + 1;
-    line0 = false;
-  }
-  seer_buf_free(&pad);
-  *out = mkstr(c, &b);
-  return SEER_OK;
-}
-
-int jfilter(jctx *c, const char *name, jv v, jv *args, size_t nargs, const char **kwn, jv *kwv,
-            size_t nkw, int line, jv *out) {
-  jv a0 = nargs ? args[0] : jv_undef();
-  int rc;
-  if (streq(name, "trim")) {
-    if ((rc = to_text(c, v, &v))) return rc;
-    *out = strip(v, kwarg(kwn, kwv, nkw, "chars", args, nargs, 0, jv_none()), true, true);
-    return SEER_OK;
-  }
-  if (streq(name, "tojson")) {
-    jv ind = kwarg(kwn, kwv, nkw, "indent", args, nargs, 0, jv_none());
-    jv sk = kwarg(kwn, kwv, nkw, "sort_keys", args, nargs, 99, jv_bool(false));
-    seer_buf b = SEER_BUF_INIT;
-    if (jv_to_json(v, ind.t == JV_INT ? (int)ind.u.i : -1, jv_truthy(sk), &b)) {
-      seer_buf_free(&b);
-      return jerr(c, line, "tojson: cannot serialise a %s", jv_type_name(v));
-    }
-    *out = mkstr(c, &b);
-    return SEER_OK;
-  }
-  if (streq(name, "length") || streq(name, "count")) {
-    *out = jv_int(length_of(v));
-    return SEER_OK;
-  }
-  if (streq(name, "string")) return to_text(c, v, out);
-  if (streq(name, "default") || streq(name, "d")) {
-    jv boolean = kwarg(kwn, kwv, nkw, "boolean", args, nargs, 1, jv_bool(false));
-    bool use = v.t == JV_UNDEF || (jv_truthy(boolean) && !jv_truthy(v));
-    *out = use ? (nargs ? a0 : jv_str("", 0)) : v;
-    return SEER_OK;
-  }
-  if (streq(name, "upper") || streq(name, "lower") || streq(name, "title") ||
-      streq(name, "capitalize")) {
-    if ((rc = to_text(c, v, &v))) return rc;
-    return change_case(c, v,
-                       name[0] == 'u'   ? CASE_UPPER
-                       : name[0] == 'l' ? CASE_LOWER
-                       : name[0] == 't' ? CASE_TITLE
-                                        : CASE_CAPITALIZE,
-                       out);
-  }
-  if (streq(name, "items")) {
-    if (v.t == JV_UNDEF) return as_list(c, v, line, out);
-    if (v.t != JV_DICT)
-      return jerr(c, line, "items filter needs a mapping, got %s", jv_type_name(v));
-    jbound b = {v, "items"};
-    return jcall_method(c, &b, NULL, 0, NULL, NULL, 0, line, out);
-  }
-  if (streq(name, "dictsort")) {
-    if (v.t != JV_DICT) return jerr(c, line, "dictsort needs a mapping");
-    jbound b = {v, "items"};
-    if ((rc = jcall_method(c, &b, NULL, 0, NULL, NULL, 0, line, out))) return rc;
-    jv cs = kwarg(kwn, kwv, nkw, "case_sensitive", args, nargs, 0, jv_bool(false));
-    jv by = kwarg(kwn, kwv, nkw, "by", args, nargs, 1, jv_cstr("key"));
-    jv rev = kwarg(kwn, kwv, nkw, "reverse", args, nargs, 2, jv_bool(false));
-    sort_ctx s = {c, jv_int(0), jv_truthy(cs), jv_truthy(rev), false};
-    s.attr = jv_undef();
-    /* sort by pair element: key index 0 or value index 1 */
-    jv *keys = ja_alloc(c->a, (out->u.l->n + 1) * sizeof *keys);
-    if (!keys) return oom(c);
-    size_t idx = by.t == JV_STR && by.u.s.n == 5 && !memcmp(by.u.s.p, "value", 5);
-    jlist *l = out->u.l;
-    for (size_t i = 1; i < l->n; i++)
-      for (size_t j = i; j > 0; j--) {
-        bool ok;
-        jv x = sort_key(&s, l->v[j - 1].u.l->v[idx]), y = sort_key(&s, l->v[j].u.l->v[idx]);
-        int cmp = jv_cmp(x, y, &ok);
-        if (s.reverse ? cmp >= 0 : cmp <= 0) break;
-        jv t = l->v[j];
-        l->v[j] = l->v[j - 1];
-        l->v[j - 1] = t;
-      }
-    return SEER_OK;
-  }
-  if (streq(name, "join")) {
-    jv sep = kwarg(kwn, kwv, nkw, "d", args, nargs, 0, jv_str("", 0));
-    return join(c, v, sep, kwarg(kwn, kwv, nkw, "attribute", args, nargs, 1, jv_none()), out);
-  }
-  if (streq(name, "list")) return as_list(c, v, line, out);
-  if (streq(name, "first") || streq(name, "last")) {
-    jv l;
-    if ((rc = as_list(c, v, line, &l))) return rc;
-    *out = l.u.l->n ? l.u.l->v[name[0] == 'f' ? 0 : l.u.l->n - 1] : jv_undef();
-    return SEER_OK;
-  }
-  if (streq(name, "reverse")) {
-    if (v.t == JV_STR) {
-      seer_buf b = SEER_BUF_INIT;
-      for (size_t i = v.u.s.n; i > 0;) {
-        size_t k = i - 1;
-        while (k > 0 && ((unsigned char)v.u.s.p[k] & 0xC0) == 0x80)
-          k--;
-        seer_buf_append(&b, v.u.s.p + k, i - k);
-        i = k;
-      }
-      *out = mkstr(c, &b);
-      return SEER_OK;
-    }
-    jv l;
-    if ((rc = as_list(c, v, line, &l))) return rc;
-    for (size_t i = 0, j = l.u.l->n; i + 1 < j; i++, j--) {
-      jv t = l.u.l->v[i];
-      l.u.l->v[i] = l.u.l->v[j - 1];
-      l.u.l->v[j - 1] = t;
-    }
-    *out = l;
-    return SEER_OK;
-  }
-  if (streq(name, "sort")) {
-    jv l;
-    if ((rc = as_list(c, v, line, &l))) return rc;
-    sort_ctx s = {c, kwarg(kwn, kwv, nkw, "attribute", args, nargs, 2, jv_none()),
-                  jv_truthy(kwarg(kwn, kwv, nkw, "case_sensitive", args, nargs, 1, jv_bool(false))),
-                  jv_truthy(kwarg(kwn, kwv, nkw, "reverse", args, nargs, 0, jv_bool(false))),
-                  false};
-    if ((rc = sort_list(&s, l.u.l))) return rc;
-    if (s.bad) return jerr(c, line, "sort: items cannot be compared");
-    *out = l;
-    return SEER_OK;
-  }
-  if (streq(name, "unique")) {
-    jv l, res = jv_new_list(c->a);
-    if ((rc = as_list(c, v, line, &l))) return rc;
-    for (size_t i = 0; i < l.u.l->n; i++) {
-      bool seen = false;
-      for (size_t j = 0; j < res.u.l->n && !seen; j++)
-        seen = jv_eq(res.u.l->v[j], l.u.l->v[i]);
-      if (!seen && jv_list_push(c->a, res.u.l, l.u.l->v[i])) return oom(c);
-    }
-    *out = res;
-    return SEER_OK;
-  }
-  if (streq(name, "map")) {
-    jv l, res = jv_new_list(c->a);
-    if ((rc = as_list(c, v, line, &l))) return rc;
-    jv attr = kwarg(kwn, kwv, nkw, "attribute", NULL, 0, 0, jv_undef());
-    jv dflt = kwarg(kwn, kwv, nkw, "default", NULL, 0, 0, jv_undef());
-    for (size_t i = 0; i < l.u.l->n; i++) {
-      jv x = l.u.l->v[i];
-      if (attr.t == JV_STR) {
-        jgetattr(c, x, attr.u.s.p, attr.u.s.n, &x);
-        if (x.t == JV_UNDEF && dflt.t != JV_UNDEF) x = dflt;
-      } else if (a0.t == JV_STR) {
-        char fname[64];
-        snprintf(fname, sizeof fname, "%.*s", (int)a0.u.s.n, a0.u.s.p);
-        if ((rc = jfilter(c, fname, x, args + 1, nargs - 1, kwn, kwv, nkw, line, &x))) return rc;
-      }
-      if (jv_list_push(c->a, res.u.l, x)) return oom(c);
-    }
-    *out = res;
-    return SEER_OK;
-  }
-  if (streq(name, "selectattr") || streq(name, "rejectattr"))
-    return select_items(c, v, args, nargs, true, name[0] == 's', line, out);
-  if (streq(name, "select") || streq(name, "reject"))
-    return select_items(c, v, args, nargs, false, name[0] == 's', line, out);
-  if (streq(name, "replace")) {
-    if ((rc = to_text(c, v, &v))) return rc;
-    jv cnt = nargs > 2 ? args[2] : jv_none();
-    return replace(c, v, a0, nargs > 1 ? args[1] : jv_undef(), cnt.t == JV_INT ? cnt.u.i : -1, out);
-  }
-  if (streq(name, "int")) {
-    if (v.t == JV_INT)
-      *out = v;
-    else if (v.t == JV_FLOAT)
-      *out = jv_int((int64_t)v.u.f);
-    else if (v.t == JV_BOOL)
-      *out = jv_int(v.u.b);
-    else if (v.t == JV_STR) {
-      char buf[64];
-      snprintf(buf, sizeof buf, "%.*s", (int)v.u.s.n, v.u.s.p);
-      char *end;
-      long long x = strtoll(buf, &end, 10);
-      *out = *end || end == buf ? (nargs ? a0 : jv_int(0)) : jv_int(x);
-    } else
-      *out = nargs ? a0 : jv_int(0);
-    return SEER_OK;
-  }
-  if (streq(name, "float")) {
-    if (v.t == JV_INT || v.t == JV_BOOL || v.t == JV_FLOAT)
-      *out = jv_float(v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : v.u.b);
-    else if (v.t == JV_STR) {
-      char buf[64];
-      snprintf(buf, sizeof buf, "%.*s", (int)v.u.s.n, v.u.s.p);
-      char *end;
-      double x = strtod(buf, &end);
-      *out = *end || end == buf ? (nargs ? a0 : jv_float(0)) : jv_float(x);
-    } else
-      *out = nargs ? a0 : jv_float(0);
-    return SEER_OK;
-  }
-  if (streq(name, "abs")) {
-    *out = v.t == JV_INT     ? jv_int(v.u.i < 0 ? -v.u.i : v.u.i)
-           : v.t == JV_FLOAT ? jv_float(fabs(v.u.f))
-                             : v;
-    return SEER_OK;
-  }
-  if (streq(name, "round")) {
-    int64_t prec = a0.t == JV_INT ? a0.u.i : 0;
-    double x = v.t == JV_FLOAT ? v.u.f
-               : v.t == JV_INT ? (double)v.u.i
-                               : 0,
-           m = pow(10, (double)prec);
-    *out = jv_float(round(x * m) / m);
-    return SEER_OK;
-  }
-  if (streq(name, "sum") || streq(name, "min") || streq(name, "max")) {
-    jv l;
-    if ((rc = as_list(c, v, line, &l))) return rc;
-    jv acc = streq(name, "sum") ? jv_int(0) : jv_undef();
-    for (size_t i = 0; i < l.u.l->n; i++) {
-      jv x = l.u.l->v[i];
-      bool ok;
-      if (name[1] == 'u') {
-        if (x.t == JV_FLOAT || acc.t == JV_FLOAT)
-          acc = jv_float((acc.t == JV_FLOAT ? acc.u.f : (double)acc.u.i) +
-                         (x.t == JV_FLOAT ? x.u.f : (double)x.u.i));
-        else
-          acc = jv_int(acc.u.i + (x.t == JV_INT ? x.u.i : 0));
-      } else if (acc.t == JV_UNDEF || (jv_cmp(x, acc, &ok) < 0) == (name[1] == 'i')) {
-        if (acc.t == JV_UNDEF || ok) acc = x;
-      }
-    }
-    *out = acc;
-    return SEER_OK;
-  }
-  if (streq(name, "indent")) {
-    if ((rc = to_text(c, v, &v))) return rc;
-    return indent(c, v, kwarg(kwn, kwv, nkw, "width", args, nargs, 0, jv_int(4)),
-                  jv_truthy(kwarg(kwn, kwv, nkw, "first", args, nargs, 1, jv_bool(false))),
-                  jv_truthy(kwarg(kwn, kwv, nkw, "blank", args, nargs, 2, jv_bool(false))), out);
-  }
-  if (streq(name, "safe")) {
-    *out = v;
-    return SEER_OK;
-  }
-  if (streq(name, "e") || streq(name, "escape")) {
-    if ((rc = to_text(c, v, &v))) return rc;
-    seer_buf b = SEER_BUF_INIT;
-    for (size_t i = 0; i < v.u.s.n; i++) {
-      char ch = v.u.s.p[i];
-      const char *r = ch == '&'    ? "&amp;"
-                      : ch == '<'  ? "&lt;"
-                      : ch == '>'  ? "&gt;"
-                      : ch == '"'  ? "&#34;"
-                      : ch == '\'' ? "&#39;"
-                                   : NULL;
-      if (r ? seer_buf_appends(&b, r) : seer_buf_appendc(&b, ch)) return oom(c);
-    }
-    *out = mkstr(c, &b);
-    return SEER_OK;
-  }
-  if (streq(name, "wordcount")) {
-    jv parts;
-    if ((rc = to_text(c, v, &v)) || (rc = split(c, v, jv_none(), -1, &parts))) return rc;
-    *out = jv_int((int64_t)parts.u.l->n);
-    return SEER_OK;
-  }
-  if (streq(name, "attr")) {
-    if (a0.t != JV_STR) return jerr(c, line, "attr filter needs a name");
-    jgetattr(c, v, a0.u.s.p, a0.u.s.n, out);
-    return SEER_OK;
-  }
-  return jerr(c, line, "unknown filter '%s'", name);
 }

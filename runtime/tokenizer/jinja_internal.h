@@ -241,6 +241,18 @@ int jcall_builtin(jctx *c, const char *name, jv *args, size_t nargs, const char 
                   size_t nkw, int line, jv *out);
 bool jis_builtin(const char *name, size_t n, const char **canonical);
 
+/* String helpers shared by jinja_builtins.c and jinja_filters.c. */
+enum { JB_UPPER, JB_LOWER, JB_TITLE, JB_CAPITALIZE };
+jv jb_kwarg(const char **kwn, jv *kwv, size_t nkw, const char *name, jv *args, size_t nargs,
+            size_t pos, jv dflt);
+jv jb_mkstr(jctx *c, seer_buf *b);      /* arena string from b, which it frees */
+int jb_to_text(jctx *c, jv v, jv *out); /* str(v) */
+jv jb_strip(jv s, jv chars, bool left, bool right);
+int jb_change_case(jctx *c, jv s, int mode, jv *out);
+int jb_split(jctx *c, jv s, jv sep, int64_t maxsplit, jv *out);
+int jb_replace(jctx *c, jv s, jv old, jv new_, int64_t count, jv *out);
+int jb_join(jctx *c, jv seq, jv sep, jv attr, jv *out);
+
 /* A runtime error at `line`; raise_exception messages bypass this to stay verbatim. */
 int jerr(jctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
