@@ -14,6 +14,8 @@ static const luaL_Reg c_modules[] = {
     {"seer.json", luaopen_seer_json},
     {"seer.msgpack", luaopen_seer_msgpack},
     {"seer.fs", luaopen_seer_fs},
+    {"seer.tensor", luaopen_seer_tensor},
+    {"seer._model", luaopen_seer__model},
     {NULL, NULL},
 };
 // clang-format on

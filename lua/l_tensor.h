@@ -1,0 +1,29 @@
+/* l_tensor.h: what the seer.tensor binding shares between its own files (l_tensor.c,
+ * l_tensor_ops.c) and with other bindings that hand tensors to Lua (l_model.c). */
+#ifndef SEER_L_TENSOR_H
+#define SEER_L_TENSOR_H
+
+#include "compat.h"
+#include "seer/tensor.h"
+
+#define SEER_TENSOR_MT "seer.Tensor"
+
+/* Pushes t as a Lua Tensor, taking over the caller's reference (t NULL: raises out of memory). */
+void seer_lua_push_tensor(lua_State *L, seer_tensor *t);
+/* The tensor at idx, or NULL when the value is not a Tensor. */
+seer_tensor *seer_lua_to_tensor(lua_State *L, int idx);
+/* The tensor at idx, raising "<fn>: argument #<arg>: expected a Tensor" otherwise. */
+seer_tensor *seer_lua_check_tensor(lua_State *L, int idx, const char *fn);
+/* Raises "<fn>: <err->msg>". */
+int seer_lua_tensor_error(lua_State *L, const char *fn, const seer_error *err);
+/* Converts a 1-based Lua dim (negative counts from the end) at idx to a 0-based C dim for a tensor
+ * of ndim dims, raising a clear error when it is out of range. */
+int seer_lua_check_dim(lua_State *L, int idx, int ndim, const char *fn);
+/* Reads a dtype name at idx ("f32", "bf16", ...), or dflt when the value is absent. */
+seer_dtype seer_lua_opt_dtype(lua_State *L, int idx, seer_dtype dflt, const char *fn);
+
+/* Adds the arithmetic, reduction, product and probability methods (l_tensor_ops.c) to the
+ * methods table at the top of the stack, and the arithmetic metamethods to the metatable at mt. */
+void seer_lua_tensor_ops_register(lua_State *L, int mt);
+
+#endif
