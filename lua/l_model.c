@@ -35,12 +35,22 @@ typedef struct {
   size_t batch;
 } cache_box;
 
-/* A Lua hook: persistent ones hold a registry ref, per-call ones a stack slot of the call. */
+/* A Lua hook. Persistent hooks keep their function in the Model userdata's user value (a table
+ * keyed by handle), so a hook closure that refers back to its model forms a collectable cycle
+ * rather than a registry root; per-call hooks use a stack slot of the call. */
 typedef struct lua_hook {
   model_ref *r;
-  int ref;
+  int handle; /* persistent: key in the user value table; 0 for per-call hooks */
   int stack_idx;
 } lua_hook;
+
+#if defined(SEER_LUAJIT)
+#define get_uservalue(L, i) lua_getfenv((L), (i))
+#define set_uservalue(L, i) lua_setfenv((L), (i))
+#else
+#define get_uservalue(L, i) lua_getiuservalue((L), (i), 1)
+#define set_uservalue(L, i) lua_setiuservalue((L), (i), 1)
+#endif
 
 static void ref_release(model_ref *r, lua_State *L) {
   if (--r->refs > 0) return;
@@ -98,11 +108,12 @@ static int run_body(lua_State *L) {
   return p->body(L, p->call);
 }
 
-/* Runs body protected, with the callback taken from the registry (ref) or from slot fn_idx of
- * the binding call's frame (which is still the current frame while the C engine runs). On error
+/* Runs body protected, with the callback taken from the model's hook table (handle > 0; the model
+ * is slot 1 of every binding call that runs the engine) or from slot fn_idx of the binding call's
+ * frame (which is still the current frame while the C engine runs). On error
  * keeps the message (the first one wins) and returns it in err. Nothing here raises, so no
  * longjmp crosses the C engine. */
-static int protected_callback(model_ref *r, body_fn body, void *call, int ref, int fn_idx,
+static int protected_callback(model_ref *r, body_fn body, void *call, int handle, int fn_idx,
                               const char *where, seer_error *err) {
   lua_State *L = r->L;
   if (!L || !lua_checkstack(L, 8))
@@ -112,10 +123,13 @@ static int protected_callback(model_ref *r, body_fn body, void *call, int ref, i
   lua_pushcfunction(L, traceback_handler);
   lua_pushcfunction(L, run_body);
   lua_pushlightuserdata(L, &p);
-  if (ref != LUA_NOREF)
-    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-  else
+  if (handle > 0) {
+    get_uservalue(L, 1);
+    lua_rawgeti(L, -1, handle);
+    lua_remove(L, -2);
+  } else {
     lua_pushvalue(L, fn_idx);
+  }
   if (lua_pcall(L, 2, 0, top + 1) == 0) {
     lua_settop(L, top);
     return 0;
@@ -188,14 +202,10 @@ static int hook_trampoline(void *ud, seer_tensor *h, const seer_hook_ctx *ctx,
   hook_call c = {lh, h, ctx, replacement};
   char where[64];
   snprintf(where, sizeof where, "hook at %s", ctx->name);
-  return protected_callback(lh->r, hook_body, &c, lh->ref, lh->stack_idx, where, err);
+  return protected_callback(lh->r, hook_body, &c, lh->handle, lh->stack_idx, where, err);
 }
 
-static void hook_free(void *ud) {
-  lua_hook *lh = ud;
-  if (lh->r->L) luaL_unref(lh->r->L, LUA_REGISTRYINDEX, lh->ref);
-  free(lh);
-}
+static void hook_free(void *ud) { free(ud); }
 
 typedef struct {
   model_ref *r;
@@ -217,7 +227,7 @@ static int token_trampoline(void *ud, size_t row, int32_t token, seer_error *err
   token_call *c = ud;
   c->row = row;
   c->token = token;
-  return protected_callback(c->r, token_body, c, LUA_NOREF, c->fn_idx, "on_token", err);
+  return protected_callback(c->r, token_body, c, 0, c->fn_idx, "on_token", err);
 }
 
 /* ---- argument conversion ---- */
@@ -276,7 +286,7 @@ static seer_hook *check_hooks(lua_State *L, int idx, model_ref *r, const char *f
       luaL_error(L, "%s: %s", fn, err.msg);
     lua_replace(L, -3); /* leave the function on the stack where the trampoline finds it */
     lua_pop(L, 1);
-    lhs[i] = (lua_hook){r, LUA_NOREF, lua_gettop(L)};
+    lhs[i] = (lua_hook){r, 0, lua_gettop(L)};
     hooks[i].fn = hook_trampoline;
     hooks[i].ud = &lhs[i];
   }
@@ -293,6 +303,8 @@ static int l_load(lua_State *L) {
   model_box *b = lua_newuserdata(L, sizeof *b);
   b->r = NULL;
   luaL_setmetatable(L, MODEL_MT);
+  lua_newtable(L); /* persistent hook functions by handle */
+  set_uservalue(L, -2);
   model_ref *r = calloc(1, sizeof *r);
   if (!r) return luaL_error(L, "seer.model.load: out of memory");
   r->refs = 1;
@@ -511,20 +523,28 @@ static int m_add_hook(lua_State *L) {
     return luaL_error(L, "model:add_hook: %s", err.msg);
   lua_hook *lh = malloc(sizeof *lh);
   if (!lh) return luaL_error(L, "model:add_hook: out of memory");
-  lua_pushvalue(L, 3);
-  *lh = (lua_hook){r, luaL_ref(L, LUA_REGISTRYINDEX), 0};
+  *lh = (lua_hook){r, 0, 0};
   int h = seer_model_add_hook(r->m, p, hook_trampoline, lh, hook_free, &err);
   if (h < 0) {
     hook_free(lh);
     return luaL_error(L, "model:add_hook: %s", err.msg);
   }
+  lh->handle = h; /* no hook runs before this returns */
+  get_uservalue(L, 1);
+  lua_pushvalue(L, 3);
+  lua_rawseti(L, -2, h);
   lua_pushinteger(L, h);
   return 1;
 }
 
 static int m_remove_hook(lua_State *L) {
   model_ref *r = begin_call(L, "model:remove_hook");
-  lua_pushboolean(L, seer_model_remove_hook(r->m, (int)luaL_checkinteger(L, 2)) == 0);
+  int h = (int)luaL_checkinteger(L, 2);
+  int ok = seer_model_remove_hook(r->m, h) == 0;
+  get_uservalue(L, 1);
+  lua_pushnil(L);
+  lua_rawseti(L, -2, h);
+  lua_pushboolean(L, ok);
   return 1;
 }
 

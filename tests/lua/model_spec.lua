@@ -247,6 +247,18 @@ describe("seer.model hooks", function()
     assert.matches("top_p must be a number in", select(2, pcall(m.generate, m, ids, { top_p = 2 })))
   end)
 
+  it("collects a model whose persistent hook refers back to it", function()
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local m2 = model.load(FIX .. "/llama")
+      m2:add_hook(0, function() return m2.hidden_size end)
+      weak[1] = m2._m
+    end
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(weak[1])
+  end)
+
   it("explains what inputs it takes", function()
     assert.matches("no tokenizer.json; pass token ids", select(2, pcall(m.forward, m, "hello")))
     assert.matches("token id 9999 out of range", select(2, pcall(m.forward, m, { 1, 9999 })))
