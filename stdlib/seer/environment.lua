@@ -35,7 +35,7 @@ local function require_running(self, what)
     error(("sandbox.%s: the sandbox is not started; call :start() first"):format(what), 3)
   elseif self.state == "terminated" then
     error(("sandbox.%s: the sandbox was terminated"):format(what), 3)
-  elseif not self.backend.alive then
+  elseif not self.backend.alive or self.backend.exit_reason then
     error(("sandbox.%s: the sandbox is not running (%s)"):format(what, self.backend.exit_reason or "exited"), 3)
   end
 end
@@ -121,8 +121,16 @@ function Sandbox:exec(cmd, opts)
     error(("sandbox.exec: '%s' timed out after %g s"):format(shown, opts.timeout), 2)
   end
   local code = r.code or (128 + (r.signal or 0))
+  if r.signal == 9 then
+    -- Killed outright: if the supervisor killed the tree (out of memory, timeout), its status line
+    -- may still be on its way; give it a moment so the error can say why.
+    for _ = 1, 20 do
+      if self.backend.exit_reason then break end
+      require("seer.task").sleep(0.05)
+    end
+  end
   if opts.check ~= false and code ~= 0 then
-    if not self.backend.alive then
+    if self.backend.exit_reason then
       error(("sandbox.exec: '%s' failed: sandbox exited: %s"):format(shown, self.backend.exit_reason or "?"), 2)
     end
     local how = r.signal and ("was killed by signal %d (%s)"):format(r.signal, r.signal_name or "")

@@ -87,7 +87,14 @@ function M.serve(sandbox, interface_path, opts)
   local served = setmetatable({ name = name, process = p, socket = backend:run_path(sock),
                                 expose_as = expose_as }, Served)
   served.address = "unix:" .. served.socket
-  served.client = rpc.connect(served.address)
+  -- When the connection drops, say why: the sandbox's own last word, or the server's exit.
+  served.client = rpc.connect(served.address, {
+    close_grace = 1,
+    on_close_reason = function()
+      if backend.exit_reason then return "sandbox exited: " .. backend.exit_reason end
+      return nil
+    end,
+  })
   -- A crash of the server or of the whole sandbox fails pending calls with the reason.
   task.spawn(function()
     local r = p:wait()
@@ -99,10 +106,10 @@ function M.serve(sandbox, interface_path, opts)
       why = ("interface server '%s' exited: %s"):format(name, r.signal and
         ("killed by signal %d (%s)"):format(r.signal, r.signal_name or "") or ("status " .. tostring(r.code)))
     end
-    if served.client.fail_pending then served.client:fail_pending(why) end
+    served.client:fail_pending(why)
   end).name = "serve-watch:" .. name
   backend:on_exit(function(reason)
-    if not served.closed and served.client.fail_pending then served.client:fail_pending("sandbox exited: " .. reason) end
+    if not served.closed then served.client:fail_pending("sandbox exited: " .. reason) end
   end)
   sandbox.served[name] = served
   local description = served.client:describe()
