@@ -11,5 +11,6 @@ int luaopen_seer_fs(lua_State *L);
 int luaopen_seer_tokenizer(lua_State *L);
 int luaopen_seer_tensor(lua_State *L);
 int luaopen_seer__model(lua_State *L);
+int luaopen_seer__http(lua_State *L);
 
 #endif

@@ -17,6 +17,7 @@ static const luaL_Reg c_modules[] = {
     {"seer.tokenizer", luaopen_seer_tokenizer},
     {"seer.tensor", luaopen_seer_tensor},
     {"seer._model", luaopen_seer__model},
+    {"seer._http", luaopen_seer__http},
     {NULL, NULL},
 };
 // clang-format on

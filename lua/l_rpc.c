@@ -1,0 +1,437 @@
+/* l_rpc.c: the `seer._rpc` module: listeners, connections and stop signals of runtime/rpc as Lua
+ * userdata. Frames arrive as Lua values converted straight from msgpack-c objects, and go out
+ * packed straight from Lua values. Events are delivered to a Lua handler on the thread driving
+ * the loop; the request/response protocol is in seer/rpc.lua. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bindings.h"
+#include "lmsgpack_convert.h"
+#include "runtime_internal.h"
+#include "seer/rpc.h"
+
+#define CONN_MT "seer.rpc.conn"
+#define LISTENER_MT "seer.rpc.listener"
+#define STOP_MT "seer.rpc.stopwatch"
+/* Frames bigger than this are handed to the socket without a copy (the packer's buffer moves). */
+#define COPY_LIMIT (64 * 1024)
+
+/* Registry slot of the ext decoder table used for incoming frames (set by seer.rpc). */
+static const char DECODERS_KEY = 'd';
+
+typedef struct {
+  seer_rpc_conn *conn; /* NULL once closed */
+  seer_runtime *rt;
+  int handler_ref; /* fn(event, value) */
+  int self_ref;    /* keeps the userdata alive while the connection is open */
+  int tcp;
+  char peer[300];
+} conn_box;
+
+typedef struct {
+  seer_rpc_listener *l; /* NULL once closed */
+  seer_runtime *rt;
+  int on_accept_ref;
+  char address[300];
+} listener_box;
+
+typedef struct {
+  msgpack_sbuffer buf;
+  msgpack_packer pk;
+  int busy;
+} packer_box;
+
+/* ---- connection events ---- */
+
+static int push_handler(conn_box *b, lua_State **Lout) {
+  if (b->rt->closing || !b->rt->driving || b->handler_ref == LUA_NOREF) return 0;
+  lua_State *L = b->rt->driving;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->handler_ref);
+  *Lout = L;
+  return 1;
+}
+
+/* Protected conversion: a frame that cannot become Lua values (a decoder raised) is reported to the
+ * handler as an "invalid" event instead of unwinding through libuv. */
+static int convert_frame(lua_State *L) {
+  const msgpack_object *o = lua_touserdata(L, 1);
+  lua_pushlightuserdata(L, (void *)&DECODERS_KEY);
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  int decoders = lua_istable(L, -1) ? lua_gettop(L) : 0;
+  seer_lmsgpack_push(L, o, decoders);
+  return 1;
+}
+
+static void on_message(seer_rpc_conn *c, const msgpack_object *obj, void *ud) {
+  conn_box *b = ud;
+  lua_State *L;
+  if (!push_handler(b, &L)) return;
+  lua_pushcfunction(L, convert_frame);
+  lua_pushlightuserdata(L, (void *)obj);
+  if (lua_pcall(L, 1, 1, 0) == LUA_OK) {
+    lua_pushstring(L, "message");
+    lua_insert(L, -2);
+  } else {
+    lua_pushstring(L, "invalid");
+    lua_insert(L, -2);
+  }
+  seer_runtime_callback(b->rt, L, 2);
+}
+
+static void on_connect(seer_rpc_conn *c, int status, const seer_error *err, void *ud) {
+  conn_box *b = ud;
+  lua_State *L;
+  if (!push_handler(b, &L)) return;
+  lua_pushstring(L, "connect");
+  if (status == 0)
+    lua_pushnil(L);
+  else
+    lua_pushstring(L, err->msg);
+  seer_runtime_callback(b->rt, L, 2);
+}
+
+static void on_close(seer_rpc_conn *c, const char *reason, void *ud) {
+  conn_box *b = ud;
+  b->conn = NULL;
+  lua_State *L;
+  if (push_handler(b, &L)) {
+    lua_pushstring(L, "close");
+    if (reason)
+      lua_pushstring(L, reason);
+    else
+      lua_pushnil(L);
+    seer_runtime_callback(b->rt, L, 2);
+  }
+  L = b->rt->L;
+  luaL_unref(L, LUA_REGISTRYINDEX, b->handler_ref);
+  b->handler_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, b->self_ref); /* may make the box collectable */
+}
+
+static const seer_rpc_conn_cbs conn_cbs = {on_connect, on_message, on_close};
+
+static conn_box *new_conn_box(lua_State *L, seer_runtime *rt) {
+  conn_box *b = lua_newuserdata(L, sizeof *b);
+  memset(b, 0, sizeof *b);
+  b->rt = rt;
+  b->handler_ref = LUA_NOREF;
+  b->self_ref = LUA_NOREF;
+  luaL_setmetatable(L, CONN_MT);
+  return b;
+}
+
+static size_t opt_max_frame(lua_State *L, int idx) {
+  lua_Number n = luaL_optnumber(L, idx, 0);
+  if (n < 0) luaL_argerror(L, idx, "max_frame must be a positive number of bytes");
+  return (size_t)n;
+}
+
+/* connect(addr, handler [, max_frame]) -> conn | nil, err. handler gets ("connect", nil|err). */
+static int rpc_connect(lua_State *L) {
+  seer_runtime *rt = seer_runtime_from(L);
+  const char *addr = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  seer_rpc_conn_opts opts = {.max_frame = opt_max_frame(L, 3), .answer_errors = 0};
+  conn_box *b = new_conn_box(L, rt);
+  seer_error err;
+  if (seer_rpc_connect(rt->loop, addr, &opts, &conn_cbs, b, &b->conn, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  b->tcp = seer_rpc_conn_is_tcp(b->conn);
+  memcpy(b->peer, seer_rpc_conn_peer(b->conn), sizeof b->peer);
+  lua_pushvalue(L, 2);
+  b->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  b->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+static conn_box *check_conn(lua_State *L) { return luaL_checkudata(L, 1, CONN_MT); }
+
+/* conn:start(handler [, max_frame [, answer_errors]]): begin reading an accepted connection. */
+static int conn_start(lua_State *L) {
+  conn_box *b = check_conn(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  if (!b->conn) return luaL_error(L, "rpc: connection %s is closed", b->peer);
+  seer_rpc_conn_opts opts = {.max_frame = opt_max_frame(L, 3),
+                             .answer_errors = lua_toboolean(L, 4)};
+  lua_pushvalue(L, 2);
+  luaL_unref(L, LUA_REGISTRYINDEX, b->handler_ref);
+  b->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  seer_rpc_conn_start(b->conn, &opts, &conn_cbs, b);
+  return 0;
+}
+
+/* conn:send(value) -> true | nil, err. Raises when value cannot be encoded (nothing is sent). */
+static int conn_send(lua_State *L) {
+  conn_box *b = check_conn(L);
+  luaL_checkany(L, 2);
+  packer_box *p = lua_touserdata(L, lua_upvalueindex(1));
+  if (!b->conn) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "rpc: connection to %s is closed", b->peer);
+    return 2;
+  }
+  if (p->busy) return luaL_error(L, "rpc: send called while encoding another frame");
+  msgpack_sbuffer_clear(&p->buf);
+  p->busy = 1;
+  /* Encoding may raise (a function value, a cycle): clear busy first via a protected call. */
+  lua_settop(L, 2);
+  lua_pushvalue(L, lua_upvalueindex(2)); /* pack_protected */
+  lua_pushlightuserdata(L, p);
+  lua_pushvalue(L, 2);
+  int rc = lua_pcall(L, 2, 0, 0);
+  p->busy = 0;
+  if (rc != LUA_OK) return lua_error(L);
+  seer_error err;
+  int src;
+  if (p->buf.size > COPY_LIMIT) {
+    size_t n = p->buf.size;
+    src = seer_rpc_conn_send_owned(b->conn, msgpack_sbuffer_release(&p->buf), n, &err);
+  } else {
+    src = seer_rpc_conn_send(b->conn, p->buf.data, p->buf.size, &err);
+  }
+  if (src != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int pack_protected(lua_State *L) {
+  packer_box *p = lua_touserdata(L, 1);
+  seer_lmsgpack_pack(L, &p->pk, 2, "rpc: cannot send the value");
+  return 0;
+}
+
+/* conn:send_raw(bytes): queue bytes as they are (tests send malformed frames with it). */
+static int conn_send_raw(lua_State *L) {
+  conn_box *b = check_conn(L);
+  size_t n;
+  const char *s = luaL_checklstring(L, 2, &n);
+  seer_error err;
+  if (!b->conn || seer_rpc_conn_send(b->conn, s, n, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, b->conn ? err.msg : "rpc: connection is closed");
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int conn_close(lua_State *L) {
+  conn_box *b = check_conn(L);
+  if (b->conn) seer_rpc_conn_close(b->conn);
+  return 0;
+}
+
+static int conn_peer(lua_State *L) {
+  lua_pushstring(L, check_conn(L)->peer);
+  return 1;
+}
+
+static int conn_is_tcp(lua_State *L) {
+  lua_pushboolean(L, check_conn(L)->tcp);
+  return 1;
+}
+
+static int conn_is_open(lua_State *L) {
+  lua_pushboolean(L, check_conn(L)->conn != NULL);
+  return 1;
+}
+
+static int conn_pending_bytes(lua_State *L) {
+  conn_box *b = check_conn(L);
+  lua_pushnumber(L, b->conn ? (lua_Number)seer_rpc_conn_pending_bytes(b->conn) : 0);
+  return 1;
+}
+
+/* ---- listeners ---- */
+
+static void on_accept(seer_rpc_listener *l, seer_rpc_conn *c, void *ud) {
+  listener_box *lb = ud;
+  seer_runtime *rt = lb->rt;
+  if (rt->closing || !rt->driving) {
+    seer_rpc_conn_close(c);
+    return;
+  }
+  lua_State *L = rt->driving;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lb->on_accept_ref);
+  conn_box *b = new_conn_box(L, rt);
+  b->conn = c;
+  b->tcp = seer_rpc_conn_is_tcp(c);
+  memcpy(b->peer, seer_rpc_conn_peer(c), sizeof b->peer);
+  lua_pushvalue(L, -1);
+  b->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  /* Until the handler calls start, nothing is read; a handler error leaves it to be closed. */
+  seer_runtime_callback(rt, L, 1);
+  if (b->handler_ref == LUA_NOREF && b->conn) {
+    seer_rpc_conn_start(c, NULL, &conn_cbs, b);
+    seer_rpc_conn_close(c);
+  }
+}
+
+/* listen(addr, on_accept) -> listener, address | nil, err */
+static int rpc_listen(lua_State *L) {
+  seer_runtime *rt = seer_runtime_from(L);
+  const char *addr = luaL_checkstring(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  listener_box *lb = lua_newuserdata(L, sizeof *lb);
+  memset(lb, 0, sizeof *lb);
+  lb->rt = rt;
+  lb->on_accept_ref = LUA_NOREF;
+  luaL_setmetatable(L, LISTENER_MT);
+  seer_error err;
+  if (seer_rpc_listen(rt->loop, addr, on_accept, lb, &lb->l, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  snprintf(lb->address, sizeof lb->address, "%s", seer_rpc_listener_address(lb->l));
+  lua_pushvalue(L, 2);
+  lb->on_accept_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushstring(L, lb->address);
+  return 2;
+}
+
+static int listener_close(lua_State *L) {
+  listener_box *lb = luaL_checkudata(L, 1, LISTENER_MT);
+  if (lb->l) {
+    seer_rpc_listener_close(lb->l);
+    lb->l = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, lb->on_accept_ref);
+    lb->on_accept_ref = LUA_NOREF;
+  }
+  return 0;
+}
+
+static int listener_address(lua_State *L) {
+  lua_pushstring(L, ((listener_box *)luaL_checkudata(L, 1, LISTENER_MT))->address);
+  return 1;
+}
+
+static int listener_is_tcp(lua_State *L) {
+  listener_box *lb = luaL_checkudata(L, 1, LISTENER_MT);
+  lua_pushboolean(L, strncmp(lb->address, "tcp:", 4) == 0);
+  return 1;
+}
+
+/* ---- stop signals ---- */
+
+typedef struct {
+  seer_rpc_stop_watch *w;
+  seer_runtime *rt;
+  int fn_ref;
+} stop_box;
+
+static void on_stop(int signum, void *ud) {
+  stop_box *s = ud;
+  if (s->rt->closing || !s->rt->driving) return;
+  lua_State *L = s->rt->driving;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, s->fn_ref);
+  lua_pushinteger(L, signum);
+  seer_runtime_callback(s->rt, L, 1);
+}
+
+/* on_stop_signal(fn) -> watch: fn(signum) on SIGTERM, SIGINT or SIGHUP; watch:close() ends it. */
+static int rpc_on_stop_signal(lua_State *L) {
+  seer_runtime *rt = seer_runtime_from(L);
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  stop_box *s = lua_newuserdata(L, sizeof *s);
+  s->rt = rt;
+  s->w = NULL;
+  lua_pushvalue(L, 1);
+  s->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  luaL_setmetatable(L, STOP_MT);
+  seer_error err;
+  if (seer_rpc_stop_watch_start(rt->loop, on_stop, s, &s->w, &err) != SEER_OK)
+    return luaL_error(L, "rpc.on_stop_signal: %s", err.msg);
+  return 1;
+}
+
+static int stop_close(lua_State *L) {
+  stop_box *s = luaL_checkudata(L, 1, STOP_MT);
+  if (s->w) {
+    seer_rpc_stop_watch_close(s->w);
+    s->w = NULL;
+    luaL_unref(L, LUA_REGISTRYINDEX, s->fn_ref);
+  }
+  return 0;
+}
+
+/* set_decoders(t): the ext decoder table for incoming frames (seer.rpc adds named arguments). */
+static int rpc_set_decoders(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushlightuserdata(L, (void *)&DECODERS_KEY);
+  lua_pushvalue(L, 1);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
+static int packer_gc(lua_State *L) {
+  packer_box *p = lua_touserdata(L, 1);
+  msgpack_sbuffer_destroy(&p->buf);
+  return 0;
+}
+
+static void new_metatable(lua_State *L, const char *name, const luaL_Reg *methods) {
+  luaL_newmetatable(L, name);
+  lua_pushstring(L, name);
+  lua_setfield(L, -2, "__name");
+  lua_newtable(L);
+  luaL_setfuncs(L, methods, 0);
+  lua_setfield(L, -2, "__index");
+}
+
+int luaopen_seer__rpc(lua_State *L) {
+  /* One packer per runtime, reused by every send: small frames cost no allocation. */
+  packer_box *p = lua_newuserdata(L, sizeof *p);
+  memset(p, 0, sizeof *p);
+  msgpack_sbuffer_init(&p->buf);
+  msgpack_packer_init(&p->pk, &p->buf, msgpack_sbuffer_write);
+  lua_newtable(L);
+  lua_pushcfunction(L, packer_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  int packer = lua_gettop(L);
+
+  static const luaL_Reg conn_methods[] = {{"start", conn_start},
+                                          {"send_raw", conn_send_raw},
+                                          {"close", conn_close},
+                                          {"peer", conn_peer},
+                                          {"is_tcp", conn_is_tcp},
+                                          {"is_open", conn_is_open},
+                                          {"pending_bytes", conn_pending_bytes},
+                                          {NULL, NULL}};
+  new_metatable(L, CONN_MT, conn_methods);
+  lua_getfield(L, -1, "__index");
+  lua_pushvalue(L, packer);
+  lua_pushcfunction(L, pack_protected);
+  lua_pushcclosure(L, conn_send, 2);
+  lua_setfield(L, -2, "send");
+  lua_pop(L, 2);
+
+  static const luaL_Reg listener_methods[] = {{"close", listener_close},
+                                              {"address", listener_address},
+                                              {"is_tcp", listener_is_tcp},
+                                              {NULL, NULL}};
+  new_metatable(L, LISTENER_MT, listener_methods);
+  lua_pop(L, 1);
+  static const luaL_Reg stop_methods[] = {{"close", stop_close}, {NULL, NULL}};
+  new_metatable(L, STOP_MT, stop_methods);
+  lua_pop(L, 1);
+
+  static const luaL_Reg fns[] = {{"connect", rpc_connect},
+                                 {"listen", rpc_listen},
+                                 {"on_stop_signal", rpc_on_stop_signal},
+                                 {"set_decoders", rpc_set_decoders},
+                                 {NULL, NULL}};
+  luaL_newlib(L, fns);
+  lua_pushvalue(L, packer);
+  lua_setfield(L, -2, "_packer"); /* keeps the shared packer alive with the module */
+  return 1;
+}

@@ -1,0 +1,123 @@
+/* msgpack-RPC transport: stream sockets (unix:PATH, tcp:HOST:PORT) on the runtime's libuv loop,
+ * msgpack framing (each frame is one complete msgpack object, parsed with msgpack-c's unpacker),
+ * a frame size cap, and buffered writes. The message layer (requests, responses, auth, describe)
+ * lives above this, in seer.rpc; see docs/PROTOCOL.md for the wire format.
+ *
+ * A small blocking client (seer_rpc_client_*) needs no loop and no Lua: C programs and benchmarks
+ * call a served interface with it. */
+#ifndef SEER_RPC_H
+#define SEER_RPC_H
+
+#include <msgpack.h>
+#include <stddef.h>
+
+#include "seer/error.h"
+#include "seer/loop.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Frames above this many bytes are refused unless a caller sets its own cap. */
+#define SEER_RPC_DEFAULT_MAX_FRAME ((size_t)256 << 20)
+
+/* ---- addresses ---- */
+
+enum { SEER_RPC_UNIX = 1, SEER_RPC_TCP = 2 };
+
+typedef struct seer_rpc_addr {
+  int kind;
+  char path[108]; /* unix: socket path (sun_path's size) */
+  char host[256]; /* tcp: host name or numeric address */
+  int port;       /* tcp: 0 means "any free port" when listening */
+} seer_rpc_addr;
+
+/* Parses "unix:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:PORT" for IPv6). */
+int seer_rpc_addr_parse(const char *s, seer_rpc_addr *out, seer_error *err);
+/* Formats an address back into its string form. */
+void seer_rpc_addr_format(const seer_rpc_addr *a, char *out, size_t outlen);
+
+/* ---- connections (loop based) ---- */
+
+typedef struct seer_rpc_conn seer_rpc_conn;
+typedef struct seer_rpc_listener seer_rpc_listener;
+
+typedef struct seer_rpc_conn_cbs {
+  /* connect() only: status 0 when connected, else err says why; after an error the connection
+   * closes (on_close follows). */
+  void (*on_connect)(seer_rpc_conn *c, int status, const seer_error *err, void *ud);
+  /* One complete frame. obj is valid only during the call. */
+  void (*on_message)(seer_rpc_conn *c, const msgpack_object *obj, void *ud);
+  /* The connection is gone (peer closed, I/O error, bad frame, or seer_rpc_conn_close). reason is
+   * NULL for a local close. After this returns the connection is freed: drop the pointer. */
+  void (*on_close)(seer_rpc_conn *c, const char *reason, void *ud);
+} seer_rpc_conn_cbs;
+
+typedef struct seer_rpc_conn_opts {
+  size_t max_frame;  /* 0: SEER_RPC_DEFAULT_MAX_FRAME */
+  int answer_errors; /* server side: answer a bad frame with [1, nil, {type,message,...}, nil] */
+} seer_rpc_conn_opts;
+
+/* Starts connecting; callbacks fire from the loop. *out is valid until on_close. */
+int seer_rpc_connect(seer_loop *loop, const char *addr, const seer_rpc_conn_opts *opts,
+                     const seer_rpc_conn_cbs *cbs, void *ud, seer_rpc_conn **out, seer_error *err);
+/* Starts reading an accepted connection with these callbacks. */
+void seer_rpc_conn_start(seer_rpc_conn *c, const seer_rpc_conn_opts *opts,
+                         const seer_rpc_conn_cbs *cbs, void *ud);
+/* Queues bytes (a whole frame, or several). Takes ownership of data (malloc'd) in every case. */
+int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err);
+/* Copies and queues bytes. */
+int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err);
+/* Bytes queued but not yet written (backpressure). */
+size_t seer_rpc_conn_pending_bytes(const seer_rpc_conn *c);
+/* Closes after queued writes are flushed; on_close fires with reason NULL. Idempotent. */
+void seer_rpc_conn_close(seer_rpc_conn *c);
+/* The peer's address in string form ("unix:PATH" or "tcp:HOST:PORT"). */
+const char *seer_rpc_conn_peer(const seer_rpc_conn *c);
+int seer_rpc_conn_is_tcp(const seer_rpc_conn *c);
+
+/* ---- listening ---- */
+
+/* on_accept gets a new connection that is not reading yet: call seer_rpc_conn_start (or close). */
+typedef void (*seer_rpc_accept_cb)(seer_rpc_listener *l, seer_rpc_conn *c, void *ud);
+
+/* Listens on addr. A unix socket file is created mode 0600; a stale socket file (nobody accepting)
+ * is replaced, a live one is an error, and a parent directory writable by group or others without
+ * the sticky bit is refused. tcp port 0 picks a free port (see seer_rpc_listener_address). */
+int seer_rpc_listen(seer_loop *loop, const char *addr, seer_rpc_accept_cb on_accept, void *ud,
+                    seer_rpc_listener **out, seer_error *err);
+/* The bound address, with the real port for tcp:HOST:0. */
+const char *seer_rpc_listener_address(const seer_rpc_listener *l);
+int seer_rpc_listener_is_tcp(const seer_rpc_listener *l);
+/* Stops listening and removes a unix socket file; frees the listener once libuv lets go of it.
+ * Connections already accepted stay open. */
+void seer_rpc_listener_close(seer_rpc_listener *l);
+
+/* ---- stop signals (servers) ---- */
+
+typedef struct seer_rpc_stop_watch seer_rpc_stop_watch;
+/* Calls cb from the loop on SIGTERM, SIGINT or SIGHUP (the default action, dying, is replaced).
+ * The watcher does not keep the loop alive. */
+int seer_rpc_stop_watch_start(seer_loop *loop, void (*cb)(int signum, void *ud), void *ud,
+                              seer_rpc_stop_watch **out, seer_error *err);
+void seer_rpc_stop_watch_close(seer_rpc_stop_watch *w);
+
+/* ---- blocking client (no loop) ---- */
+
+typedef struct seer_rpc_client seer_rpc_client;
+
+/* Connects (waiting up to timeout_s seconds; <= 0 waits as the OS does) and, when token is given,
+ * authenticates with seer.auth. */
+int seer_rpc_client_connect(const char *addr, const char *token, double timeout_s,
+                            seer_rpc_client **out, seer_error *err);
+/* Calls method with params, a msgpack-encoded array (NULL means no arguments). On success the
+ * result object is in *result (owned by it: msgpack_unpacked_destroy when done). A server error
+ * becomes SEER_EINVAL with "type: message" in err (the traceback follows on later lines). */
+int seer_rpc_client_call(seer_rpc_client *c, const char *method, const char *params,
+                         size_t params_len, msgpack_unpacked *result, seer_error *err);
+void seer_rpc_client_close(seer_rpc_client *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,345 @@
+/* conn.c: owns one RPC stream connection on the loop: outgoing connects (unix and tcp), reading
+ * straight into msgpack-c's unpacker buffer and cutting frames out of it, the frame size cap,
+ * queued writes, and the close sequence that tells the owner why the connection ended. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc_internal.h"
+
+/* How much free space the unpacker offers each read: big frames arrive in big reads. */
+#define READ_CHUNK (256 * 1024)
+
+seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp) {
+  seer_rpc_conn *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  if (!msgpack_unpacker_init(&c->up, READ_CHUNK)) {
+    free(c);
+    return NULL;
+  }
+  c->loop = loop;
+  c->tcp = tcp;
+  c->refs = 1;
+  c->opts.max_frame = SEER_RPC_DEFAULT_MAX_FRAME;
+  uv_loop_t *uv = seer_loop_uv(loop);
+  if (tcp)
+    uv_tcp_init(uv, &c->u.tcp);
+  else
+    uv_pipe_init(uv, &c->u.pipe, 0);
+  c->u.handle.data = c;
+  return c;
+}
+
+static void release(seer_rpc_conn *c) {
+  if (--c->refs > 0) return;
+  msgpack_unpacker_destroy(&c->up);
+  free(c->close_reason);
+  free(c);
+}
+
+static void on_closed(uv_handle_t *h) {
+  seer_rpc_conn *c = h->data;
+  if (c->cbs.on_close) c->cbs.on_close(c, c->close_reason, c->ud);
+  release(c);
+}
+
+void seer_rpc__conn_discard(seer_rpc_conn *c) {
+  c->closing = 1;
+  c->cbs.on_close = NULL;
+  uv_close(&c->u.handle, on_closed);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  seer_rpc_conn *c = req->handle->data;
+  free(req);
+  uv_close(&c->u.handle, on_closed);
+}
+
+/* Starts closing. flush: let queued writes (such as an error answer) reach the peer first. */
+static void begin_close(seer_rpc_conn *c, const char *reason, int flush) {
+  if (c->closing) return;
+  c->closing = 1;
+  if (reason) c->close_reason = strdup(reason);
+  if (c->reading) {
+    uv_read_stop(&c->u.stream);
+    c->reading = 0;
+  }
+  if (flush && !c->connecting && c->pending_bytes > 0 && uv_is_writable(&c->u.stream)) {
+    uv_shutdown_t *req = malloc(sizeof *req);
+    if (req && uv_shutdown(req, &c->u.stream, on_shutdown) == 0) return;
+    free(req);
+  }
+  uv_close(&c->u.handle, on_closed);
+}
+
+void seer_rpc_conn_close(seer_rpc_conn *c) {
+  if (c) begin_close(c, NULL, 1);
+}
+
+/* ---- writing ---- */
+
+typedef struct {
+  uv_write_t req;
+  seer_rpc_conn *c;
+  char *data;
+  size_t len;
+} write_req;
+
+static void on_written(uv_write_t *req, int status) {
+  write_req *w = (write_req *)req;
+  seer_rpc_conn *c = w->c;
+  c->pending_bytes -= w->len;
+  free(w->data);
+  free(w);
+  if (status < 0 && status != UV_ECANCELED) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "write failed: %s", uv_strerror(status));
+    begin_close(c, msg, 0);
+  }
+}
+
+int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err) {
+  if (c->closing || c->connecting) {
+    free(data);
+    return seer_errorf(err, SEER_ESTATE, "rpc: connection to %s is %s", c->peer,
+                       c->closing ? "closed" : "not connected yet");
+  }
+  if (len == 0) {
+    free(data);
+    return SEER_OK;
+  }
+  /* Fast path: the socket usually takes the whole frame at once, with no request to allocate. */
+  uv_buf_t buf = uv_buf_init(data, (unsigned)len);
+  if (c->pending_bytes == 0) {
+    int n = uv_try_write(&c->u.stream, &buf, 1);
+    if (n == (int)len) {
+      free(data);
+      return SEER_OK;
+    }
+    if (n > 0) {
+      memmove(data, data + n, len - (size_t)n);
+      len -= (size_t)n;
+      buf = uv_buf_init(data, (unsigned)len);
+    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      free(data);
+      char msg[160];
+      snprintf(msg, sizeof msg, "write failed: %s", uv_strerror(n));
+      begin_close(c, msg, 0);
+      return seer_errorf(err, SEER_EIO, "rpc: %s: %s", c->peer, msg);
+    }
+  }
+  write_req *w = malloc(sizeof *w);
+  if (!w) {
+    free(data);
+    return seer_errorf(err, SEER_ENOMEM, "out of memory");
+  }
+  w->c = c;
+  w->data = data;
+  w->len = len;
+  int rc = uv_write(&w->req, &c->u.stream, &buf, 1, on_written);
+  if (rc != 0) {
+    free(data);
+    free(w);
+    return seer_errorf(err, SEER_EIO, "rpc: write to %s failed: %s", c->peer, uv_strerror(rc));
+  }
+  c->pending_bytes += len;
+  return SEER_OK;
+}
+
+int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err) {
+  char *copy = malloc(len ? len : 1);
+  if (!copy) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+  memcpy(copy, data, len);
+  return seer_rpc_conn_send_owned(c, copy, len, err);
+}
+
+size_t seer_rpc_conn_pending_bytes(const seer_rpc_conn *c) { return c->pending_bytes; }
+const char *seer_rpc_conn_peer(const seer_rpc_conn *c) { return c->peer; }
+int seer_rpc_conn_is_tcp(const seer_rpc_conn *c) { return c->tcp; }
+
+/* ---- reading and framing ---- */
+
+/* A frame we cannot take: answer (server side) so the peer learns why, then hang up. The process
+ * and every other connection carry on. */
+static void frame_error(seer_rpc_conn *c, const char *msg) {
+  if (c->opts.answer_errors) {
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 4);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_map(&pk, 3);
+    const char *kv[] = {"type", "FrameError", "message", msg, "traceback", ""};
+    for (int i = 0; i < 6; i++) {
+      msgpack_pack_str(&pk, strlen(kv[i]));
+      msgpack_pack_str_body(&pk, kv[i], strlen(kv[i]));
+    }
+    msgpack_pack_nil(&pk);
+    size_t n = sb.size;
+    seer_rpc_conn_send_owned(c, msgpack_sbuffer_release(&sb), n, NULL);
+  }
+  begin_close(c, msg, 1);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  seer_rpc_conn *c = h->data;
+  if (!msgpack_unpacker_reserve_buffer(&c->up, READ_CHUNK)) {
+    *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+    return;
+  }
+  size_t cap = msgpack_unpacker_buffer_capacity(&c->up);
+  *buf =
+      uv_buf_init(msgpack_unpacker_buffer(&c->up), (unsigned)(cap > (1u << 30) ? 1u << 30 : cap));
+}
+
+static void cut_frames(seer_rpc_conn *c) {
+  msgpack_unpacked res;
+  msgpack_unpacked_init(&res);
+  char msg[200];
+  while (!c->closing) {
+    size_t size = 0;
+    msgpack_unpack_return rc = msgpack_unpacker_next_with_size(&c->up, &res, &size);
+    if (rc == MSGPACK_UNPACK_SUCCESS) {
+      if (size > c->opts.max_frame) {
+        snprintf(msg, sizeof msg, "frame of %zu bytes exceeds the limit of %zu bytes", size,
+                 c->opts.max_frame);
+        frame_error(c, msg);
+        break;
+      }
+      if (c->cbs.on_message) c->cbs.on_message(c, &res.data, c->ud);
+      continue;
+    }
+    if (rc == MSGPACK_UNPACK_CONTINUE) {
+      size_t partial = msgpack_unpacker_message_size(&c->up);
+      if (partial > c->opts.max_frame) {
+        snprintf(msg, sizeof msg, "frame exceeds the limit of %zu bytes (%zu bytes so far)",
+                 c->opts.max_frame, partial);
+        frame_error(c, msg);
+      }
+      break;
+    }
+    frame_error(c, rc == MSGPACK_UNPACK_NOMEM_ERROR
+                       ? "out of memory while decoding a frame"
+                       : "malformed msgpack frame (not valid msgpack, or nested deeper than 32)");
+    break;
+  }
+  msgpack_unpacked_destroy(&res);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  seer_rpc_conn *c = s->data;
+  if (nread > 0) {
+    msgpack_unpacker_buffer_consumed(&c->up, (size_t)nread);
+    cut_frames(c);
+  } else if (nread == UV_EOF) {
+    begin_close(c, "connection closed by the peer", 0);
+  } else if (nread < 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "read failed: %s", uv_strerror((int)nread));
+    begin_close(c, msg, 0);
+  }
+}
+
+static void start_reading(seer_rpc_conn *c) {
+  if (c->closing || c->reading) return;
+  int rc = uv_read_start(&c->u.stream, alloc_cb, on_read);
+  if (rc != 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "cannot read: %s", uv_strerror(rc));
+    begin_close(c, msg, 0);
+    return;
+  }
+  c->reading = 1;
+}
+
+void seer_rpc_conn_start(seer_rpc_conn *c, const seer_rpc_conn_opts *opts,
+                         const seer_rpc_conn_cbs *cbs, void *ud) {
+  if (opts) c->opts = *opts;
+  if (!c->opts.max_frame) c->opts.max_frame = SEER_RPC_DEFAULT_MAX_FRAME;
+  c->cbs = *cbs;
+  c->ud = ud;
+  start_reading(c);
+}
+
+/* ---- connecting ---- */
+
+static void connect_failed(seer_rpc_conn *c, const char *what, int status) {
+  seer_error e;
+  seer_errorf(&e, SEER_EIO, "rpc: cannot connect to %s: %s%s", c->peer, what,
+              status == UV_ENOENT || status == UV_ECONNREFUSED ? " (is the server running?)" : "");
+  c->connecting = 0;
+  if (c->cbs.on_connect) c->cbs.on_connect(c, status, &e, c->ud);
+  begin_close(c, e.msg, 0);
+}
+
+static void on_connected(uv_connect_t *req, int status) {
+  seer_rpc_conn *c = req->data;
+  if (c->closing) return; /* closed while connecting: on_close reports it */
+  if (status < 0) {
+    connect_failed(c, uv_strerror(status), status);
+    return;
+  }
+  c->connecting = 0;
+  if (c->tcp) uv_tcp_nodelay(&c->u.tcp, 1);
+  start_reading(c);
+  if (c->cbs.on_connect) c->cbs.on_connect(c, 0, NULL, c->ud);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  seer_rpc_conn *c = req->data;
+  if (c->closing) {
+    uv_freeaddrinfo(res);
+    release(c);
+    return;
+  }
+  if (status < 0 || !res) {
+    connect_failed(c, status < 0 ? uv_strerror(status) : "no address", status);
+  } else {
+    c->connect_req.data = c;
+    int rc = uv_tcp_connect(&c->connect_req, &c->u.tcp, res->ai_addr, on_connected);
+    if (rc != 0) connect_failed(c, uv_strerror(rc), rc);
+  }
+  uv_freeaddrinfo(res);
+  release(c);
+}
+
+int seer_rpc_connect(seer_loop *loop, const char *addr, const seer_rpc_conn_opts *opts,
+                     const seer_rpc_conn_cbs *cbs, void *ud, seer_rpc_conn **out, seer_error *err) {
+  seer_rpc_addr a;
+  if (seer_rpc_addr_parse(addr, &a, err) != SEER_OK) return err ? err->code : SEER_EINVAL;
+  seer_rpc_conn *c = seer_rpc__conn_new(loop, a.kind == SEER_RPC_TCP);
+  if (!c) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+  c->addr = a;
+  seer_rpc_addr_format(&a, c->peer, sizeof c->peer);
+  if (opts) c->opts = *opts;
+  if (!c->opts.max_frame) c->opts.max_frame = SEER_RPC_DEFAULT_MAX_FRAME;
+  c->cbs = *cbs;
+  c->ud = ud;
+  c->connecting = 1;
+  if (a.kind == SEER_RPC_UNIX) {
+    c->connect_req.data = c;
+    uv_pipe_connect(&c->connect_req, &c->u.pipe, a.path, on_connected);
+  } else {
+    char port[16];
+    snprintf(port, sizeof port, "%d", a.port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    c->gai.data = c;
+    c->refs++;
+    int rc = uv_getaddrinfo(seer_loop_uv(loop), &c->gai, on_resolved, a.host, port, &hints);
+    if (rc != 0) {
+      c->refs--;
+      c->cbs.on_close = NULL;
+      c->cbs.on_connect = NULL;
+      begin_close(c, NULL, 0);
+      return seer_errorf(err, SEER_EIO, "rpc: cannot resolve '%s': %s", a.host, uv_strerror(rc));
+    }
+  }
+  *out = c;
+  return SEER_OK;
+}

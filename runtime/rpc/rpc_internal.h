@@ -1,0 +1,38 @@
+/* rpc_internal.h: the connection object shared by conn.c (framing, writes, connect) and listen.c
+ * (accept). */
+#ifndef SEER_RPC_INTERNAL_H
+#define SEER_RPC_INTERNAL_H
+
+#include <uv.h>
+
+#include "seer/rpc.h"
+
+struct seer_rpc_conn {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_pipe_t pipe;
+    uv_tcp_t tcp;
+  } u;
+  seer_loop *loop;
+  int tcp;
+  int refs; /* the handle + an in-flight getaddrinfo; freed at 0 */
+  int reading, closing, connecting;
+  msgpack_unpacker up;
+  seer_rpc_conn_opts opts;
+  seer_rpc_conn_cbs cbs;
+  void *ud;
+  size_t pending_bytes;
+  char *close_reason;
+  uv_connect_t connect_req;
+  uv_getaddrinfo_t gai;
+  seer_rpc_addr addr;
+  char peer[300];
+};
+
+/* Allocates a connection with its handle initialised (not connected, not reading). */
+seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp);
+/* Frees a connection whose handle was never opened to any peer (accept failed). */
+void seer_rpc__conn_discard(seer_rpc_conn *c);
+
+#endif

@@ -1,0 +1,478 @@
+--- seer.rpc: msgpack-RPC over unix and tcp stream sockets (docs/PROTOCOL.md).
+--- `listen(addr, handler, opts)` serves a handler; `connect(addr, opts)` returns a Client whose calls
+--- yield the calling task (or drive the loop outside one) and may be pipelined. Framing, the frame
+--- size cap and socket safety are in C (runtime/rpc); this module is the message protocol.
+local rpc_c = require "seer._rpc"
+local msgpack = require "seer.msgpack"
+local task = require "seer.task"
+local core = require "seer.core"
+local json_array = require("seer.json").array
+
+local null = msgpack.null
+local unpack = table.unpack or unpack
+
+local M = {
+  REQUEST = 0, RESPONSE = 1, NOTIFY = 2,
+  EXT_TENSOR = 1, EXT_NAMED = 2,
+  null = null,
+}
+
+-- ---------------------------------------------------------------------------------------------
+-- Named arguments: a table marked with `Named` travels as ext type 2 whose payload is a map.
+
+local Named = { __name = "seer.rpc.named" }
+M.Named = Named
+
+Named.__tomsgpack = function(t)
+  local plain = {}
+  for k, v in pairs(t) do plain[k] = v end
+  return msgpack.ext(M.EXT_NAMED, msgpack.encode(plain))
+end
+
+--- Mark a table as named arguments: `c:call("f", 1, rpc.named{k = 2})`.
+function M.named(t)
+  if type(t) ~= "table" then error("seer.rpc.named: expected a table of name = value", 2) end
+  return setmetatable(t, Named)
+end
+
+function M.is_named(v) return type(v) == "table" and getmetatable(v) == Named end
+
+-- Incoming frames decode ext 2 into Named tables; other ext types use seer.msgpack's decoders
+-- (where seer.tensor registers type 1).
+rpc_c.set_decoders(setmetatable({
+  [M.EXT_NAMED] = function(payload)
+    local t = msgpack.decode(payload)
+    if type(t) ~= "table" then error("named arguments (ext 2) must hold a map", 0) end
+    return setmetatable(t, Named)
+  end,
+}, { __index = msgpack.ext_decoders }))
+
+-- ---------------------------------------------------------------------------------------------
+-- Errors: what a server sends is {type, message, traceback}; a client raises it as an RpcError.
+
+---@class seer.RpcError
+---@field type string e.g. "RuntimeError", "ArgumentError", "MethodNotFound", "ConnectionClosed"
+---@field message string
+---@field traceback string the server-side Lua traceback ("" when there is none)
+---@field method string|nil the method that was called
+local RpcError = { __name = "seer.RpcError" }
+RpcError.__index = RpcError
+M.RpcError = RpcError
+
+function RpcError.__tostring(e)
+  local s = (e.method and ("rpc call '" .. e.method .. "' failed: ") or "rpc: ") .. e.type .. ": " .. e.message
+  if e.traceback and e.traceback ~= "" then s = s .. "\nserver " .. e.traceback end
+  return s
+end
+
+function RpcError.__concat(a, b) return tostring(a) .. tostring(b) end
+
+--- Build an error object; `fields` has type, message and optionally traceback.
+function M.error(fields)
+  return setmetatable({
+    type = tostring(fields.type or "Error"), message = tostring(fields.message or "(no message)"),
+    traceback = tostring(fields.traceback or ""), method = fields.method,
+  }, RpcError)
+end
+
+function M.is_error(v) return type(v) == "table" and getmetatable(v) == RpcError end
+
+local function wire_error(e)
+  return { type = e.type, message = e.message, traceback = e.traceback or "" }
+end
+
+-- ---------------------------------------------------------------------------------------------
+-- Client
+
+---@class seer.rpc.Client
+---@field address string
+local Client = {}
+Client.__index = Client
+M.Client = Client
+
+local CLIENT_OPTS = {
+  token = true, timeout = true, call_timeout = true, max_frame = true, on_close_reason = true,
+  close_grace = true, on_notify = true,
+}
+
+local function check_opts(who, opts, valid)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(who .. ": expected an options table", 3) end
+  for k in pairs(opts) do
+    if not valid[k] then
+      local names = {}
+      for n in pairs(valid) do names[#names + 1] = n end
+      table.sort(names)
+      error(("%s: unknown option '%s' (valid: %s)"):format(who, tostring(k), table.concat(names, ", ")), 3)
+    end
+  end
+  return opts
+end
+
+--- Connect to a server. Options: `token` (sent with seer.auth before anything else; required by
+--- tcp servers), `timeout` (seconds to connect, default 10), `call_timeout` (seconds per call,
+--- default none), `max_frame` (bytes), `on_close_reason` (function returning a string that says
+--- why the connection dropped, e.g. "sandbox exited: killed (out of memory)"), `close_grace`
+--- (seconds to wait after a drop for `fail_pending(reason)` before failing calls with the plain
+--- reason), `on_notify` (function(method, params) for notifications from the server).
+---@return seer.rpc.Client
+function M.connect(addr, opts)
+  opts = check_opts("seer.rpc.connect", opts, CLIENT_OPTS)
+  if type(addr) ~= "string" then error("seer.rpc.connect: expected an address such as unix:/path or tcp:host:port", 2) end
+  local self = setmetatable({
+    address = addr, opts = opts, pending = {}, npending = 0, next_id = 1, closed = false,
+    connected = false,
+  }, Client)
+  local conn, err = rpc_c.connect(addr, function(ev, v) self:_event(ev, v) end, opts.max_frame)
+  if not conn then error("seer.rpc.connect: " .. err, 2) end
+  self.conn = conn
+  local timeout = opts.timeout or 10
+  local ok, cerr = task.await(function(done)
+    self.on_connect = done
+    local stop = task.call_later(timeout, function()
+      done(false, ("rpc: cannot connect to %s: timed out after %g s"):format(addr, timeout))
+    end)
+    self.stop_connect_timer = stop
+    return function() stop() conn:close() end
+  end)
+  self.on_connect = nil
+  self.stop_connect_timer()
+  if not ok then
+    conn:close()
+    self.closed = true
+    error(cerr, 2)
+  end
+  if opts.token ~= nil then
+    local aok, aerr = pcall(self.call, self, "seer.auth", opts.token)
+    if not aok then
+      self:close()
+      error(("seer.rpc.connect: authentication with %s failed: %s"):format(addr,
+        M.is_error(aerr) and aerr.message or tostring(aerr)), 2)
+    end
+  end
+  return self
+end
+
+function Client:_event(ev, v)
+  if ev == "message" then
+    if type(v) ~= "table" then return self:_protocol_violation("a frame that is not an array") end
+    local kind = v[1]
+    if kind == M.RESPONSE then
+      local id, e, result = v[2], v[3], v[4]
+      if id == null then
+        -- A connection-level error (a frame the server refused); it hangs up next.
+        self:fail_pending(nil, e ~= null and e or nil)
+        return
+      end
+      local cb = self.pending[id]
+      if cb then
+        self.pending[id] = nil
+        self.npending = self.npending - 1
+        cb(e, result)
+      end
+    elseif kind == M.NOTIFY then
+      if self.opts.on_notify then self.opts.on_notify(v[2], v[3]) end
+    else
+      self:_protocol_violation("a frame of unknown kind " .. tostring(kind))
+    end
+  elseif ev == "connect" then
+    if self.on_connect then
+      if v == nil then self.connected = true self.on_connect(true) else self.on_connect(false, v) end
+    end
+  elseif ev == "invalid" then
+    self:_protocol_violation("an undecodable frame (" .. tostring(v) .. ")")
+  elseif ev == "close" then
+    self.closed = true
+    self.conn_closed = true
+    if self.on_connect then
+      self.on_connect(false, v or ("rpc: connection to " .. self.address .. " closed"))
+      return
+    end
+    if self.npending == 0 then return end
+    local reason = self.opts.on_close_reason and self.opts.on_close_reason() or nil
+    if reason or not self.opts.close_grace or self.opts.close_grace <= 0 then
+      self:fail_pending(reason or v or "closed")
+    else
+      -- Give the owner (a sandbox supervisor) a moment to say why before failing the calls.
+      local plain = v or "closed"
+      task.call_later(self.opts.close_grace, function()
+        local late = self.opts.on_close_reason and self.opts.on_close_reason() or nil
+        self:fail_pending(late or plain)
+      end)
+    end
+  end
+end
+
+function Client:_protocol_violation(what)
+  self:fail_pending("protocol error: the server sent " .. what)
+  self:close()
+end
+
+--- Fail every pending call now with `reason` (or the error object `e`), e.g. when the process
+--- behind the connection died. Later calls fail too once the connection is closed.
+function Client:fail_pending(reason, e)
+  local pending = self.pending
+  self.pending, self.npending = {}, 0
+  for _, cb in pairs(pending) do
+    cb(e or { type = "ConnectionClosed", message = ("connection to %s lost: %s"):format(self.address, tostring(reason)) },
+      nil, true)
+  end
+end
+
+local function raise(self, method, e)
+  if type(e) ~= "table" then e = { type = "Error", message = tostring(e) } end
+  local err = M.error({ type = e.type, message = e.message, traceback = e.traceback, method = method })
+  err.address = self.address
+  error(err, 0)
+end
+
+--- Send a request and wait for its response. `params` is the full params array.
+function Client:_request(method, params)
+  if self.closed then
+    raise(self, method, { type = "ConnectionClosed", message = ("connection to %s is closed"):format(self.address) })
+  end
+  local id = self.next_id
+  self.next_id = id + 1
+  local call_timeout = self.opts.call_timeout
+  local e, result = task.await(function(done)
+    local ok, err = self.conn:send({ M.REQUEST, id, method, params })
+    if not ok then
+      done({ type = "ConnectionClosed", message = err })
+      return nil
+    end
+    self.pending[id] = done
+    self.npending = self.npending + 1
+    local stop
+    if call_timeout then
+      stop = task.call_later(call_timeout, function()
+        if self.pending[id] then
+          self.pending[id] = nil
+          self.npending = self.npending - 1
+          done({ type = "Timeout", message = ("no answer after %g s"):format(call_timeout) })
+        end
+      end)
+    end
+    return function()
+      if stop then stop() end
+      if self.pending[id] then
+        self.pending[id] = nil
+        self.npending = self.npending - 1
+      end
+    end
+  end)
+  if e ~= null and e ~= nil then raise(self, method, e) end
+  if result == null then return nil end
+  return result
+end
+
+local function pack_params(...)
+  local n = select("#", ...)
+  local params = { ... }
+  for i = 1, n do if params[i] == nil then params[i] = null end end
+  return json_array(params) -- an array even when empty
+end
+
+--- Call `method` with positional arguments; returns its result or raises an RpcError.
+function Client:call(method, ...)
+  if type(method) ~= "string" then error("seer.rpc: call expects a method name", 2) end
+  return self:_request(method, pack_params(...))
+end
+
+--- Call `method` with named arguments (and optional leading positional ones).
+function Client:call_named(method, kwargs, ...)
+  if type(kwargs) ~= "table" then error("seer.rpc: call_named expects a table of name = value", 2) end
+  local params = pack_params(...)
+  params[#params + 1] = M.named(kwargs)
+  return self:_request(method, params)
+end
+
+--- Send a notification (no response).
+function Client:notify(method, ...)
+  if self.closed then error(("seer.rpc: connection to %s is closed"):format(self.address), 2) end
+  local ok, err = self.conn:send({ M.NOTIFY, method, pack_params(...) })
+  if not ok then error("seer.rpc: " .. err, 2) end
+end
+
+--- The server's functions, their schemas and its version.
+function Client:describe() return self:_request("seer.describe", pack_params()) end
+
+--- Round trip to the server; returns "pong".
+function Client:ping() return self:_request("seer.ping", pack_params()) end
+
+--- Calls waiting for an answer.
+function Client:pending_count() return self.npending end
+
+--- Close the connection; pending calls fail with "closed by this client".
+function Client:close()
+  if not self.conn_closed then self.conn:close() end
+  self.closed = true
+  if self.npending > 0 then self:fail_pending("closed by this client") end
+end
+
+-- ---------------------------------------------------------------------------------------------
+-- Server
+
+---@class seer.rpc.Server
+---@field address string the bound address (with the real port for tcp:HOST:0)
+local Server = {}
+Server.__index = Server
+M.Server = Server
+
+local SERVER_OPTS = { token = true, max_frame = true, describe = true, allow_tcp_without_token = true }
+
+local function traceback_handler(e)
+  if type(e) == "table" then return e end
+  -- The frames from xpcall down belong to the server, not to the failing code.
+  local tb = debug.traceback("", 2):gsub("^\n", ""):gsub("\n%s*%[C%]: in function 'xpcall'.*$", "")
+  return { message = tostring(e), traceback = tb }
+end
+
+--- Serve `handler` on `addr`. `handler` is `function(method, args, kwargs, conn)` returning one
+--- value (raising on failure), or a table with `call(self, method, args, kwargs)` and optionally
+--- `describe(self)`. Options: `token` (required for tcp: the first request of every connection
+--- must be seer.auth with it), `max_frame` (bytes), `describe` (a function returning the
+--- description when the handler is a function).
+---@return seer.rpc.Server
+function M.listen(addr, handler, opts)
+  opts = check_opts("seer.rpc.listen", opts, SERVER_OPTS)
+  if type(addr) ~= "string" then error("seer.rpc.listen: expected an address such as unix:/path or tcp:host:port", 2) end
+  local call, describe
+  if type(handler) == "function" then
+    call = function(method, args, kwargs, conn) return handler(method, args, kwargs, conn) end
+    describe = opts.describe
+  elseif type(handler) == "table" and type(handler.call) == "function" then
+    call = function(method, args, kwargs, conn) return handler:call(method, args, kwargs, conn) end
+    describe = handler.describe and function() return handler:describe() end or opts.describe
+  else
+    error("seer.rpc.listen: handler must be a function(method, args, kwargs) or a table with call()", 2)
+  end
+  if addr:sub(1, 4) == "tcp:" and opts.token == nil and not opts.allow_tcp_without_token then
+    error("seer.rpc.listen: a tcp address needs a token ({token = ...}): anyone who can reach the port could call the interface", 2)
+  end
+  if opts.token ~= nil and (type(opts.token) ~= "string" or opts.token == "") then
+    error("seer.rpc.listen: token must be a non-empty string", 2)
+  end
+  local self = setmetatable({
+    call = call, describe_fn = describe, token = opts.token, max_frame = opts.max_frame,
+    conns = {}, closed = false,
+  }, Server)
+  local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end)
+  if not listener then error("seer.rpc.listen: " .. address, 2) end
+  self.listener = listener
+  self.address = address
+  return self
+end
+
+function Server:_accept(conn)
+  if self.closed then conn:close() return end
+  local state = { conn = conn, authed = self.token == nil }
+  self.conns[conn] = state
+  conn:start(function(ev, v)
+    if ev == "message" then
+      self:_dispatch(state, v)
+    elseif ev == "invalid" then
+      self:_refuse(state, "FrameError", "cannot decode the frame: " .. tostring(v))
+    elseif ev == "close" then
+      self.conns[conn] = nil
+    end
+  end, self.max_frame, true)
+end
+
+local function send_response(conn, id, e, result)
+  if result == nil then result = null end
+  local ok, sent, serr = pcall(conn.send, conn, { M.RESPONSE, id, e and wire_error(e) or null, result })
+  if ok then return sent, serr end
+  -- The result could not be encoded: the caller learns why, and the connection stays usable.
+  return conn:send({ M.RESPONSE, id, {
+    type = "SerializationError", message = "the result cannot be sent: " .. tostring(sent), traceback = "",
+  }, null })
+end
+
+--- Answer with a connection-level error (msgid nil) and hang up.
+function Server:_refuse(state, etype, message)
+  pcall(state.conn.send, state.conn, { M.RESPONSE, null, { type = etype, message = message, traceback = "" }, null })
+  state.conn:close()
+end
+
+local function split_params(params)
+  local n = #params
+  local last = params[n]
+  if n > 0 and getmetatable(last) == Named then
+    params[n] = nil
+    setmetatable(last, nil)
+    return params, last
+  end
+  return params, nil
+end
+
+function Server:_run(state, id, method, params)
+  local args, kwargs = split_params(params)
+  local ok, result = xpcall(self.call, traceback_handler, method, args, kwargs, state.conn)
+  if id == nil then return end -- a notification: nobody to answer
+  if ok then
+    send_response(state.conn, id, nil, result)
+  else
+    local e = result
+    send_response(state.conn, id, {
+      type = e.type or "RuntimeError", message = tostring(e.message or e[1] or "(no message)"),
+      traceback = e.traceback or "",
+    })
+  end
+end
+
+function Server:_dispatch(state, msg)
+  local conn = state.conn
+  if type(msg) ~= "table" then
+    return self:_refuse(state, "ProtocolError", "expected an array [0, msgid, method, params] or [2, method, params]")
+  end
+  local kind, id, method, params = msg[1], msg[2], msg[3], msg[4]
+  if kind == M.NOTIFY then
+    id, method, params = nil, msg[2], msg[3]
+  elseif kind ~= M.REQUEST then
+    return self:_refuse(state, "ProtocolError", "expected a request [0, msgid, method, params], got kind " .. tostring(kind))
+  end
+  if type(method) ~= "string" or type(params) ~= "table" then
+    return self:_refuse(state, "ProtocolError", "a request needs a method name (string) and a params array")
+  end
+  if not state.authed then
+    if method == "seer.auth" and params[1] == self.token then
+      state.authed = true
+      return send_response(conn, id, nil, true)
+    end
+    return self:_refuse(state, "AuthError",
+      method == "seer.auth" and "wrong token" or "this server needs seer.auth with a token before any call")
+  end
+  if method == "seer.ping" then return id ~= nil and send_response(conn, id, nil, "pong") end
+  if method == "seer.auth" then return id ~= nil and send_response(conn, id, nil, true) end
+  if method == "seer.describe" then
+    local ok, d = xpcall(function()
+      local desc = self.describe_fn and self.describe_fn() or { functions = json_array({}) }
+      desc.server = desc.server or "seer-lua"
+      desc.version = desc.version or core.version
+      desc.protocol = desc.protocol or 1
+      return desc
+    end, traceback_handler)
+    if id == nil then return end
+    if ok then return send_response(conn, id, nil, d) end
+    return send_response(conn, id, { type = "RuntimeError", message = tostring(d.message), traceback = d.traceback or "" })
+  end
+  -- Each call runs as its own task, so handlers may do I/O; the handler decides about ordering
+  -- (seer.interface serialises calls into one interface).
+  local t = task.spawn(self._run, self, state, id, method, params)
+  t.name = "rpc:" .. method
+end
+
+--- Stop listening (a unix socket file is removed) and close every connection.
+function Server:close()
+  if self.closed then return end
+  self.closed = true
+  self.listener:close()
+  for conn in pairs(self.conns) do conn:close() end
+end
+
+--- Watch SIGTERM, SIGINT and SIGHUP: fn(signum) runs on the loop instead of the process dying.
+--- Returns a handle with :close().
+function M.on_stop_signal(fn) return rpc_c.on_stop_signal(fn) end
+
+M._unpack = unpack
+return M
