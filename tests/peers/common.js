@@ -30,9 +30,11 @@ function attempt(key, turn) {
   return stats.by_key[k] - 1;
 }
 
+// The last "scenario:NAME" in the first user message names the script (an interrupted first turn
+// leaves the user's next text in that same message).
 function scenarioOf(firstUserText) {
-  const m = /scenario:([a-z_]+)/.exec(firstUserText || '');
-  return m ? m[1] : 'hello';
+  const all = [...(firstUserText || '').matchAll(/scenario:([a-z_]+)/g)];
+  return all.length ? all[all.length - 1][1] : 'hello';
 }
 
 // Scenario scripts, provider-neutral. step(turn, results, attemptNo) returns one of

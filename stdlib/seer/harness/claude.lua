@@ -35,7 +35,13 @@ function M.new_conversation(opts)
   return conv
 end
 
+--- Roles must alternate: text after an interrupted turn joins the pending user message.
 function M.add_user_text(conv, text)
+  local last = conv.messages[#conv.messages]
+  if last and last.role == "user" then
+    last.content[#last.content + 1] = object({ type = "text", text = text })
+    return
+  end
   conv.messages[#conv.messages + 1] = object({ role = "user", content = array({ object({ type = "text",
     text = text }) }) })
 end

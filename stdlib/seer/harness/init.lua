@@ -31,7 +31,7 @@ local OPTIONS = {
   api_key = "string", max_turns = "number", max_tokens = "number", temperature = "number", tools = "table",
   session = "table", mcp_config = "table", transcript = "string", max_retries = "number", retry_delay = "number",
   retry_max_delay = "number", timeout = "number", connect_timeout = "number", idle_timeout = "number",
-  thinking = "number", name = "string", on_text = "function",
+  thinking = "number", name = "string", on_text = "function", _interactive = "boolean",
 }
 
 local DEFAULTS = {
@@ -202,7 +202,7 @@ end
 function Agent:converse()
   local o, provider = self.opts, self.provider
   while true do
-    if self.turns >= o.max_turns then return "max_turns" end
+    if self.turns >= (self.turn_limit or o.max_turns) then return "max_turns" end
     self.turns = self.turns + 1
     local turn, failure = self:request_turn(self.conv)
     if not turn then
@@ -236,7 +236,9 @@ function Agent:converse()
     if #calls == 0 then
       return turn.stop_reason
     end
+    self.pending_calls = calls
     provider.add_tool_results(self.conv, self:run_tools(calls))
+    self.pending_calls = nil
   end
 end
 
@@ -260,7 +262,19 @@ local function agent_main(self)
     for i, t in ipairs(o.tools) do names[i] = t.name end
     self:emit({ type = "init", provider = o.provider, model = o.model, tools = json.array(names),
                 prompt = o.prompt, user_message = o.user_message, base_url = o.base_url })
-    return self:converse()
+    if not self.inbox then return self:converse() end
+    -- Interactive: each exchange runs in its own task so that it can be interrupted without
+    -- ending the agent; then the agent waits for the user's next message.
+    local stop = self:exchange()
+    while true do
+      self:emit({ type = "idle", stop_reason = stop, turn = self.turns })
+      local text = self.inbox:get()
+      if text == nil then return stop end
+      self.provider.add_user_text(self.conv, text)
+      self:emit({ type = "user", text = text, turn = self.turns })
+      self.turn_limit = self.turns + o.max_turns
+      stop = self:exchange()
+    end
   end)
   if ok then
     self:finish(err)
@@ -272,6 +286,40 @@ local function agent_main(self)
     self:emit({ type = "error", message = msg, kind = "internal" })
     self:finish("error")
   end
+end
+
+-- One interruptible exchange (interactive agents): converse in a child task.
+function Agent:exchange()
+  local child = task.spawn(function() return self:converse() end)
+  self.exchange_task = child
+  local ok, stop = pcall(child.wait, child)
+  self.exchange_task = nil
+  if ok then return stop end
+  if stop ~= "cancelled" and stop ~= task.CANCELLED then error(stop, 0) end
+  -- Interrupted: tool calls already sent by the model still need results in the history.
+  if self.pending_calls then
+    local results = {}
+    for i, c in ipairs(self.pending_calls) do
+      results[i] = { id = c.id, name = c.name, content = "interrupted by the user", is_error = true }
+    end
+    self.provider.add_tool_results(self.conv, results)
+    self.pending_calls = nil
+  end
+  self:emit({ type = "interrupted", turn = self.turns })
+  return "interrupted"
+end
+
+--- Interactive agents: stop the current exchange (the agent then waits for the next message).
+function Agent:interrupt()
+  local t = self.exchange_task
+  if t and not t:done() then t:cancel() return true end
+  return false
+end
+
+--- Interactive agents: send the next user message (nil ends the conversation).
+function Agent:send(text)
+  if not self.inbox then error("seer.harness: send() is for agents started with run_agent_interactive", 2) end
+  if text == nil then self.inbox:close() else self.inbox:put(text) end
 end
 
 local agent_count = 0
@@ -293,6 +341,7 @@ function M.run_agent(opts)
     usage = { input_tokens = 0, output_tokens = 0 }, name = o.name or ("agent-" .. agent_count),
   }, Agent)
   if o.transcript then self.transcript = transcript_mod.open(o.transcript) end
+  if opts._interactive then self.inbox = task.channel() end
   self.task = task.spawn(agent_main, self)
   self.task.name = self.name
   return self
@@ -341,7 +390,5 @@ function M.run_agent_interactive(opts)
   return require("seer.harness.interactive").run(opts, M)
 end
 
--- Internal, for run_agent_interactive: an agent that waits for further user messages.
-M._prepare = prepare
 
 return M

@@ -74,13 +74,20 @@ end
 local function format_run_lua(r)
   if type(r) ~= "table" then return tostring(r), false end
   local parts = {}
-  if r.output and r.output ~= "" then parts[#parts + 1] = r.output end
+  if r.output and r.output ~= "" then parts[#parts + 1] = (r.output:gsub("\n$", "")) end
   if r.error then
     parts[#parts + 1] = tostring(r.error)
     return table.concat(parts, "\n"), true
   end
-  if r.values and #r.values > 0 then
-    local ok, enc = pcall(json.encode, json.array(r.values))
+  local n = r.values and (r.values.n or #r.values) or 0
+  if n > 0 then
+    local list = json.array()
+    for i = 1, n do
+      local v = r.values[i]
+      if v == nil then v = json.null end
+      list[i] = v
+    end
+    local ok, enc = pcall(json.encode, n == 1 and list[1] or list)
     parts[#parts + 1] = "returned: " .. (ok and enc or tostring(r.values[1]))
   end
   if #parts == 0 then return "(no output)", false end
