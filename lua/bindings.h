@@ -8,6 +8,7 @@ int luaopen_seer_core(lua_State *L);
 int luaopen_seer_json(lua_State *L);
 int luaopen_seer_msgpack(lua_State *L);
 int luaopen_seer_fs(lua_State *L);
+int luaopen_seer__rpc(lua_State *L);
 int luaopen_seer_tokenizer(lua_State *L);
 int luaopen_seer_tensor(lua_State *L);
 int luaopen_seer__model(lua_State *L);

@@ -25,6 +25,7 @@ typedef struct {
   int handler_ref; /* fn(event, value) */
   int self_ref;    /* keeps the userdata alive while the connection is open */
   int tcp;
+  int connected; /* accepted, or connect() completed */
   char peer[300];
 } conn_box;
 
@@ -80,6 +81,7 @@ static void on_message(seer_rpc_conn *c, const msgpack_object *obj, void *ud) {
 
 static void on_connect(seer_rpc_conn *c, int status, const seer_error *err, void *ud) {
   conn_box *b = ud;
+  b->connected = status == 0;
   lua_State *L;
   if (!push_handler(b, &L)) return;
   lua_pushstring(L, "connect");
@@ -240,8 +242,15 @@ static int conn_is_tcp(lua_State *L) {
 }
 
 static int conn_is_open(lua_State *L) {
-  lua_pushboolean(L, check_conn(L)->conn != NULL);
+  conn_box *b = check_conn(L);
+  lua_pushboolean(L, b->conn != NULL && b->connected);
   return 1;
+}
+
+static int conn_keep_alive(lua_State *L) {
+  conn_box *b = check_conn(L);
+  if (b->conn) seer_rpc_conn_keep_alive(b->conn, lua_toboolean(L, 2));
+  return 0;
 }
 
 static int conn_pending_bytes(lua_State *L) {
@@ -263,6 +272,7 @@ static void on_accept(seer_rpc_listener *l, seer_rpc_conn *c, void *ud) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, lb->on_accept_ref);
   conn_box *b = new_conn_box(L, rt);
   b->conn = c;
+  b->connected = 1;
   b->tcp = seer_rpc_conn_is_tcp(c);
   memcpy(b->peer, seer_rpc_conn_peer(c), sizeof b->peer);
   lua_pushvalue(L, -1);
@@ -405,6 +415,7 @@ int luaopen_seer__rpc(lua_State *L) {
                                           {"peer", conn_peer},
                                           {"is_tcp", conn_is_tcp},
                                           {"is_open", conn_is_open},
+                                          {"keep_alive", conn_keep_alive},
                                           {"pending_bytes", conn_pending_bytes},
                                           {NULL, NULL}};
   new_metatable(L, CONN_MT, conn_methods);

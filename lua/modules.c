@@ -14,6 +14,7 @@ static const luaL_Reg c_modules[] = {
     {"seer.json", luaopen_seer_json},
     {"seer.msgpack", luaopen_seer_msgpack},
     {"seer.fs", luaopen_seer_fs},
+    {"seer._rpc", luaopen_seer__rpc},
     {"seer.tokenizer", luaopen_seer_tokenizer},
     {"seer.tensor", luaopen_seer_tensor},
     {"seer._model", luaopen_seer__model},

@@ -343,3 +343,11 @@ int seer_rpc_connect(seer_loop *loop, const char *addr, const seer_rpc_conn_opts
   *out = c;
   return SEER_OK;
 }
+
+void seer_rpc_conn_keep_alive(seer_rpc_conn *c, int on) {
+  if (c->closing) return;
+  if (on)
+    uv_ref(&c->u.handle);
+  else
+    uv_unref(&c->u.handle);
+}

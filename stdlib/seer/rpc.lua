@@ -118,7 +118,9 @@ end
 ---@return seer.rpc.Client
 function M.connect(addr, opts)
   opts = check_opts("seer.rpc.connect", opts, CLIENT_OPTS)
-  if type(addr) ~= "string" then error("seer.rpc.connect: expected an address such as unix:/path or tcp:host:port", 2) end
+  if type(addr) ~= "string" then
+    error("seer.rpc.connect: expected an address such as unix:/path or tcp:host:port", 2)
+  end
   local self = setmetatable({
     address = addr, opts = opts, pending = {}, npending = 0, next_id = 1, closed = false,
     connected = false,
@@ -150,6 +152,8 @@ function M.connect(addr, opts)
         M.is_error(aerr) and aerr.message or tostring(aerr)), 2)
     end
   end
+  -- An idle connection does not hold the loop (a finished script exits); calls in flight do.
+  conn:keep_alive(false)
   return self
 end
 
@@ -164,12 +168,8 @@ function Client:_event(ev, v)
         self:fail_pending(nil, e ~= null and e or nil)
         return
       end
-      local cb = self.pending[id]
-      if cb then
-        self.pending[id] = nil
-        self.npending = self.npending - 1
-        cb(e, result)
-      end
+      local cb = self:_take_pending(id)
+      if cb then cb(e, result) end
     elseif kind == M.NOTIFY then
       if self.opts.on_notify then self.opts.on_notify(v[2], v[3]) end
     else
@@ -203,6 +203,22 @@ function Client:_event(ev, v)
   end
 end
 
+function Client:_add_pending(id, cb)
+  self.pending[id] = cb
+  self.npending = self.npending + 1
+  if self.npending == 1 and not self.conn_closed then self.conn:keep_alive(true) end
+end
+
+function Client:_take_pending(id)
+  local cb = self.pending[id]
+  if cb then
+    self.pending[id] = nil
+    self.npending = self.npending - 1
+    if self.npending == 0 and not self.conn_closed then self.conn:keep_alive(false) end
+  end
+  return cb
+end
+
 function Client:_protocol_violation(what)
   self:fail_pending("protocol error: the server sent " .. what)
   self:close()
@@ -213,9 +229,10 @@ end
 function Client:fail_pending(reason, e)
   local pending = self.pending
   self.pending, self.npending = {}, 0
+  if not self.conn_closed then self.conn:keep_alive(false) end
   for _, cb in pairs(pending) do
-    cb(e or { type = "ConnectionClosed", message = ("connection to %s lost: %s"):format(self.address, tostring(reason)) },
-      nil, true)
+    cb(e or { type = "ConnectionClosed",
+      message = ("connection to %s lost: %s"):format(self.address, tostring(reason)) }, nil, true)
   end
 end
 
@@ -240,24 +257,18 @@ function Client:_request(method, params)
       done({ type = "ConnectionClosed", message = err })
       return nil
     end
-    self.pending[id] = done
-    self.npending = self.npending + 1
+    self:_add_pending(id, done)
     local stop
     if call_timeout then
       stop = task.call_later(call_timeout, function()
-        if self.pending[id] then
-          self.pending[id] = nil
-          self.npending = self.npending - 1
+        if self:_take_pending(id) then
           done({ type = "Timeout", message = ("no answer after %g s"):format(call_timeout) })
         end
       end)
     end
     return function()
       if stop then stop() end
-      if self.pending[id] then
-        self.pending[id] = nil
-        self.npending = self.npending - 1
-      end
+      self:_take_pending(id)
     end
   end)
   if e ~= null and e ~= nil then raise(self, method, e) end
@@ -335,7 +346,9 @@ end
 ---@return seer.rpc.Server
 function M.listen(addr, handler, opts)
   opts = check_opts("seer.rpc.listen", opts, SERVER_OPTS)
-  if type(addr) ~= "string" then error("seer.rpc.listen: expected an address such as unix:/path or tcp:host:port", 2) end
+  if type(addr) ~= "string" then
+    error("seer.rpc.listen: expected an address such as unix:/path or tcp:host:port", 2)
+  end
   local call, describe
   if type(handler) == "function" then
     call = function(method, args, kwargs, conn) return handler(method, args, kwargs, conn) end
@@ -347,7 +360,8 @@ function M.listen(addr, handler, opts)
     error("seer.rpc.listen: handler must be a function(method, args, kwargs) or a table with call()", 2)
   end
   if addr:sub(1, 4) == "tcp:" and opts.token == nil and not opts.allow_tcp_without_token then
-    error("seer.rpc.listen: a tcp address needs a token ({token = ...}): anyone who can reach the port could call the interface", 2)
+    error("seer.rpc.listen: a tcp address needs a token ({token = ...}): anyone who can reach the port "
+      .. "could call the interface", 2)
   end
   if opts.token ~= nil and (type(opts.token) ~= "string" or opts.token == "") then
     error("seer.rpc.listen: token must be a non-empty string", 2)
@@ -378,18 +392,19 @@ function Server:_accept(conn)
   end, self.max_frame, true)
 end
 
-local function send_response(conn, id, e, result)
+local function send_response(conn, id, e, result, method)
   if result == nil then result = null end
   local ok, sent, serr = pcall(conn.send, conn, { M.RESPONSE, id, e and wire_error(e) or null, result })
   if ok then return sent, serr end
   -- The result could not be encoded: the caller learns why, and the connection stays usable.
   return conn:send({ M.RESPONSE, id, {
-    type = "SerializationError", message = "the result cannot be sent: " .. tostring(sent), traceback = "",
+    type = "SerializationError", traceback = "",
+    message = ("the result of '%s' cannot be sent: %s"):format(tostring(method), tostring(sent)),
   }, null })
 end
 
 --- Answer with a connection-level error (msgid nil) and hang up.
-function Server:_refuse(state, etype, message)
+function Server._refuse(_, state, etype, message)
   pcall(state.conn.send, state.conn, { M.RESPONSE, null, { type = etype, message = message, traceback = "" }, null })
   state.conn:close()
 end
@@ -410,7 +425,7 @@ function Server:_run(state, id, method, params)
   local ok, result = xpcall(self.call, traceback_handler, method, args, kwargs, state.conn)
   if id == nil then return end -- a notification: nobody to answer
   if ok then
-    send_response(state.conn, id, nil, result)
+    send_response(state.conn, id, nil, result, method)
   else
     local e = result
     send_response(state.conn, id, {
@@ -429,7 +444,8 @@ function Server:_dispatch(state, msg)
   if kind == M.NOTIFY then
     id, method, params = nil, msg[2], msg[3]
   elseif kind ~= M.REQUEST then
-    return self:_refuse(state, "ProtocolError", "expected a request [0, msgid, method, params], got kind " .. tostring(kind))
+    return self:_refuse(state, "ProtocolError",
+      "expected a request [0, msgid, method, params], got kind " .. tostring(kind))
   end
   if type(method) ~= "string" or type(params) ~= "table" then
     return self:_refuse(state, "ProtocolError", "a request needs a method name (string) and a params array")
@@ -454,7 +470,8 @@ function Server:_dispatch(state, msg)
     end, traceback_handler)
     if id == nil then return end
     if ok then return send_response(conn, id, nil, d) end
-    return send_response(conn, id, { type = "RuntimeError", message = tostring(d.message), traceback = d.traceback or "" })
+    return send_response(conn, id,
+      { type = "RuntimeError", message = tostring(d.message), traceback = d.traceback or "" })
   end
   -- Each call runs as its own task, so handlers may do I/O; the handler decides about ordering
   -- (seer.interface serialises calls into one interface).

@@ -70,6 +70,9 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
 int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err);
 /* Bytes queued but not yet written (backpressure). */
 size_t seer_rpc_conn_pending_bytes(const seer_rpc_conn *c);
+/* Whether this connection alone keeps the loop running (default yes). An idle client connection
+ * should not hold a finished script open, so seer.rpc turns it off while no call is pending. */
+void seer_rpc_conn_keep_alive(seer_rpc_conn *c, int on);
 /* Closes after queued writes are flushed; on_close fires with reason NULL. Idempotent. */
 void seer_rpc_conn_close(seer_rpc_conn *c);
 /* The peer's address in string form ("unix:PATH" or "tcp:HOST:PORT"). */
