@@ -56,6 +56,9 @@ struct seer_http_client {
   int freeing;
   seer_http_request *requests;
   sock_ctx *socks;
+  CURL *idle_easy[32]; /* finished handles, reset and reused: creating one per request costs more
+                        * than a loopback round trip's worth of CPU */
+  int n_idle_easy;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -78,7 +81,12 @@ static void request_free(seer_http_request *r) {
   seer_http_client *c = r->c;
   if (r->easy) {
     curl_multi_remove_handle(c->multi, r->easy);
-    curl_easy_cleanup(r->easy);
+    if (!c->freeing && c->n_idle_easy < (int)(sizeof c->idle_easy / sizeof c->idle_easy[0])) {
+      curl_easy_reset(r->easy);
+      c->idle_easy[c->n_idle_easy++] = r->easy;
+    } else {
+      curl_easy_cleanup(r->easy);
+    }
   }
   curl_slist_free_all(r->headers);
   seer_buf_free(&r->head);
@@ -398,6 +406,8 @@ void seer_http_client_free(seer_http_client *c, int loop_gone) {
     c->requests->cancelled = 1;
     request_free(c->requests);
   }
+  while (c->n_idle_easy > 0)
+    curl_easy_cleanup(c->idle_easy[--c->n_idle_easy]);
   curl_multi_cleanup(c->multi); /* may report sockets removed: sock_close handles both cases */
   c->multi = NULL;
   while (c->socks)
@@ -496,7 +506,7 @@ int seer_http_request_start(seer_http_client *c, const seer_http_opts *o, seer_h
   snprintf(r->method, sizeof r->method, "%s", method);
   r->url = strdup(o->url);
   seer_sse_init(&r->sse);
-  r->easy = curl_easy_init();
+  r->easy = c->n_idle_easy > 0 ? c->idle_easy[--c->n_idle_easy] : curl_easy_init();
   if (!r->url || !r->easy) {
     curl_easy_cleanup(r->easy);
     free(r->url);

@@ -127,6 +127,7 @@ function respond(res, b, step) {
     sse(res, 'ping', {});
     return; // never ends: the client cancels
   }
+  res.cork(); // the rest is ready at once: send it in one segment, as a zero-latency server would
   sse(res, 'ping', {});
   let index = 0;
   if (step.thinking) {

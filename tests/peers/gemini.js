@@ -83,6 +83,7 @@ function respond(res, model, step) {
     return;
   }
   if (step.hang) { chunk(res, base([{ text: '' }])); return; }
+  res.cork(); // the rest is ready at once: send it in one segment, as a zero-latency server would
   if (step.thinking) chunk(res, base([{ text: step.thinking, thought: true }]));
   const parts = [];
   if (step.text) for (const p of P.pieces(step.text, 3)) parts.push([{ text: p }]);

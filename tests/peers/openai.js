@@ -89,6 +89,7 @@ function respond(res, b, step) {
     return;
   }
   if (step.hang) return;
+  res.cork(); // the rest is ready at once: send it in one segment, as a zero-latency server would
   if (step.thinking) for (const p of P.pieces(step.thinking, 2)) chunk(res, b, id, { reasoning_content: p });
   if (step.text) for (const p of P.pieces(step.text, 3)) chunk(res, b, id, { content: p });
   (step.tools || []).forEach((t, i) => {

@@ -185,11 +185,11 @@ function Agent:run_tools(calls)
     for i = 1, #calls do fns[i] = function() one(i) end end
     task.gather(fns)
   end
+  local log_info = log.enabled("info") -- the formatting below is not free
   for _, r in ipairs(results) do
-    if r.is_error then
-      log.info("harness", "%s <- %s failed (%.3f s): %s", self.name, r.name, r.elapsed, short(r.content, 300))
-    else
-      log.info("harness", "%s <- %s (%.3f s): %s", self.name, r.name, r.elapsed, short(r.content, 300))
+    if log_info then
+      log.info("harness", "%s <- %s%s (%.3f s): %s", self.name, r.name, r.is_error and " failed" or "", r.elapsed,
+        short(r.content, 300))
     end
     self:emit({ type = "tool_result", id = r.id, name = r.name, content = r.content, is_error = r.is_error,
                 elapsed = r.elapsed, turn = self.turns })
@@ -212,18 +212,19 @@ function Agent:converse()
       return "error"
     end
     local calls, texts = {}, {}
+    local log_info = log.enabled("info")
     for _, b in ipairs(turn.blocks) do
       if b.type == "thinking" then
         self:emit({ type = "thinking", text = b.text, turn = self.turns })
       elseif b.type == "text" then
         if b.text ~= "" then
           texts[#texts + 1] = b.text
-          log.info("harness", "%s: %s", self.name, short(b.text, 500))
+          if log_info then log.info("harness", "%s: %s", self.name, short(b.text, 500)) end
           self:emit({ type = "text", text = b.text, turn = self.turns })
         end
       elseif b.type == "tool_use" then
         calls[#calls + 1] = b
-        log.info("harness", "%s -> %s %s", self.name, b.name, short(json.encode(b.input), 300))
+        if log_info then log.info("harness", "%s -> %s %s", self.name, b.name, short(json.encode(b.input), 300)) end
         self:emit({ type = "tool_use", id = b.id, name = b.name, input = b.input, turn = self.turns })
       end
     end
