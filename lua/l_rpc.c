@@ -36,11 +36,36 @@ typedef struct {
   char address[300];
 } listener_box;
 
+/* The output buffer of a send. Big frames move to the socket without a copy, and the next big frame
+ * is allocated at the size of the last one at once, instead of growing by doubling (each doubling
+ * is a copy of everything so far). */
 typedef struct {
-  msgpack_sbuffer buf;
+  char *data;
+  size_t size, cap, hint;
+} out_buf;
+
+typedef struct {
+  out_buf buf;
   msgpack_packer pk;
   int busy;
 } packer_box;
+
+static int out_write(void *ud, const char *src, size_t len) {
+  out_buf *o = ud;
+  if (o->size + len > o->cap) {
+    size_t cap = o->cap ? o->cap * 2 : 4096;
+    if (cap < o->hint) cap = o->hint;
+    while (cap < o->size + len)
+      cap *= 2;
+    char *d = realloc(o->data, cap);
+    if (!d) return -1;
+    o->data = d;
+    o->cap = cap;
+  }
+  memcpy(o->data + o->size, src, len);
+  o->size += len;
+  return 0;
+}
 
 /* ---- connection events ---- */
 
@@ -177,7 +202,7 @@ static int conn_send(lua_State *L) {
     return 2;
   }
   if (p->busy) return luaL_error(L, "rpc: send called while encoding another frame");
-  msgpack_sbuffer_clear(&p->buf);
+  p->buf.size = 0;
   p->busy = 1;
   /* Encoding may raise (a function value, a cycle): clear busy first via a protected call. */
   lua_settop(L, 2);
@@ -190,8 +215,12 @@ static int conn_send(lua_State *L) {
   seer_error err;
   int src;
   if (p->buf.size > COPY_LIMIT) {
+    char *data = p->buf.data;
     size_t n = p->buf.size;
-    src = seer_rpc_conn_send_owned(b->conn, msgpack_sbuffer_release(&p->buf), n, &err);
+    p->buf.hint = n + n / 8;
+    p->buf.data = NULL;
+    p->buf.size = p->buf.cap = 0;
+    src = seer_rpc_conn_send_owned(b->conn, data, n, &err);
   } else {
     src = seer_rpc_conn_send(b->conn, p->buf.data, p->buf.size, &err);
   }
@@ -384,7 +413,7 @@ static int rpc_set_decoders(lua_State *L) {
 
 static int packer_gc(lua_State *L) {
   packer_box *p = lua_touserdata(L, 1);
-  msgpack_sbuffer_destroy(&p->buf);
+  free(p->buf.data);
   return 0;
 }
 
@@ -401,8 +430,7 @@ int luaopen_seer__rpc(lua_State *L) {
   /* One packer per runtime, reused by every send: small frames cost no allocation. */
   packer_box *p = lua_newuserdata(L, sizeof *p);
   memset(p, 0, sizeof *p);
-  msgpack_sbuffer_init(&p->buf);
-  msgpack_packer_init(&p->pk, &p->buf, msgpack_sbuffer_write);
+  msgpack_packer_init(&p->pk, &p->buf, out_write);
   lua_newtable(L);
   lua_pushcfunction(L, packer_gc);
   lua_setfield(L, -2, "__gc");

@@ -118,10 +118,9 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
       free(data);
       return SEER_OK;
     }
-    if (n > 0) {
-      memmove(data, data + n, len - (size_t)n);
+    if (n > 0) { /* the rest is queued from where the socket stopped: no copy */
       len -= (size_t)n;
-      buf = uv_buf_init(data, (unsigned)len);
+      buf = uv_buf_init(data + n, (unsigned)len);
     } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
       free(data);
       char msg[160];
