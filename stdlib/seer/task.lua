@@ -312,14 +312,18 @@ function Task:wait(timeout)
     local finished = M.await(function(done)
       local waiters = self.waiters or {}
       self.waiters = waiters
-      local function on_done() done(true) end
-      waiters[#waiters + 1] = on_done
       local stop_timer
-      if timeout then stop_timer = M.call_later(timeout, function() done(false) end) end
-      return function()
+      local function on_done()
+        if stop_timer then stop_timer() end -- a finished wait must not leave its deadline pending
+        done(true)
+      end
+      local function forget()
         if stop_timer then stop_timer() end
         for i = #waiters, 1, -1 do if waiters[i] == on_done then table.remove(waiters, i) end end
       end
+      waiters[#waiters + 1] = on_done
+      if timeout then stop_timer = M.call_later(timeout, function() forget() done(false) end) end
+      return forget
     end)
     if not finished then error(("seer: timed out after %g s waiting for task '%s'"):format(timeout, self.name), 2) end
   end

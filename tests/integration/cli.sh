@@ -61,6 +61,10 @@ print("main chunk done")
 LUA
 check drains-tasks 0 "spawned task finished" -- "$bin" "$tmp/drain.lua"
 
+# A finished seer.timeout leaves no deadline behind for the loop to wait out at exit.
+check timeout-no-linger 0 "fast" -- timeout 10 "$bin" -e 'local seer = require "seer"
+print(seer.timeout(60, function() seer.sleep(0.01) return "fast" end))
+local t = seer.spawn(function() return 1 end); t:wait(60)'
 check dash-e-error 1 "(command line):1: oops" -- "$bin" -e 'error("oops")'
 check dash-l 0 "table" -- "$bin" -l seer.json -e 'print(type(seer_json))'
 check interactive-after 0 "99" -- bash -c "echo 'y * 3' | '$bin' -i -e 'y = 33'"
