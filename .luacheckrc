@@ -4,4 +4,8 @@ std = "max"
 max_line_length = 120
 files["tests/lua"] = { std = "+busted" }
 files["tests/lua/run_busted.lua"] = { globals = { "arg" } }
-exclude_files = { "build*/**", "**/node_modules/**" }
+exclude_files = { "build*/**", "**/node_modules/**", "tests/lua/fixtures/scoped/syntax_error.lua" }
+-- Interface files run with these globals (DESIGN §4).
+local interface_std = { globals = { "expose" }, read_globals = { "seer", "get_model_path", "list_configured_models" } }
+files["tests/lua/fixtures"] = interface_std
+files["examples/*/interface.lua"] = interface_std

@@ -15,7 +15,8 @@ local function make_hf_cache()
   assert(fs.mkdir(path.join(repo, "blobs")))
   assert(fs.write(path.join(repo, "blobs", "cfg"), '{"model_type": "llama"}'))
   -- Snapshots hold relative symlinks into blobs/, as huggingface_hub writes them.
-  assert(seer.process.run({ cmd = "ln", args = { "-s", "../../blobs/cfg", path.join(repo, "snapshots/abc123/config.json") } }).ok)
+  local link = path.join(repo, "snapshots/abc123/config.json")
+  assert(seer.process.run({ cmd = "ln", args = { "-s", "../../blobs/cfg", link } }).ok)
   return cache
 end
 
