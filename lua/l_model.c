@@ -212,6 +212,7 @@ typedef struct {
   int fn_idx;
   size_t row;
   int32_t token;
+  int stop_row; /* the callback returned "stop": finish this row */
 } token_call;
 
 static int token_body(lua_State *L, void *vc) {
@@ -219,7 +220,10 @@ static int token_body(lua_State *L, void *vc) {
   lua_pushvalue(L, 2);
   seer_pushinteger(L, c->token);
   seer_pushinteger(L, (long long)c->row + 1);
-  lua_call(L, 2, 0);
+  lua_call(L, 2, 1);
+  const char *ret = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  c->stop_row = ret && strcmp(ret, "stop") == 0;
+  lua_pop(L, 1);
   return 0;
 }
 
@@ -227,7 +231,9 @@ static int token_trampoline(void *ud, size_t row, int32_t token, seer_error *err
   token_call *c = ud;
   c->row = row;
   c->token = token;
-  return protected_callback(c->r, token_body, c, 0, c->fn_idx, "on_token", err);
+  c->stop_row = 0;
+  int rc = protected_callback(c->r, token_body, c, 0, c->fn_idx, "on_token", err);
+  return rc == 0 && c->stop_row ? SEER_GENERATE_STOP_ROW : rc;
 }
 
 /* ---- argument conversion ---- */
@@ -482,7 +488,7 @@ static int m_generate(lua_State *L) {
   lua_getfield(L, 4, "hooks");
   o.hooks = check_hooks(L, lua_gettop(L), r, "model:generate", &o.num_hooks);
   lua_getfield(L, 4, "on_token");
-  token_call tc = {r, lua_gettop(L), 0, 0};
+  token_call tc = {r, lua_gettop(L), 0, 0, 0};
   if (lua_isfunction(L, -1)) {
     o.on_token = token_trampoline;
     o.on_token_ud = &tc;

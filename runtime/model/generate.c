@@ -118,9 +118,15 @@ int seer_model_generate(seer_model *m, size_t batch, const int32_t *const *ids, 
       next[b] = tok;
       rows[b].ids[rows[b].len++] = tok;
       if (opts->on_token && (rc = opts->on_token(opts->on_token_ud, b, tok, err)) != 0) {
-        if (rc > 0) rc = SEER_ECANCELED;
-        seer_forward_out_free(&fout);
-        goto out;
+        if (rc == SEER_GENERATE_STOP_ROW) {
+          rc = 0;
+          done[b] = 1;
+          rows[b].finish_reason = SEER_FINISH_STOP;
+        } else {
+          if (rc > 0) rc = SEER_ECANCELED;
+          seer_forward_out_free(&fout);
+          goto out;
+        }
       }
       for (size_t s = 0; s < opts->num_stop; s++)
         if (opts->stop[s] == tok) {

@@ -239,16 +239,39 @@ function Model:generate(input, opts)
     end
     return v
   end
-  local stop = opts.stop
-  if stop == nil then
-    stop = self.info.eos_token_ids -- as HF: generation ends at the model's eos ids
-  elseif type(stop) == "number" then
-    stop = { stop }
-  elseif type(stop) ~= "table" then
-    error("model:generate: stop must be a token id or a list of ids", 2)
+  -- stop: token ids and/or strings. Without ids, generation also ends at the model's eos ids, as
+  -- in HF; a completed stop string ends its row too.
+  local stop, stop_strings = {}, {}
+  local given = opts.stop
+  if type(given) == "number" or type(given) == "string" then given = { given } end
+  if given ~= nil and type(given) ~= "table" then
+    error("model:generate: stop must be a token id, a string, or a list of those", 2)
   end
-  if opts.on_token ~= nil and type(opts.on_token) ~= "function" then
+  for _, v in ipairs(given or {}) do
+    if type(v) == "number" then stop[#stop + 1] = v
+    elseif type(v) == "string" and v ~= "" then stop_strings[#stop_strings + 1] = v
+    else error("model:generate: stop entries must be token ids or non-empty strings", 2) end
+  end
+  if given == nil or (#stop == 0 and #stop_strings > 0) then stop = self.info.eos_token_ids end
+  if #stop_strings > 0 and not self.tokenizer then
+    error("model:generate: stop strings need a tokenizer, and this model has no tokenizer.json", 2)
+  end
+  local on_token = opts.on_token
+  if on_token ~= nil and type(on_token) ~= "function" then
     error("model:generate: on_token must be a function(token, row)", 2)
+  end
+  if #stop_strings > 0 then
+    local user_cb, tok, generated = on_token, self.tokenizer, {}
+    on_token = function(token, row)
+      if user_cb and user_cb(token, row) == "stop" then return "stop" end
+      local ids = generated[row] or {}
+      generated[row] = ids
+      ids[#ids + 1] = token
+      local text = tok:decode(ids, { skip_special_tokens = true })
+      for _, s in ipairs(stop_strings) do
+        if text:find(s, 1, true) then return "stop" end
+      end
+    end
   end
   local res = self._m:generate(rows, batched, {
     max_new_tokens = int_opt("max_new_tokens", 20, 0),
@@ -258,10 +281,19 @@ function Model:generate(input, opts)
     seed = int_opt("seed", 0, 0),
     stop = stop,
     hooks = hook_list(opts.hooks, "model:generate"),
-    on_token = opts.on_token,
+    on_token = on_token,
   })
   if self.tokenizer then
-    for _, r in ipairs(res) do r.text = self.tokenizer:decode(r.ids, { skip_special_tokens = true }) end
+    for _, r in ipairs(res) do
+      r.text = self.tokenizer:decode(r.ids, { skip_special_tokens = true })
+      -- The text ends with the first stop string it completed (included, as HF does).
+      local cut
+      for _, s in ipairs(stop_strings) do
+        local _, e = r.text:find(s, 1, true)
+        if e and (not cut or e < cut) then cut = e end
+      end
+      if cut then r.text = r.text:sub(1, cut) end
+    end
   end
   if batched then return res end
   return res[1]

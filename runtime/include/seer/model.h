@@ -140,7 +140,10 @@ size_t seer_kv_cache_bytes(const seer_kv_cache *c);
 /* ---- generation ---- */
 typedef enum seer_finish_reason { SEER_FINISH_LENGTH = 0, SEER_FINISH_STOP = 1 } seer_finish_reason;
 
-/* Called for each new token of each row; a non-zero return aborts generation with err's message. */
+/* Called for each new token of each row. SEER_GENERATE_STOP_ROW finishes that row (finish reason
+ * "stop", e.g. a stop string was completed); a negative return aborts generation with err's
+ * message; 0 goes on. */
+#define SEER_GENERATE_STOP_ROW 1
 typedef int (*seer_token_fn)(void *ud, size_t row, int32_t token, seer_error *err);
 
 typedef struct seer_generate_opts {
