@@ -44,9 +44,9 @@ run_ctest() { # run_ctest DIR
   return "$status"
 }
 
-c_sources() { git -C "$root" ls-files '*.c' '*.h' | sed "s|^|$root/|"; }
+check_format() { (cd "$root" && git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror); }
 
-step "clang-format" bash -c "$(declare -f c_sources); c_sources | xargs clang-format --dry-run -Werror"
+step "clang-format" check_format
 step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/bench"
 step "build lua54" build "$root/build-ci-lua54" -DSEER_LUA=5.4
 step "build luajit" build "$root/build-ci-luajit" -DSEER_LUA=luajit
