@@ -38,12 +38,15 @@ local ok, err = pcall(function()
   local provider = (os.getenv("ANTHROPIC_API_KEY") and "claude") or (os.getenv("OPENAI_API_KEY") and "openai")
   local has_harness, harness = pcall(require, "seer.harness")
   if provider and has_harness then
-    local task = "Use the model_tools library (require it in run_lua) to describe the model and "
-      .. "compare the embeddings of 'cat' and 'dog' with a cosine similarity."
+    local task = os.getenv("SEER_EXAMPLE_TASK") or ("Use the model_tools library (require it in "
+      .. "run_lua) to describe the model and compare the embeddings of 'cat' and 'dog' with a cosine "
+      .. "similarity.")
     for msg in harness.run_agent({ prompt = task, user_message = task, session = session,
                                    mcp_config = {}, provider = provider }) do
       if msg.type == "text" then print("agent: " .. msg.text) end
       if msg.type == "tool_use" then print("agent calls " .. msg.name) end
+      if msg.type == "tool_result" then print("tool result: " .. tostring(msg.content)) end
+      if msg.type == "error" then print("agent error: " .. tostring(msg.message)) end
       if msg.type == "result" then print("agent finished: " .. tostring(msg.stop_reason)) end
     end
   else

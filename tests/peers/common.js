@@ -77,6 +77,12 @@ const SCENARIOS = {
   max_turns: () => ({ tools: [{ name: 'add', input: { a: 1, b: 1 } }] }),
   hang: () => ({ hang: true }),
   thinking: () => ({ thinking: 'The user wants a greeting.', text: 'Hi, after thinking.' }),
+  // examples/scoped-sandbox-intro: the agent requires the served library from run_lua.
+  scoped_example: (turn, results) => (turn === 0
+    ? { text: 'Let me look at the model.', tools: [{ name: 'run_lua', input: { code:
+      'local mt = require("model_tools") local info = mt.get_model_info() '
+      + 'return info.name .. " has " .. #mt.get_embedding("cat").embedding .. " dims"' } }] }
+    : { text: 'Findings: ' + fmt(results) }),
   session: (turn, results) => {
     const steps = [
       { tools: [{ name: 'write_file', input: { path: 'notes/a.txt', content: 'alpha' } }] },
