@@ -2,6 +2,7 @@
  * protected execution of chunks with tracebacks, and draining the loop after a chunk. */
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "runtime_internal.h"
 #include "seer/error.h"
@@ -33,6 +34,10 @@ void seer_runtime_set_error(seer_runtime *rt, lua_State *L) {
 }
 
 void seer_runtime_callback(seer_runtime *rt, lua_State *L, int nargs) {
+  /* The callback may have made a task ready: end this loop iteration instead of letting libuv go
+   * on to block in poll while the scheduler has work (a timer-phase callback would otherwise wait
+   * for the poll timeout). */
+  if (rt->loop) uv_stop(seer_loop_uv(rt->loop));
   if (lua_pcall(L, nargs, 0, 0) != LUA_OK) {
     if (rt->callback_error_ref == LUA_NOREF) {
       rt->callback_error_ref = luaL_ref(L, LUA_REGISTRYINDEX);
