@@ -92,9 +92,14 @@ local function raw(bytes)
     if ev == "message" then box.frames[#box.frames + 1] = v elseif ev == "close" then box.closed = true end
   end)
   task.run(function()
-    while not conn:is_open() do task.sleep(0.001) end
-    conn:send_raw(bytes)
     local t0 = require("seer.core").now()
+    while not conn:is_open() and not box.closed do
+      assert(require("seer.core").now() - t0 < 5, "could not connect")
+      task.sleep(0.001)
+    end
+    assert(not box.closed, "the connection closed before it opened")
+    conn:send_raw(bytes)
+    t0 = require("seer.core").now()
     while not box.closed do
       assert(require("seer.core").now() - t0 < 5, "server did not hang up")
       task.sleep(0.002)
