@@ -191,27 +191,8 @@ static int conn_start(lua_State *L) {
   return 0;
 }
 
-/* conn:send(value) -> true | nil, err. Raises when value cannot be encoded (nothing is sent). */
-static int conn_send(lua_State *L) {
-  conn_box *b = check_conn(L);
-  luaL_checkany(L, 2);
-  packer_box *p = lua_touserdata(L, lua_upvalueindex(1));
-  if (!b->conn) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "rpc: connection to %s is closed", b->peer);
-    return 2;
-  }
-  if (p->busy) return luaL_error(L, "rpc: send called while encoding another frame");
-  p->buf.size = 0;
-  p->busy = 1;
-  /* Encoding may raise (a function value, a cycle): clear busy first via a protected call. */
-  lua_settop(L, 2);
-  lua_pushvalue(L, lua_upvalueindex(2)); /* pack_protected */
-  lua_pushlightuserdata(L, p);
-  lua_pushvalue(L, 2);
-  int rc = lua_pcall(L, 2, 0, 0);
-  p->busy = 0;
-  if (rc != LUA_OK) return lua_error(L);
+/* Hands the packed frame to the connection; pushes true | nil, err. */
+static int send_packed(lua_State *L, conn_box *b, packer_box *p) {
   seer_error err;
   int src;
   if (p->buf.size > COPY_LIMIT) {
@@ -233,9 +214,67 @@ static int conn_send(lua_State *L) {
   return 1;
 }
 
+/* Packs what pack_protected (upvalue 2) packs from the values above the connection; returns the
+ * pcall status (an encoding error is left on the stack). */
+static int pack_frame(lua_State *L, packer_box *p, int nvalues) {
+  if (p->busy) return luaL_error(L, "rpc: send called while encoding another frame");
+  p->buf.size = 0;
+  p->busy = 1;
+  /* Encoding may raise (a function value, a cycle): clear busy first via a protected call. */
+  lua_pushvalue(L, lua_upvalueindex(2)); /* pack_protected */
+  lua_pushlightuserdata(L, p);
+  for (int i = 0; i < nvalues; i++)
+    lua_pushvalue(L, 2 + i);
+  int rc = lua_pcall(L, 1 + nvalues, 0, 0);
+  p->busy = 0;
+  return rc;
+}
+
+/* conn:send(value) -> true | nil, err. Raises when value cannot be encoded (nothing is sent). */
+static int conn_send(lua_State *L) {
+  conn_box *b = check_conn(L);
+  luaL_checkany(L, 2);
+  packer_box *p = lua_touserdata(L, lua_upvalueindex(1));
+  if (!b->conn) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "rpc: connection to %s is closed", b->peer);
+    return 2;
+  }
+  lua_settop(L, 2);
+  if (pack_frame(L, p, 1) != LUA_OK) return lua_error(L);
+  return send_packed(L, b, p);
+}
+
+/* conn:respond(id, error, result) -> true | nil, err | false, encode_err: sends the response
+ * [1, id, error, result] (nil error or result travel as msgpack nil) without building it as a
+ * table. When it cannot be encoded nothing is sent and the encoding error is returned. */
+static int conn_respond(lua_State *L) {
+  conn_box *b = check_conn(L);
+  packer_box *p = lua_touserdata(L, lua_upvalueindex(1));
+  if (!b->conn) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "rpc: connection to %s is closed", b->peer);
+    return 2;
+  }
+  lua_settop(L, 4);
+  if (pack_frame(L, p, 3) != LUA_OK) {
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return send_packed(L, b, p);
+}
+
 static int pack_protected(lua_State *L) {
   packer_box *p = lua_touserdata(L, 1);
-  seer_lmsgpack_pack(L, &p->pk, 2, "rpc: cannot send the value");
+  if (lua_gettop(L) == 2) {
+    seer_lmsgpack_pack(L, &p->pk, 2, "rpc: cannot send the value");
+    return 0;
+  }
+  msgpack_pack_array(&p->pk, 4); /* a response: [1, id, error, result] */
+  msgpack_pack_int(&p->pk, 1);
+  for (int i = 2; i <= 4; i++)
+    seer_lmsgpack_pack(L, &p->pk, i, "rpc: cannot send the value");
   return 0;
 }
 
@@ -452,6 +491,10 @@ int luaopen_seer__rpc(lua_State *L) {
   lua_pushcfunction(L, pack_protected);
   lua_pushcclosure(L, conn_send, 2);
   lua_setfield(L, -2, "send");
+  lua_pushvalue(L, packer);
+  lua_pushcfunction(L, pack_protected);
+  lua_pushcclosure(L, conn_respond, 2);
+  lua_setfield(L, -2, "respond");
   lua_pop(L, 2);
 
   static const luaL_Reg listener_methods[] = {{"close", listener_close},

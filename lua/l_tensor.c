@@ -443,28 +443,57 @@ static int t_ptr(lua_State *L) {
 
 /* ---- msgpack ext type 1: payload [dtype, shape, bin little-endian] ---- */
 
+/* Packs the payload's head ([dtype, shape, bin header]) into buf; returns its length. */
+static size_t payload_head(const seer_tensor *t, size_t nbytes, char *buf, size_t cap) {
+  msgpack_sbuffer sb = {0, buf, cap}; /* fits: at most 1 + 17 + 3 + 9*8 + 5 bytes */
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  const char *dn = seer_dtype_name(t->dtype);
+  msgpack_pack_array(&pk, 3);
+  msgpack_pack_str(&pk, strlen(dn));
+  msgpack_pack_str_body(&pk, dn, strlen(dn));
+  msgpack_pack_array(&pk, (size_t)t->ndim);
+  for (int i = 0; i < t->ndim; i++)
+    msgpack_pack_int64(&pk, t->shape[i]);
+  msgpack_pack_bin(&pk, nbytes);
+  return sb.size;
+}
+
+void seer_lua_tensor_pack(lua_State *L, msgpack_packer *pk, seer_tensor *t) {
+  seer_error err;
+  seer_tensor *c =
+      seer_tensor_is_contiguous(t) ? seer_tensor_retain(t) : seer_tensor_clone(t, &err);
+  if (!c) {
+    seer_lua_tensor_error(L, "tensor msgpack encode", &err);
+    return;
+  }
+  size_t nbytes = (size_t)seer_tensor_numel(c) * seer_dtype_size(c->dtype);
+  char head[128];
+  size_t hn = payload_head(c, nbytes, head, sizeof head);
+  msgpack_pack_ext(pk, hn + nbytes, MSGPACK_EXT_TENSOR);
+  msgpack_pack_ext_body(pk, head, hn);
+  if (nbytes) msgpack_pack_bin_body(pk, seer_tensor_data(c), nbytes);
+  seer_tensor_release(c);
+}
+
 static int t_payload(lua_State *L, seer_tensor *t) {
   seer_error err;
   seer_tensor *c =
       seer_tensor_is_contiguous(t) ? seer_tensor_retain(t) : seer_tensor_clone(t, &err);
   if (!c) return seer_lua_tensor_error(L, "tensor msgpack encode", &err);
-  msgpack_sbuffer sb;
-  msgpack_packer pk;
-  msgpack_sbuffer_init(&sb);
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  const char *dn = seer_dtype_name(c->dtype);
   size_t nbytes = (size_t)seer_tensor_numel(c) * seer_dtype_size(c->dtype);
-  msgpack_pack_array(&pk, 3);
-  msgpack_pack_str(&pk, strlen(dn));
-  msgpack_pack_str_body(&pk, dn, strlen(dn));
-  msgpack_pack_array(&pk, (size_t)c->ndim);
-  for (int i = 0; i < c->ndim; i++)
-    msgpack_pack_int64(&pk, c->shape[i]);
-  msgpack_pack_bin(&pk, nbytes);
-  msgpack_pack_bin_body(&pk, seer_tensor_data(c), nbytes);
+  char head[128];
+  size_t hn = payload_head(c, nbytes, head, sizeof head);
+  char *p = malloc(hn + nbytes);
+  if (!p) {
+    seer_tensor_release(c);
+    return luaL_error(L, "tensor msgpack encode: out of memory");
+  }
+  memcpy(p, head, hn);
+  if (nbytes) memcpy(p + hn, seer_tensor_data(c), nbytes);
   seer_tensor_release(c);
-  lua_pushlstring(L, sb.data ? sb.data : "", sb.size);
-  msgpack_sbuffer_destroy(&sb);
+  lua_pushlstring(L, p, hn + nbytes);
+  free(p);
   return 1;
 }
 
@@ -538,8 +567,15 @@ out:
   return t;
 }
 
+void seer_lua_tensor_push_payload(lua_State *L, const char *p, size_t len) {
+  seer_error err;
+  seer_tensor *t = decode_payload(p, len, &err);
+  if (!t) seer_lua_tensor_error(L, "tensor msgpack decode", &err);
+  seer_lua_push_tensor(L, t);
+}
+
 /* The ext_decoders[1] entry: payload string -> Tensor. */
-static int l_from_msgpack(lua_State *L) {
+int seer_lua_tensor_from_msgpack(lua_State *L) {
   size_t len;
   const char *p = luaL_checklstring(L, 1, &len);
   seer_error err;
@@ -806,12 +842,12 @@ int luaopen_seer_tensor(lua_State *L) {
   lua_setfield(L, mt, "__index");
 
   lua_getfield(L, msgpack, "ext_decoders");
-  lua_pushcfunction(L, l_from_msgpack);
+  lua_pushcfunction(L, seer_lua_tensor_from_msgpack);
   lua_rawseti(L, -2, MSGPACK_EXT_TENSOR);
   lua_pop(L, 1);
 
   luaL_newlib(L, fns);
-  lua_pushcfunction(L, l_from_msgpack);
+  lua_pushcfunction(L, seer_lua_tensor_from_msgpack);
   lua_setfield(L, -2, "from_msgpack");
   return 1;
 }

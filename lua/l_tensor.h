@@ -22,6 +22,17 @@ int seer_lua_check_dim(lua_State *L, int idx, int ndim, const char *fn);
 /* Reads a dtype name at idx ("f32", "bf16", ...), or dflt when the value is absent. */
 seer_dtype seer_lua_opt_dtype(lua_State *L, int idx, seer_dtype dflt, const char *fn);
 
+/* The msgpack ext type 1 codec (payload [dtype, shape, bin]), used by seer.msgpack and RPC frames
+ * without an intermediate payload string. Packs t as an ext 1 value with pk (the elements go from
+ * the tensor's storage to pk's writer in one write); raises on out of memory. */
+struct msgpack_packer;
+void seer_lua_tensor_pack(lua_State *L, struct msgpack_packer *pk, seer_tensor *t);
+/* Pushes the Tensor decoded from an ext 1 payload; raises on a malformed payload. */
+void seer_lua_tensor_push_payload(lua_State *L, const char *p, size_t len);
+/* The ext_decoders[1] function: payload string -> Tensor (lmsgpack_convert.c recognises it and
+ * decodes straight from the frame instead). */
+int seer_lua_tensor_from_msgpack(lua_State *L);
+
 /* Adds the arithmetic, reduction, product and probability methods (l_tensor_ops.c) to the
  * methods table at the top of the stack, and the arithmetic metamethods to the metatable at mt. */
 void seer_lua_tensor_ops_register(lua_State *L, int mt);

@@ -3,6 +3,7 @@
  * the seer.msgpack codec and by RPC connections. */
 #include "lmsgpack_convert.h"
 
+#include "l_tensor.h"
 #include "runtime_internal.h"
 
 #define MAX_DEPTH 1000
@@ -89,6 +90,14 @@ static void pack_value(lua_State *L, msgpack_packer *pk, int idx, int depth, con
     break;
   case LUA_TTABLE:
   case LUA_TUSERDATA: {
+    if (lua_type(L, idx) == LUA_TUSERDATA) {
+      /* Tensors go as ext 1 straight from their storage: no payload string in between. */
+      seer_tensor *t = seer_lua_to_tensor(L, idx);
+      if (t) {
+        seer_lua_tensor_pack(L, pk, t);
+        return;
+      }
+    }
     if (luaL_getmetafield(L, idx, "__tomsgpack")) {
       lua_pushvalue(L, idx);
       lua_call(L, 1, 1);
@@ -167,7 +176,11 @@ void seer_lmsgpack_push(lua_State *L, const msgpack_object *o, int decoders) {
     } else {
       lua_pushnil(L);
     }
-    if (lua_isfunction(L, -1)) {
+    if (lua_tocfunction(L, -1) == seer_lua_tensor_from_msgpack) {
+      /* The tensor decoder reads the frame's bytes in place: no payload string in between. */
+      lua_pop(L, 1);
+      seer_lua_tensor_push_payload(L, o->via.ext.ptr, o->via.ext.size);
+    } else if (lua_isfunction(L, -1)) {
       lua_pushlstring(L, o->via.ext.ptr, o->via.ext.size);
       lua_call(L, 1, 1);
     } else {

@@ -148,6 +148,22 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
 }
 
 int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err) {
+  /* The socket usually takes a small frame at once, straight from the caller's buffer: only what
+   * it leaves is copied and queued. */
+  if (!c->closing && !c->connecting && c->pending_bytes == 0 && len > 0) {
+    uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write(&c->u.stream, &buf, 1);
+    if (n == (int)len) return SEER_OK;
+    if (n > 0) {
+      data = (const char *)data + n;
+      len -= (size_t)n;
+    } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "write failed: %s", uv_strerror(n));
+      begin_close(c, msg, 0);
+      return seer_errorf(err, SEER_EIO, "rpc: %s: %s", c->peer, msg);
+    }
+  }
   char *copy = malloc(len ? len : 1);
   if (!copy) return seer_errorf(err, SEER_ENOMEM, "out of memory");
   memcpy(copy, data, len);
@@ -195,24 +211,32 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
       uv_buf_init(msgpack_unpacker_buffer(&c->up), (unsigned)(cap > (1u << 30) ? 1u << 30 : cap));
 }
 
+/* Frames are cut with the unpacker's own zone, cleared after each frame instead of handing a zone
+ * out (and allocating a fresh one) per frame: a small request costs no allocation here. */
 static void cut_frames(seer_rpc_conn *c) {
-  msgpack_unpacked res;
-  msgpack_unpacked_init(&res);
   char msg[200];
   while (!c->closing) {
-    size_t size = 0;
-    msgpack_unpack_return rc = msgpack_unpacker_next_with_size(&c->up, &res, &size);
-    if (rc == MSGPACK_UNPACK_SUCCESS) {
+    int rc = msgpack_unpacker_execute(&c->up);
+    if (rc > 0) {
+      size_t size = c->up.parsed;
+      msgpack_object obj = msgpack_unpacker_data(&c->up);
+      if (!msgpack_unpacker_flush_zone(&c->up)) { /* the frame's strings keep the buffer alive */
+        frame_error(c, "out of memory while decoding a frame");
+        break;
+      }
+      msgpack_unpacker_reset(&c->up);
       if (size > c->opts.max_frame) {
         snprintf(msg, sizeof msg, "frame of %zu bytes exceeds the limit of %zu bytes", size,
                  c->opts.max_frame);
+        msgpack_unpacker_reset_zone(&c->up);
         frame_error(c, msg);
         break;
       }
-      if (c->cbs.on_message) c->cbs.on_message(c, &res.data, c->ud);
+      if (c->cbs.on_message) c->cbs.on_message(c, &obj, c->ud);
+      msgpack_unpacker_reset_zone(&c->up);
       continue;
     }
-    if (rc == MSGPACK_UNPACK_CONTINUE) {
+    if (rc == 0) {
       size_t partial = msgpack_unpacker_message_size(&c->up);
       if (partial > c->opts.max_frame) {
         snprintf(msg, sizeof msg, "frame exceeds the limit of %zu bytes (%zu bytes so far)",
@@ -226,7 +250,6 @@ static void cut_frames(seer_rpc_conn *c) {
                        : "malformed msgpack frame (not valid msgpack, or nested deeper than 32)");
     break;
   }
-  msgpack_unpacked_destroy(&res);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {

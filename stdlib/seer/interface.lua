@@ -353,8 +353,12 @@ local function acquire(self)
 end
 
 local function release(self)
-  local nxt = table.remove(self.queue, 1)
-  if nxt then nxt() else self.busy = false end -- the lock passes straight to the next caller
+  local q = self.queue
+  if q[1] == nil then
+    self.busy = false
+    return
+  end
+  table.remove(q, 1)() -- the lock passes straight to the next caller
 end
 
 local function names_of(self)
@@ -377,13 +381,24 @@ function Interface:bind(name, args, kwargs)
     ierror("MethodNotFound", "%s has no exposed function '%s' (available: %s)", self.path, tostring(name),
       names_of(self))
   end
-  args = args or {}
-  local n = #args
-  local out = {}
-  for i = 1, n do
-    local v = args[i]
-    if v == null then v = nil end
-    out[i] = v
+  -- Plain positional arguments are used as they are; a copy is made only to fill in nulls or
+  -- named arguments (the caller's table is never changed).
+  local out = args or {}
+  local n = #out
+  local copy = kwargs ~= nil
+  if not copy then
+    for i = 1, n do
+      if out[i] == null then copy = true break end
+    end
+  end
+  if copy then
+    local c = {}
+    for i = 1, n do
+      local v = out[i]
+      if v == null then v = nil end
+      c[i] = v
+    end
+    out = c
   end
   local nparams = #f.params
   if n > nparams and not f.vararg then

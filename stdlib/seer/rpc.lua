@@ -7,6 +7,8 @@ local msgpack = require "seer.msgpack"
 local task = require "seer.task"
 local core = require "seer.core"
 local json_array = require("seer.json").array
+-- Tensors (ext 1) decode into seer.Tensor even when the program never required seer.tensor.
+require "seer.tensor"
 
 local null = msgpack.null
 local unpack = table.unpack or unpack
@@ -368,7 +370,7 @@ function M.listen(addr, handler, opts)
   end
   local self = setmetatable({
     call = call, describe_fn = describe, token = opts.token, max_frame = opts.max_frame,
-    conns = {}, closed = false,
+    conns = {}, closed = false, idle = {}, nidle = 0,
   }, Server)
   local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end)
   if not listener then error("seer.rpc.listen: " .. address, 2) end
@@ -393,14 +395,14 @@ function Server:_accept(conn)
 end
 
 local function send_response(conn, id, e, result, method)
-  if result == nil then result = null end
-  local ok, sent, serr = pcall(conn.send, conn, { M.RESPONSE, id, e and wire_error(e) or null, result })
-  if ok then return sent, serr end
-  -- The result could not be encoded: the caller learns why, and the connection stays usable.
-  return conn:send({ M.RESPONSE, id, {
+  -- Packed straight from the values (no response table); a result that cannot be encoded is
+  -- answered with a SerializationError, and the connection stays usable.
+  local sent, serr = conn:respond(id, e and wire_error(e) or nil, result)
+  if sent ~= false then return sent, serr end
+  return conn:respond(id, {
     type = "SerializationError", traceback = "",
-    message = ("the result of '%s' cannot be sent: %s"):format(tostring(method), tostring(sent)),
-  }, null })
+    message = ("the result of '%s' cannot be sent: %s"):format(tostring(method), tostring(serr)),
+  }, nil)
 end
 
 --- Answer with a connection-level error (msgid nil) and hang up.
@@ -473,10 +475,43 @@ function Server:_dispatch(state, msg)
     return send_response(conn, id,
       { type = "RuntimeError", message = tostring(d.message), traceback = d.traceback or "" })
   end
-  -- Each call runs as its own task, so handlers may do I/O; the handler decides about ordering
-  -- (seer.interface serialises calls into one interface).
-  local t = task.spawn(self._run, self, state, id, method, params)
-  t.name = "rpc:" .. method
+  -- Each call runs in a task of its own, so handlers may do I/O; the handler decides about ordering
+  -- (seer.interface serialises calls into one interface). Tasks are reused: an idle worker takes
+  -- the call, and only when none is idle is a new one started.
+  local n = self.nidle
+  if n > 0 then
+    local wake = self.idle[n]
+    self.idle[n] = nil
+    self.nidle = n - 1
+    wake(state, id, method, params)
+  else
+    task.spawn(self._worker, self, state, id, method, params).name = "rpc-worker"
+  end
+end
+
+-- Idle workers kept for the next calls; more than this after a burst of concurrent calls end.
+local MAX_IDLE_WORKERS = 16
+
+function Server:_worker(state, id, method, params)
+  local idle = self.idle
+  local function park(done)
+    local n = self.nidle + 1
+    idle[n] = done
+    self.nidle = n
+    return function()
+      for i = self.nidle, 1, -1 do
+        if idle[i] == done then
+          table.remove(idle, i)
+          self.nidle = self.nidle - 1
+        end
+      end
+    end
+  end
+  while state do
+    self:_run(state, id, method, params)
+    if self.closed or self.nidle >= MAX_IDLE_WORKERS then return end
+    state, id, method, params = task.await(park)
+  end
 end
 
 --- Stop listening (a unix socket file is removed) and close every connection.
@@ -485,6 +520,9 @@ function Server:close()
   self.closed = true
   self.listener:close()
   for conn in pairs(self.conns) do conn:close() end
+  local idle = self.idle
+  self.idle, self.nidle = {}, 0
+  for i = 1, #idle do idle[i]() end -- idle workers end
 end
 
 --- Watch SIGTERM, SIGINT and SIGHUP: fn(signum) runs on the loop instead of the process dying.
