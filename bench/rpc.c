@@ -23,6 +23,7 @@
 #define LAT_WARM 2000
 #define BULK_N 30
 #define BULK_WARM 3
+#define COLD_N 20
 
 static double now(void) {
   struct timespec ts;
@@ -155,6 +156,34 @@ static pid_t start_server(const char *seer_lua, const char *iface, const char *a
   return pid;
 }
 
+/* Runs `seer-lua bench/rpc_client.lua ARGS` and returns its output (the Lua-client rows: the script
+ * measures, this program compares with the floor measured in the same run); NULL when it failed. */
+static char *run_lua(const char *seer_lua, const char *script, const char *args) {
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd, "'%s' '%s' %s", seer_lua, script, args);
+  FILE *f = popen(cmd, "r");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *out = calloc(1, cap);
+  size_t r;
+  while (n + 1 < cap && (r = fread(out + n, 1, cap - 1 - n, f)) > 0)
+    n += r;
+  if (pclose(f) != 0) {
+    fprintf(stderr, "bench_rpc: %s failed:\n%s", cmd, out);
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* The numbers after "key p50 " in out: "p50 A p99 B" or "p50 A p90 B max C". */
+static int find_row(const char *out, const char *key, const char *fmt, double *a, double *b,
+                    double *c) {
+  const char *p = out ? strstr(out, key) : NULL;
+  if (!p) return -1;
+  return sscanf(p + strlen(key), fmt, a, b, c) >= 2 ? 0 : -1;
+}
+
 /* A method returning a 1M-element f32 tensor: MB/s through the server vs the floor moving the same
  * bytes. */
 static void bulk(seer_rpc_client *c, const char *method, char *buf, const char *what) {
@@ -198,6 +227,7 @@ int main(int argc, char **argv) {
   const char *seer_lua = argc > 1 ? argv[1] : default_bin;
   const char *iface = argc > 2 ? argv[2] : default_iface;
   const char *given = getenv("SEER_BENCH_RPC_ADDR");
+  const char *only = getenv("SEER_BENCH_RPC_ONLY"); /* "noop": skip the tensor rows */
 
   char dir[] = "/tmp/seer-bench-rpc-XXXXXX", addr[600];
   pid_t server = 0;
@@ -237,10 +267,48 @@ int main(int argc, char **argv) {
   printf("  seer-lua serve   p50 %7.1f us   p99 %7.1f us\n", r50, r99);
   printf("  C floor          p50 %7.1f us   p99 %7.1f us   (unix socket ping-pong)\n", f50, f99);
   printf("  ratio p50 %.2fx (target <= 1.5x)\n", r50 / f50);
+  fflush(stdout);
+
+  /* ---- the same call from Lua clients: seer.rpc.connect, and a sandbox's served client ---- */
+  char script[4096], noop_iface[4096], args[4200];
+  snprintf(script, sizeof script, "%.*s/rpc_client.lua",
+           strrchr(iface, '/') ? (int)(strrchr(iface, '/') - iface) : 1,
+           strrchr(iface, '/') ? iface : ".");
+  snprintf(noop_iface, sizeof noop_iface, "%.*s/rpc_noop_interface.lua",
+           strrchr(iface, '/') ? (int)(strrchr(iface, '/') - iface) : 1,
+           strrchr(iface, '/') ? iface : ".");
+  double l50, l99, x;
+  snprintf(args, sizeof args, "client '%s' %d", addr, LAT_N);
+  char *out = run_lua(seer_lua, script, args);
+  if (find_row(out, "noop", " p50 %lf p99 %lf", &l50, &l99, &x) == 0) {
+    printf(
+        "  Lua client       p50 %7.1f us   p99 %7.1f us   (seer.rpc.connect -> seer-lua serve)\n",
+        l50, l99);
+    printf("  ratio p50 %.2fx (target <= 1.5x)\n", l50 / f50);
+  }
+  free(out);
+  fflush(stdout);
+  if (!getenv("SEER_BENCH_RPC_NO_SANDBOX")) {
+    double s50, s99, c50, c90, cmax;
+    snprintf(args, sizeof args, "sandbox '%s' %d %d", noop_iface, LAT_N / 4, COLD_N);
+    out = run_lua(seer_lua, script, args);
+    if (find_row(out, "sandbox", " p50 %lf p99 %lf", &s50, &s99, &x) == 0) {
+      printf("  sandbox socket   p50 %7.1f us   p99 %7.1f us   (ScopedSandbox:serve, its client)\n",
+             s50, s99);
+      printf("  ratio p50 %.2fx (target <= 1.5x)\n", s50 / f50);
+    }
+    if (find_row(out, "cold", " p50 %lf p90 %lf max %lf", &c50, &c90, &cmax) == 0)
+      printf("cold start, ScopedSandbox:start() to the first answered call (no model), %d runs:\n"
+             "  p50 %.1f ms   p90 %.1f ms   max %.1f ms   (target p50 <= 100 ms)\n",
+             COLD_N, c50, c90, cmax);
+    free(out);
+  }
 
   /* ---- bulk: a 1M-element f32 tensor ---- */
-  bulk(c, "tensor", buf, "encoded by seer.tensor on each call");
-  bulk(c, "tensor_preencoded", buf, "ext 1 encoded once: the RPC layer alone");
+  if (!only || strcmp(only, "noop") != 0) {
+    bulk(c, "tensor", buf, "encoded by seer.tensor on each call");
+    bulk(c, "tensor_preencoded", buf, "ext 1 encoded once: the RPC layer alone");
+  }
   fflush(stdout);
 
   msgpack_unpacked_destroy(&res);
