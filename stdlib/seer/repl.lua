@@ -59,6 +59,9 @@ function M.feed(line)
     return "error"
   end
   pending = nil
+  -- LuaJIT runs compiled loops without checking hooks, so Ctrl-C could not stop `while true do
+  -- end`; statements typed at the REPL run interpreted (what they call is still compiled).
+  if jit then jit.off(fn, true) end
   return handle_results(xpcall(fn, traceback))
 end
 
