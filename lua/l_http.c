@@ -2,7 +2,9 @@
  * stdlib/seer/http.lua: starts requests whose events (head, data, sse, done) call one Lua function
  * on the thread driving the loop, exposes a standalone SSE parser for tests, and realpath (used by
  * the harness to confine agent file tools to a workspace). */
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,9 @@ typedef struct {
   seer_runtime *rt;
   int callback_ref; /* fn(event, ...) */
   int self_ref;     /* keeps the box alive while the request runs */
+  int decode;       /* sse mode: decode each event's data as JSON */
+  int batch_ref;    /* sse mode: the events of the chunk being parsed, flat, 4 slots each */
+  int batch_n;
 } request_box;
 
 static void release(request_box *b) {
@@ -35,7 +40,9 @@ static void release(request_box *b) {
   b->req = NULL;
   luaL_unref(L, LUA_REGISTRYINDEX, b->callback_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, b->self_ref);
-  b->callback_ref = b->self_ref = LUA_NOREF;
+  luaL_unref(L, LUA_REGISTRYINDEX, b->batch_ref);
+  b->callback_ref = b->self_ref = b->batch_ref = LUA_NOREF;
+  b->batch_n = 0;
 }
 
 /* Calls the callback pushed by push_callback. A callback may complete a request inside libuv's
@@ -65,23 +72,102 @@ static void on_head(seer_http_request *r, long status, const char *headers, size
   call(ud, L, 3);
 }
 
+/* JSON (jansson) to Lua, as seer.json.decode builds it: null is the light userdata NULL, arrays and
+ * objects carry the seer.array / seer.object marker metatables. */
+static void push_json(lua_State *L, json_t *v) {
+  luaL_checkstack(L, 4, "http: JSON nesting");
+  switch (json_typeof(v)) {
+  case JSON_NULL: lua_pushlightuserdata(L, NULL); break;
+  case JSON_TRUE: lua_pushboolean(L, 1); break;
+  case JSON_FALSE: lua_pushboolean(L, 0); break;
+  case JSON_INTEGER: seer_pushinteger(L, json_integer_value(v)); break;
+  case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
+  case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
+  case JSON_ARRAY: {
+    size_t n = json_array_size(v);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+      push_json(L, json_array_get(v, i));
+      lua_rawseti(L, -2, (int)i + 1);
+    }
+    seer_push_array_mt(L);
+    lua_setmetatable(L, -2);
+    break;
+  }
+  case JSON_OBJECT: {
+    lua_createtable(L, 0, (int)json_object_size(v));
+    const char *key;
+    size_t klen;
+    json_t *item;
+    void *tmp;
+    json_object_keylen_foreach_safe(v, tmp, key, klen, item) {
+      lua_pushlstring(L, key, klen);
+      push_json(L, item);
+      lua_rawset(L, -3);
+    }
+    seer_push_object_mt(L);
+    lua_setmetatable(L, -2);
+    break;
+  }
+  }
+}
+
+/* Stream mode: a body chunk. SSE mode: on_data(r, NULL, 0) ends a chunk, whose events were batched
+ * by on_event: they go to Lua in one call ("events", list, n). */
 static int on_data(seer_http_request *r, const char *data, size_t len, void *ud) {
-  lua_State *L = push_callback(ud);
+  request_box *b = ud;
+  if (!data) {
+    if (b->batch_n == 0) return 0;
+    lua_State *L = push_callback(b);
+    if (!L) return 0;
+    int n = b->batch_n;
+    lua_pushliteral(L, "events");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, b->batch_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->batch_ref);
+    b->batch_ref = LUA_NOREF;
+    b->batch_n = 0;
+    seer_pushinteger(L, n);
+    call(b, L, 3);
+    return 0;
+  }
+  lua_State *L = push_callback(b);
   if (!L) return 0;
   lua_pushliteral(L, "data");
   lua_pushlstring(L, data, len);
-  call(ud, L, 2);
+  call(b, L, 2);
   return 0;
 }
 
+/* Appends the event to the chunk's batch: event name, data, decoded data (nil when not JSON or not
+ * asked for), id. Nothing runs in Lua here. */
 static int on_event(seer_http_request *r, const seer_sse_event *ev, void *ud) {
-  lua_State *L = push_callback(ud);
-  if (!L) return 0;
-  lua_pushliteral(L, "sse");
+  request_box *b = ud;
+  seer_runtime *rt = b->rt;
+  if (rt->closing || !rt->driving || b->callback_ref == LUA_NOREF) return 0;
+  lua_State *L = rt->driving;
+  luaL_checkstack(L, 8, "http event");
+  if (b->batch_ref == LUA_NOREF) {
+    lua_createtable(L, 16, 0);
+    b->batch_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->batch_ref);
+  int t = lua_gettop(L), i = b->batch_n;
   lua_pushstring(L, ev->event);
+  lua_rawseti(L, t, i + 1);
   lua_pushlstring(L, ev->data, ev->data_len);
+  lua_rawseti(L, t, i + 2);
+  if (b->decode && ev->data_len > 0) {
+    json_t *root = json_loadb(ev->data, ev->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (root) {
+      push_json(L, root);
+      json_decref(root);
+      lua_rawseti(L, t, i + 3);
+    }
+  }
   lua_pushstring(L, ev->id);
-  call(ud, L, 4);
+  lua_rawseti(L, t, i + 4);
+  lua_pop(L, 1);
+  b->batch_n = i + 4;
   return 0;
 }
 
@@ -131,7 +217,11 @@ static double opt_number_field(lua_State *L, int t, const char *name) {
 }
 
 /* request{url=, method=, headers={"K: V",...}, body=, timeout=, connect_timeout=, idle_timeout=,
- *         gzip=, mode="buffer"|"stream"|"sse"}, fn(event, ...) -> handle | nil, err */
+ *         gzip=, mode="buffer"|"stream"|"sse", decode=}, fn(event, ...) -> handle | nil, err
+ * Events: ("head", status, raw_head), ("data", chunk) in stream mode, ("events", list, n) in sse
+ * mode: the events of one received chunk, flat, 4 slots each (name, data, data decoded as JSON when
+ * `decode` is set and it parses, else nil; id), then ("done", ok, status, body, err, kind, elapsed,
+ * raw_head). */
 static int http_request(lua_State *L) {
   client_box *cb = get_client(L);
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -185,7 +275,10 @@ static int http_request(lua_State *L) {
   request_box *b = lua_newuserdata(L, sizeof *b);
   memset(b, 0, sizeof *b);
   b->rt = cb->rt;
-  b->callback_ref = b->self_ref = LUA_NOREF;
+  b->callback_ref = b->self_ref = b->batch_ref = LUA_NOREF;
+  lua_getfield(L, 1, "decode");
+  b->decode = lua_toboolean(L, -1);
+  lua_pop(L, 1);
   luaL_setmetatable(L, REQUEST_MT);
   o.on_head = on_head;
   o.on_data = on_data;
@@ -202,6 +295,56 @@ static int http_request(lua_State *L) {
   b->callback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, -1);
   b->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* parse_headers(raw) -> {lower-case name = value}: "Name: value" lines, values trimmed, repeated
+ * names joined with ", " (as HTTP allows for list-valued headers); lines without a colon skipped.
+ */
+static int http_parse_headers(lua_State *L) {
+  size_t len;
+  const char *p = luaL_optlstring(L, 1, "", &len), *end = p + len;
+  lua_createtable(L, 0, 12);
+  char name[256];
+  while (p < end) {
+    const char *eol = p;
+    while (eol < end && *eol != '\r' && *eol != '\n')
+      eol++;
+    const char *colon = memchr(p, ':', (size_t)(eol - p));
+    if (colon && colon > p) {
+      size_t nl = (size_t)(colon - p);
+      const char *v = colon + 1, *ve = eol;
+      while (v < ve && is_space(*v))
+        v++;
+      while (ve > v && is_space(ve[-1]))
+        ve--;
+      if (nl < sizeof name) {
+        for (size_t i = 0; i < nl; i++)
+          name[i] = (char)tolower((unsigned char)p[i]);
+        lua_pushlstring(L, name, nl);
+      } else {
+        luaL_Buffer nb;
+        luaL_buffinit(L, &nb);
+        for (size_t i = 0; i < nl; i++)
+          luaL_addchar(&nb, (char)tolower((unsigned char)p[i]));
+        luaL_pushresult(&nb);
+      }
+      lua_pushvalue(L, -1);
+      lua_rawget(L, -3);
+      if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, (size_t)(ve - v));
+      } else {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, (size_t)(ve - v));
+        lua_concat(L, 3);
+      }
+      lua_rawset(L, -3);
+    }
+    p = eol + 1;
+  }
   return 1;
 }
 
@@ -347,5 +490,7 @@ int luaopen_seer__http(lua_State *L) {
   lua_setfield(L, -2, "sse_parser");
   lua_pushcfunction(L, http_realpath);
   lua_setfield(L, -2, "realpath");
+  lua_pushcfunction(L, http_parse_headers);
+  lua_setfield(L, -2, "parse_headers");
   return 1;
 }

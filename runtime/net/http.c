@@ -474,6 +474,9 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
     break;
   case SEER_HTTP_SSE:
     if (seer_sse_feed(&r->sse, data, len, on_sse_event, r) != 0) return 0;
+    /* End of this chunk's events: a binding that batches events (one call into Lua per chunk, not
+     * per event) is told here with on_data(r, NULL, 0), when it set on_data in SSE mode. */
+    if (!r->cancelled && r->o.on_data && r->o.on_data(r, NULL, 0, r->o.ud)) return 0;
     break;
   default:
     if (seer_buf_append(&r->body, data, len) != 0) return 0;

@@ -10,7 +10,7 @@ local M = {}
 
 local OPTIONS = {
   method = true, url = true, headers = true, body = true, timeout = true, connect_timeout = true,
-  idle_timeout = true, gzip = true, stream = true, sse = true,
+  idle_timeout = true, gzip = true, stream = true, sse = true, sse_json = true,
 }
 
 local function option_error(k)
@@ -54,17 +54,15 @@ end
 --- with ", " (as HTTP allows for list-valued headers).
 ---@param raw string
 ---@return table<string, string>
-function M.parse_headers(raw)
-  local headers = {}
-  for line in (raw or ""):gmatch("[^\r\n]+") do
-    local name, value = line:match("^([^:]+):%s*(.-)%s*$")
-    if name then
-      name = name:lower()
-      local prev = headers[name]
-      headers[name] = prev and (prev .. ", " .. value) or value
-    end
-  end
-  return headers
+M.parse_headers = C.parse_headers
+
+-- One received chunk's SSE events arrive together, flat, 4 slots each: name, data, data decoded
+-- as JSON (sse_json only; nil when it does not parse), id.
+local function deliver_sse(cb, list, n)
+  for i = 1, n, 4 do cb({ event = list[i], data = list[i + 1], id = list[i + 3] }) end
+end
+local function deliver_sse_json(cb, list, n)
+  for i = 1, n, 4 do cb(list[i], list[i + 2], list[i + 1], list[i + 3]) end
 end
 
 ---@class seer.http.Response
@@ -77,9 +75,11 @@ end
 --- Options: `url`, `method` (default GET, or POST with a body), `headers` (map or list of
 --- "Name: value"), `body` (string), `timeout` (whole request, seconds), `connect_timeout`,
 --- `idle_timeout` (no byte for this long aborts), `gzip` (offer compressed transfer),
---- `stream = fn(chunk)` or `sse = fn({event, data, id})` to receive a 2xx body as it arrives (other
---- statuses are collected into `body`, so an API's error document can be read). Callbacks run on the
---- loop and must not yield; an error in one aborts the request and is returned as its error.
+--- `stream = fn(chunk)`, `sse = fn({event, data, id})` or `sse_json = fn(event, value, data, id)`
+--- (`value`: the event's data decoded as JSON in C, nil when it is not JSON) to receive a 2xx body
+--- as it arrives (other statuses are collected into `body`, so an API's error document can be
+--- read). Callbacks run on the loop and must not yield; an error in one aborts the request and is
+--- returned as its error.
 --- Returns the response for any HTTP status; on a transport failure returns nil, a message and a
 --- kind: "timeout", "connect", "network" (reset, cut mid-body), "tls", "invalid" or "aborted".
 ---@return seer.http.Response|nil, string|nil, string|nil
@@ -87,59 +87,64 @@ function M.request(opts)
   if type(opts) ~= "table" then error("seer.http.request: expected an options table", 2) end
   for k in pairs(opts) do if not OPTIONS[k] then option_error(k) end end
   if type(opts.url) ~= "string" then error("seer.http.request: 'url' must be a string", 2) end
-  if opts.stream and opts.sse then error("seer.http.request: give 'stream' or 'sse', not both", 2) end
-  local user_cb = opts.sse or opts.stream
-  if user_cb ~= nil and type(user_cb) ~= "function" then
-    error("seer.http.request: 'stream' and 'sse' must be functions", 2)
+  local sse, sse_json, stream = opts.sse, opts.sse_json, opts.stream
+  if ((sse and 1 or 0) + (sse_json and 1 or 0) + (stream and 1 or 0)) > 1 then
+    error("seer.http.request: give one of 'stream', 'sse' and 'sse_json'", 2)
   end
+  local user_cb = sse or sse_json or stream
+  if user_cb ~= nil and type(user_cb) ~= "function" then
+    error("seer.http.request: 'stream', 'sse' and 'sse_json' must be functions", 2)
+  end
+  local deliver = sse and deliver_sse or deliver_sse_json
   local body = opts.body
   if body ~= nil and type(body) ~= "string" then error("seer.http.request: 'body' must be a string", 2) end
   local copts = {
     url = opts.url, method = opts.method, headers = header_list(opts.headers), body = body,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, idle_timeout = opts.idle_timeout,
-    gzip = opts.gzip, mode = opts.sse and "sse" or opts.stream and "stream" or "buffer",
+    gzip = opts.gzip, mode = (sse or sse_json) and "sse" or stream and "stream" or "buffer",
+    decode = sse_json and true or nil,
   }
   local status, raw_headers = 0, nil
   local cb_error, handle
-  local finished -- {ok, status, body, err, kind, elapsed, headers}
+  local done, f_ok, f_status, f_body, f_err, f_kind, f_elapsed, f_headers
   local wake
   local function on_event(event, a, b, c, d, e, f, g)
-    if event == "sse" then
+    if event == "events" then
       if cb_error then return end
-      local ok, err = pcall(user_cb, { event = a, data = b, id = c })
-      if not ok then cb_error = err handle:cancel() wake() end
+      local ok, err = pcall(deliver, user_cb, a, b)
+      if not ok then cb_error = err handle:cancel() if wake then wake() end end
     elseif event == "data" then
       if cb_error then return end
       local ok, err = pcall(user_cb, a)
-      if not ok then cb_error = err handle:cancel() wake() end
+      if not ok then cb_error = err handle:cancel() if wake then wake() end end
     elseif event == "head" then
       status, raw_headers = a, b
     else -- done
-      finished = { ok = a, status = b, body = c, err = d, kind = e, elapsed = f, headers = g }
-      wake()
+      done, f_ok, f_status, f_body, f_err, f_kind, f_elapsed, f_headers = true, a, b, c, d, e, f, g
+      if wake then wake() end
     end
   end
   local err
   handle, err = C.request(copts, on_event)
   if not handle then error("seer.http.request: " .. err, 2) end
-  task.await(function(done)
-    if finished or cb_error then done() return end
-    wake = done
+  task.await(function(resume)
+    if done or cb_error then resume() return end
+    wake = resume
     return function() handle:cancel() end
   end)
   local method = opts.method or (body and "POST" or "GET")
   if cb_error then
     return nil, ("seer.http: %s %s: %s callback failed: %s"):format(method, opts.url,
-      opts.sse and "sse" or "stream", tostring(cb_error)), "aborted"
+      sse and "sse" or sse_json and "sse_json" or "stream", tostring(cb_error)), "aborted"
   end
-  if not finished.ok then
-    return nil, ("seer.http: %s %s: %s"):format(method, opts.url, finished.err or finished.kind), finished.kind
+  if not f_ok then
+    return nil, ("seer.http: %s %s: %s"):format(method, opts.url, f_err or f_kind), f_kind
   end
   return {
-    status = finished.status ~= 0 and finished.status or status,
-    headers = M.parse_headers(finished.headers or raw_headers),
-    body = finished.body or "",
-    elapsed = finished.elapsed,
+    status = f_status ~= 0 and f_status or status,
+    headers = C.parse_headers(f_headers or raw_headers),
+    body = f_body or "",
+    elapsed = f_elapsed,
   }
 end
 

@@ -74,11 +74,17 @@ end
 
 --- Feed one SSE event ({event, data}).
 function Stream:event(ev)
-  local name = ev.event
-  if name == "ping" then return end
+  if ev.event == "ping" then return end
   local ok, d = pcall(json.decode, ev.data)
-  if not ok or type(d) ~= "table" then
-    self.protocol_error = "unparseable event data: " .. tostring(ev.data):sub(1, 200)
+  return self:json_event(ev.event, ok and d or nil, ev.data)
+end
+
+--- Feed one SSE event whose data was decoded already (`d`: nil when it is not JSON); the form
+--- seer.http's `sse_json` delivers.
+function Stream:json_event(name, d, data)
+  if name == "ping" then return end
+  if type(d) ~= "table" then
+    self.protocol_error = "unparseable event data: " .. tostring(data):sub(1, 200)
     return
   end
   local t = d.type or name
@@ -116,7 +122,7 @@ function Stream:event(ev)
     self.complete = true
   elseif t == "error" then
     local e = d.error or {}
-    self.stream_error = { type = e.type, message = e.message or ev.data,
+    self.stream_error = { type = e.type, message = e.message or data,
                           retryable = e.type == "overloaded_error" or e.type == "api_error"
                             or e.type == "rate_limit_error" }
   end

@@ -128,10 +128,13 @@ function Agent:request_turn(conv)
   while true do
     local stream = provider.new_stream(o)
     stream.on_text = o.on_text
+    -- Streams that take decoded events get each event's JSON decoded in C, a chunk at a time.
+    local json_event = stream.json_event
     local res, err, kind = http.request({
       url = req.url, method = "POST", headers = req.headers, body = req.body, timeout = o.timeout,
       connect_timeout = o.connect_timeout, idle_timeout = o.idle_timeout,
-      sse = function(ev) stream:event(ev) end,
+      sse = not json_event and function(ev) stream:event(ev) end or nil,
+      sse_json = json_event and function(name, d, data) json_event(stream, name, d, data) end or nil,
     })
     local failure
     if not res then
