@@ -46,20 +46,38 @@ function M.add_user_text(conv, text)
     text = text }) }) })
 end
 
+local ENCODE_OPTS = { sort_keys = false }
+
 --- {url, headers, body} for the next turn.
 function M.request(conv, opts)
-  local body = object({
-    model = opts.model, max_tokens = opts.max_tokens, stream = true, messages = conv.messages,
-    system = conv.system, tools = conv.tools, temperature = opts.temperature,
-  })
-  if opts.thinking then
-    body.thinking = object({ type = "enabled", budget_tokens = opts.thinking })
+  -- Everything but the messages is the same on every turn of a conversation (the same options):
+  -- the url, the headers and the body's other members are built and encoded once.
+  local fixed = conv.fixed
+  if not fixed or fixed.opts ~= opts or fixed.model ~= opts.model or fixed.api_key ~= opts.api_key
+    or fixed.base_url ~= opts.base_url or fixed.max_tokens ~= opts.max_tokens
+    or fixed.temperature ~= opts.temperature or fixed.thinking ~= opts.thinking then
+    local rest = object({
+      model = opts.model, max_tokens = opts.max_tokens, stream = true, system = conv.system,
+      tools = conv.tools, temperature = opts.temperature,
+    })
+    if opts.thinking then
+      rest.thinking = object({ type = "enabled", budget_tokens = opts.thinking })
+    end
+    fixed = {
+      opts = opts, model = opts.model, api_key = opts.api_key, base_url = opts.base_url,
+      max_tokens = opts.max_tokens, temperature = opts.temperature, thinking = opts.thinking,
+      -- '{"model":...,"tools":[...]}' less its closing brace; the messages follow.
+      prefix = json.encode(rest, ENCODE_OPTS):sub(1, -2) .. ',"messages":',
+      url = opts.base_url:gsub("/+$", "") .. "/v1/messages",
+      headers = { "x-api-key: " .. opts.api_key, "anthropic-version: " .. M.api_version,
+                  "content-type: application/json", "accept: text/event-stream" },
+    }
+    conv.fixed = fixed
   end
   return {
-    url = opts.base_url:gsub("/+$", "") .. "/v1/messages",
-    headers = { "x-api-key: " .. opts.api_key, "anthropic-version: " .. M.api_version,
-                "content-type: application/json", "accept: text/event-stream" },
-    body = json.encode(body, { sort_keys = false }),
+    url = fixed.url,
+    headers = fixed.headers,
+    body = fixed.prefix .. json.encode(conv.messages, ENCODE_OPTS) .. "}",
   }
 end
 

@@ -7,11 +7,13 @@ local M = {}
 
 local null = json.null
 
+local ARRAY_MT, OBJECT_MT = getmetatable(json.array()), getmetatable(json.object())
+
 local function is_array(v)
   if type(v) ~= "table" then return false end
   local mt = getmetatable(v)
-  if mt and mt == getmetatable(json.array()) then return true end
-  if mt and mt == getmetatable(json.object()) then return false end
+  if mt and mt == ARRAY_MT then return true end
+  if mt and mt == OBJECT_MT then return false end
   local n = #v
   if n == 0 then return false end
   local count = 0
