@@ -13,7 +13,9 @@ local fixtures = (os.getenv("SEER_SOURCE_DIR") or ".") .. "/tests/lua/fixtures/s
 describe("scoped sandbox serving", function()
   local sb
   setup(function()
-    sb = env.ScopedSandbox(env.SandboxConfig({ memory = "128M", pids = 64, secrets = { "SEER_FIXTURES" } }))
+    -- Room for several served interfaces even in the ASan build; the out-of-memory cases below
+    -- use sandboxes of their own.
+    sb = env.ScopedSandbox(env.SandboxConfig({ memory = "512M", pids = 64, secrets = { "SEER_FIXTURES" } }))
     sb:start()
   end)
   teardown(function() sb:terminate() end)

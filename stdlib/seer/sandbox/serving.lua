@@ -69,9 +69,11 @@ function M.serve(sandbox, interface_path, opts)
   fs.remove(backend:run_path(sock))
   local p = backend:spawn({ "/.seer/seer-lua", "serve", inner_file, "--listen", "unix:/run/seer/" .. sock },
     { env = sandbox.env, stdin = true, stream = true })
-  -- Wait for the server's ready line, its exit, or the deadline.
+  -- Wait for the server's ready line, its exit, or the deadline. If the whole sandbox ends
+  -- meanwhile, stop waiting at once.
   local host_path = path.abspath(interface_path)
   local ready = false
+  backend:on_exit(function() if not ready then pcall(p.kill, p, 9) end end)
   local ok, werr = pcall(task.timeout, opts.timeout or 120, function()
     for line in p:lines() do
       if line:match("^listening on ") then ready = true return end
