@@ -24,6 +24,17 @@ end
 local function header_list(h)
   if h == nil then return nil end
   if type(h) ~= "table" then error("seer.http.request: 'headers' must be a table", 4) end
+  local n, count = #h, 0
+  for _ in pairs(h) do count = count + 1 end
+  if count == n then
+    -- A plain list (the common case, e.g. the harness's per-conversation headers): used as it is.
+    for i = 1, n do
+      if type(h[i]) ~= "string" or not h[i]:find(":", 1, true) then
+        error(("seer.http.request: headers[%d] must be a \"Name: value\" string"):format(i), 4)
+      end
+    end
+    return h
+  end
   local list = {}
   for i = 1, #h do
     if type(h[i]) ~= "string" or not h[i]:find(":", 1, true) then
