@@ -17,6 +17,10 @@ int seer_cpu_threads(void);
  * weight layout. W may be f32, bf16 or f16 and is converted on the fly; accumulation is f32. */
 void seer_cpu_linear(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W,
                      seer_dtype wdt, int64_t N, const float *bias, float *Y, int64_t ldy);
+/* The same product for many rows (M >= 8 or so) as a packed GEMM; returns -1, computing nothing,
+ * when it cannot allocate its packing buffers. */
+int seer_cpu_gemm(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W, seer_dtype wdt,
+                  int64_t N, const float *bias, float *Y, int64_t ldy);
 /* dst[i] = (float)src[i] for a contiguous run of a float dtype. */
 void seer_cpu_to_f32(const void *src, seer_dtype dt, int64_t n, float *dst);
 

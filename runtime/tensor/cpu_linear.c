@@ -1,33 +1,9 @@
-/* cpu_linear.c: owns the AVX2/FMA Linear kernel (X·Wᵀ with f32/bf16/f16 weights, f32 accumulation)
- * and the CPU entry of the backend table. */
-#include <immintrin.h>
+/* cpu_linear.c: owns the AVX2/FMA Linear entry (X·Wᵀ with f32/bf16/f16 weights, f32 accumulation),
+ * its memory-bound path for few rows of X (decode), and the CPU entry of the backend table. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-
-ALWAYS_INLINE __m256 load8(const void *w, seer_dtype dt, int64_t k) {
-  if (dt == SEER_DTYPE_F32) return _mm256_loadu_ps((const float *)w + k);
-  __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)w + k));
-  if (dt == SEER_DTYPE_BF16)
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-  return _mm256_cvtph_ps(h);
-}
-
-ALWAYS_INLINE float load1(const void *w, seer_dtype dt, int64_t k) {
-  if (dt == SEER_DTYPE_F32) return ((const float *)w)[k];
-  uint16_t h = ((const uint16_t *)w)[k];
-  return dt == SEER_DTYPE_BF16 ? seer_bf16_to_f32(h) : seer_f16_to_f32(h);
-}
-
-ALWAYS_INLINE float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+#include "cpu_simd.h"
 
 void seer_cpu_to_f32(const void *src, seer_dtype dt, int64_t n, float *dst) {
   int64_t k = 0;
@@ -229,141 +205,13 @@ static void gemv(const float *X, int64_t M, int64_t K, int64_t ldx, const void *
   if (xp && xp != stackbuf) free(xp);
 }
 
-typedef struct {
-  const float *X;
-  int64_t M, K, ldx;
-  const char *W;
-  seer_dtype wdt;
-  int64_t N;
-  const float *bias;
-  float *Y;
-  int64_t ldy;
-  int64_t mblocks;
-} linear_job;
-
-/* ---- many rows: compute-bound; pack a 16-column panel of Wᵀ (converted to f32) per K block and
- * run a 6x16 register-tiled outer-product kernel over it, as BLIS-style GEMMs do ---- */
-
-#define MR 6
-#define NR 16
-#define KC 256
-#define MC 96
-#define NC 64
-
-ALWAYS_INLINE void ukernel(int mr, int64_t kc, const float *A, int64_t lda, const float *Bp,
-                           float *C, int64_t ldc, int first, int nvalid) {
-  __m256 c[MR][2];
-  float tmp[MR * NR];
-  if (first) {
-    for (int i = 0; i < mr; i++)
-      c[i][0] = c[i][1] = _mm256_setzero_ps();
-  } else if (nvalid == NR) {
-    for (int i = 0; i < mr; i++) {
-      c[i][0] = _mm256_loadu_ps(C + i * ldc);
-      c[i][1] = _mm256_loadu_ps(C + i * ldc + 8);
-    }
-  } else {
-    memset(tmp, 0, sizeof tmp);
-    for (int i = 0; i < mr; i++)
-      memcpy(tmp + i * NR, C + i * ldc, (size_t)nvalid * 4);
-    for (int i = 0; i < mr; i++) {
-      c[i][0] = _mm256_loadu_ps(tmp + i * NR);
-      c[i][1] = _mm256_loadu_ps(tmp + i * NR + 8);
-    }
-  }
-  for (int64_t k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(Bp + k * NR), b1 = _mm256_load_ps(Bp + k * NR + 8);
-    for (int i = 0; i < mr; i++) {
-      __m256 a = _mm256_broadcast_ss(A + i * lda + k);
-      c[i][0] = _mm256_fmadd_ps(a, b0, c[i][0]);
-      c[i][1] = _mm256_fmadd_ps(a, b1, c[i][1]);
-    }
-  }
-  if (nvalid == NR) {
-    for (int i = 0; i < mr; i++) {
-      _mm256_storeu_ps(C + i * ldc, c[i][0]);
-      _mm256_storeu_ps(C + i * ldc + 8, c[i][1]);
-    }
-  } else {
-    for (int i = 0; i < mr; i++) {
-      _mm256_storeu_ps(tmp + i * NR, c[i][0]);
-      _mm256_storeu_ps(tmp + i * NR + 8, c[i][1]);
-      memcpy(C + i * ldc, tmp + i * NR, (size_t)nvalid * 4);
-    }
-  }
-}
-
-static void ukernel_any(int mr, int64_t kc, const float *A, int64_t lda, const float *Bp, float *C,
-                        int64_t ldc, int first, int nvalid) {
-  switch (mr) {
-  case 6: ukernel(6, kc, A, lda, Bp, C, ldc, first, nvalid); break;
-  case 5: ukernel(5, kc, A, lda, Bp, C, ldc, first, nvalid); break;
-  case 4: ukernel(4, kc, A, lda, Bp, C, ldc, first, nvalid); break;
-  case 3: ukernel(3, kc, A, lda, Bp, C, ldc, first, nvalid); break;
-  case 2: ukernel(2, kc, A, lda, Bp, C, ldc, first, nvalid); break;
-  default: ukernel(1, kc, A, lda, Bp, C, ldc, first, nvalid); break;
-  }
-}
-
-ALWAYS_INLINE void pack_panel(const linear_job *j, int64_t n0, int nvalid, int64_t k0, int64_t kc,
-                              float *Bp, seer_dtype dt) {
-  size_t es = seer_dtype_size(dt);
-  float row[KC];
-  for (int c = 0; c < NR; c++) {
-    if (c >= nvalid) {
-      for (int64_t k = 0; k < kc; k++)
-        Bp[k * NR + c] = 0.0f;
-      continue;
-    }
-    const char *w = j->W + ((size_t)(n0 + c) * (size_t)j->K + (size_t)k0) * es;
-    int64_t k = 0;
-    for (; k + 8 <= kc; k += 8)
-      _mm256_storeu_ps(row + k, load8(w, dt, k));
-    for (; k < kc; k++)
-      row[k] = load1(w, dt, k);
-    for (k = 0; k < kc; k++)
-      Bp[k * NR + c] = row[k];
-  }
-}
-
-static void gemm_task(void *ctx, int64_t task, int thread) {
-  const linear_job *j = ctx;
-  float Bp[KC * NR] __attribute__((aligned(32)));
-  int64_t mblk = task % j->mblocks, nblk = task / j->mblocks;
-  int64_t m0 = mblk * MC, m1 = m0 + MC < j->M ? m0 + MC : j->M;
-  int64_t nb0 = nblk * NC, nb1 = nb0 + NC < j->N ? nb0 + NC : j->N;
-  for (int64_t n0 = nb0; n0 < nb1; n0 += NR) {
-    int nvalid = (int)(nb1 - n0 < NR ? nb1 - n0 : NR);
-    for (int64_t k0 = 0; k0 < j->K; k0 += KC) {
-      int64_t kc = j->K - k0 < KC ? j->K - k0 : KC;
-      switch (j->wdt) {
-      case SEER_DTYPE_BF16: pack_panel(j, n0, nvalid, k0, kc, Bp, SEER_DTYPE_BF16); break;
-      case SEER_DTYPE_F16: pack_panel(j, n0, nvalid, k0, kc, Bp, SEER_DTYPE_F16); break;
-      default: pack_panel(j, n0, nvalid, k0, kc, Bp, SEER_DTYPE_F32); break;
-      }
-      for (int64_t m = m0; m < m1; m += MR) {
-        int mr = (int)(m1 - m < MR ? m1 - m : MR);
-        ukernel_any(mr, kc, j->X + m * j->ldx + k0, j->ldx, Bp, j->Y + m * j->ldy + n0, j->ldy,
-                    k0 == 0, nvalid);
-      }
-    }
-    if (j->bias)
-      for (int64_t m = m0; m < m1; m++)
-        for (int c = 0; c < nvalid; c++)
-          j->Y[m * j->ldy + n0 + c] += j->bias[n0 + c];
-  }
-}
-
 void seer_cpu_linear(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W,
                      seer_dtype wdt, int64_t N, const float *bias, float *Y, int64_t ldy) {
-  linear_job j = {X, M, K, ldx, W, wdt, N, bias, Y, ldy, 0};
   if (M <= 0 || N <= 0) return;
-  if (M < 8) {
-    gemv(X, M, K, ldx, W, wdt, N, bias, Y, ldy);
-    return;
-  }
-  j.mblocks = (M + MC - 1) / MC;
-  seer_cpu_parallel_for(j.mblocks * ((N + NC - 1) / NC), gemm_task, &j);
+  /* Few rows are memory-bound (stream W once); many are compute-bound (cpu_gemm.c). The gemv path
+   * is also the fallback when the GEMM cannot get its packing buffers. */
+  if (M >= 8 && seer_cpu_gemm(X, M, K, ldx, W, wdt, N, bias, Y, ldy) == 0) return;
+  gemv(X, M, K, ldx, W, wdt, N, bias, Y, ldy);
 }
 
 static const seer_backend cpu_backend = {"cpu", seer_cpu_linear};
