@@ -75,11 +75,19 @@ static int run_subcommand(seer_runtime *rt, int argc, char **argv) {
 }
 
 int seer_cli_main(int argc, char **argv) {
-  /* Hidden modes the sandbox backend runs this binary in (see runtime/sandbox/). */
-  if (argc >= 2 && strcmp(argv[1], "__sandbox-init") == 0)
-    return seer_sandbox_init_main(argc - 1, argv + 1);
-  if (argc >= 2 && strcmp(argv[1], "__sandbox-exec") == 0)
-    return seer_sandbox_exec_main(argc - 1, argv + 1);
+  /* Hidden modes the sandbox backend runs this binary in (see runtime/sandbox/). They end with
+   * _exit: these processes live partly inside the sandbox's namespaces, where exit-time hooks
+   * (LeakSanitizer's stop-the-world in sanitizer builds) cannot work and would hang. */
+  if (argc >= 2 && strcmp(argv[1], "__sandbox-init") == 0) {
+    int status = seer_sandbox_init_main(argc - 1, argv + 1);
+    fflush(NULL);
+    _exit(status);
+  }
+  if (argc >= 2 && strcmp(argv[1], "__sandbox-exec") == 0) {
+    int status = seer_sandbox_exec_main(argc - 1, argv + 1);
+    fflush(NULL);
+    _exit(status);
+  }
   if (argc >= 2)
     for (const char *const *c = subcommands; *c; c++)
       if (strcmp(argv[1], *c) == 0) {

@@ -1,7 +1,8 @@
 /* exec.c: owns running a command inside a started sandbox
  * (`seer-lua __sandbox-exec PID CWD NOFILE PIDS CPUS -- CMD ARGS...`): join the namespaces of the
  * sandbox's pid 1, become its root, apply the same limits, no_new_privs and seccomp filter, and
- * run CMD with this process's environment. The exit status (or signal) is passed through. */
+ * run CMD with this process's environment. The exit status (or signal) is passed through; SIGTERM
+ * kills the command's whole process group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -16,8 +17,10 @@
 #include "seer/sandbox.h"
 
 static pid_t child_pid;
+/* The command runs in a process group of its own, so a signal (a timeout, terminate) reaches what
+ * it started too: a shell's children would otherwise outlive it and hold its output open. */
 static void forward(int sig) {
-  if (child_pid > 0) kill(child_pid, sig);
+  if (child_pid > 0) kill(-child_pid, sig == SIGTERM ? SIGKILL : sig);
 }
 
 static int fail(const char *what) {
@@ -63,6 +66,7 @@ int seer_sandbox_exec_main(int argc, char **argv) {
   child_pid = fork(); /* the child is the first process in the sandbox's pid namespace */
   if (child_pid < 0) return fail("fork");
   if (child_pid == 0) {
+    setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (seer_sandbox_seccomp_apply(&err) != SEER_OK) {
       fprintf(stderr, "%s\n", err.msg);
@@ -73,6 +77,7 @@ int seer_sandbox_exec_main(int argc, char **argv) {
     fprintf(stderr, "sandbox: cannot run '%s': %s\n", argv[7], strerror(e));
     _exit(e == ENOENT ? 127 : 126);
   }
+  setpgid(child_pid, child_pid); /* also here, so a signal right after fork finds the group */
   signal(SIGTERM, forward);
   signal(SIGINT, forward);
   signal(SIGHUP, forward);

@@ -147,8 +147,9 @@ function Backend:spawn(argv, opts)
   local args = { "__sandbox-exec", self.pid, opts.cwd or "/workspace", tostring(o.nofile or 0),
                  tostring(o.pids or 0), tostring(o.cpus or 0), "--" }
   for i = 1, #argv do args[#args + 1] = argv[i] end
+  -- On timeout, SIGTERM: __sandbox-exec then kills the command's whole process group.
   return process.spawn({ cmd = self.exe, args = args, env = opts.env, stdin = opts.stdin,
-                         stream = opts.stream, timeout = opts.timeout })
+                         stream = opts.stream, timeout = opts.timeout, kill_signal = 15 })
 end
 
 --- Host-side path of a file in /run/seer (where RPC sockets and interface copies live).
