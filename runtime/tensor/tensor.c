@@ -174,7 +174,7 @@ static seer_tensor *tensor_alloc_header(seer_dtype dt, int ndim, const int64_t *
 }
 
 seer_tensor *seer_tensor_new(seer_dtype dt, int ndim, const int64_t *shape, seer_error *err) {
-  int64_t n;
+  int64_t n = 0;
   if (check_shape(ndim, shape, &n, err)) return NULL;
   if (!seer_dtype_size(dt)) {
     seer_errorf(err, SEER_EINVAL, "tensor: unknown dtype %d", (int)dt);
@@ -196,7 +196,7 @@ seer_tensor *seer_tensor_new(seer_dtype dt, int ndim, const int64_t *shape, seer
 seer_tensor *seer_tensor_from_storage(seer_storage *s, size_t byte_offset, seer_dtype dt, int ndim,
                                       const int64_t *shape, const int64_t *strides,
                                       seer_error *err) {
-  int64_t n;
+  int64_t n = 0;
   if (check_shape(ndim, shape, &n, err)) return NULL;
   size_t es = seer_dtype_size(dt);
   if (!es) {
