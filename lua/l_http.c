@@ -72,46 +72,6 @@ static void on_head(seer_http_request *r, long status, const char *headers, size
   call(ud, L, 3);
 }
 
-/* JSON (jansson) to Lua, as seer.json.decode builds it: null is the light userdata NULL, arrays and
- * objects carry the seer.array / seer.object marker metatables. */
-static void push_json(lua_State *L, json_t *v) {
-  luaL_checkstack(L, 4, "http: JSON nesting");
-  switch (json_typeof(v)) {
-  case JSON_NULL: lua_pushlightuserdata(L, NULL); break;
-  case JSON_TRUE: lua_pushboolean(L, 1); break;
-  case JSON_FALSE: lua_pushboolean(L, 0); break;
-  case JSON_INTEGER: seer_pushinteger(L, json_integer_value(v)); break;
-  case JSON_REAL: lua_pushnumber(L, json_real_value(v)); break;
-  case JSON_STRING: lua_pushlstring(L, json_string_value(v), json_string_length(v)); break;
-  case JSON_ARRAY: {
-    size_t n = json_array_size(v);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-      push_json(L, json_array_get(v, i));
-      lua_rawseti(L, -2, (int)i + 1);
-    }
-    seer_push_array_mt(L);
-    lua_setmetatable(L, -2);
-    break;
-  }
-  case JSON_OBJECT: {
-    lua_createtable(L, 0, (int)json_object_size(v));
-    const char *key;
-    size_t klen;
-    json_t *item;
-    void *tmp;
-    json_object_keylen_foreach_safe(v, tmp, key, klen, item) {
-      lua_pushlstring(L, key, klen);
-      push_json(L, item);
-      lua_rawset(L, -3);
-    }
-    seer_push_object_mt(L);
-    lua_setmetatable(L, -2);
-    break;
-  }
-  }
-}
-
 /* Stream mode: a body chunk. SSE mode: on_data(r, NULL, 0) ends a chunk, whose events were batched
  * by on_event: they go to Lua in one call ("events", list, n). */
 static int on_data(seer_http_request *r, const char *data, size_t len, void *ud) {
@@ -159,7 +119,7 @@ static int on_event(seer_http_request *r, const seer_sse_event *ev, void *ud) {
   if (b->decode && ev->data_len > 0) {
     json_t *root = json_loadb(ev->data, ev->data_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (root) {
-      push_json(L, root);
+      seer_lua_push_json(L, root);
       json_decref(root);
       lua_rawseti(L, t, i + 3);
     }

@@ -254,7 +254,7 @@ static int json_encode(lua_State *L) {
 
 /* ---- decoding ---- */
 
-static void push_json(lua_State *L, json_t *v) {
+void seer_lua_push_json(lua_State *L, json_t *v) {
   luaL_checkstack(L, 4, "json.decode: nesting");
   switch (json_typeof(v)) {
   case JSON_NULL: lua_pushlightuserdata(L, NULL); break;
@@ -267,7 +267,7 @@ static void push_json(lua_State *L, json_t *v) {
     size_t n = json_array_size(v);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-      push_json(L, json_array_get(v, i));
+      seer_lua_push_json(L, json_array_get(v, i));
       lua_rawseti(L, -2, (int)i + 1);
     }
     seer_push_array_mt(L);
@@ -282,7 +282,7 @@ static void push_json(lua_State *L, json_t *v) {
     void *tmp;
     json_object_keylen_foreach_safe(v, tmp, key, klen, item) {
       lua_pushlstring(L, key, klen);
-      push_json(L, item);
+      seer_lua_push_json(L, item);
       lua_rawset(L, -3);
     }
     seer_push_object_mt(L);
@@ -301,7 +301,7 @@ static int json_decode(lua_State *L) {
   if (!root)
     return luaL_error(L, "json.decode: %s at line %d column %d (byte %d)", jerr.text, jerr.line,
                       jerr.column, jerr.position);
-  push_json(L, root);
+  seer_lua_push_json(L, root);
   json_decref(root);
   return 1;
 }

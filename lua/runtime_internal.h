@@ -39,6 +39,9 @@ void seer_push_array_mt(lua_State *L);
 void seer_push_object_mt(lua_State *L);
 /* The shared null sentinel (a light userdata NULL). */
 int seer_is_null(lua_State *L, int idx);
+/* Pushes a jansson value as seer.json.decode builds it (null sentinel, array/object markers). */
+struct json_t;
+void seer_lua_push_json(lua_State *L, struct json_t *v);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 int seer_utf8_valid(const unsigned char *s, size_t n);
 
