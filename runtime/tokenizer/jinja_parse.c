@@ -519,6 +519,17 @@ static int expect_block_end(parser *p) {
   return SEER_OK;
 }
 
+/* A body that only `end` closes (endfor, endset, endmacro, ...), through the closing tag's "%}". */
+static int parse_closed_body(parser *p, const char *end, jnode ***body, size_t *nbody) {
+  const char *const ends[] = {end, NULL};
+  nvec v = {0};
+  const char *ended;
+  TRY(parse_body(p, ends, &v, &ended));
+  *body = v.v;
+  *nbody = v.n;
+  return expect_block_end(p);
+}
+
 static int names_list(parser *p, jnode *n) {
   const char *names[8];
   size_t k = 0;
@@ -553,12 +564,7 @@ static int parse_if(parser *p, jnode **out) {
     n->nelse = 1;
   } else if (!strcmp(ended, "else")) {
     TRY(expect_block_end(p));
-    static const char *const ends2[] = {"endif", NULL};
-    nvec eb = {0};
-    TRY(parse_body(p, ends2, &eb, &ended));
-    n->else_body = eb.v;
-    n->nelse = eb.n;
-    TRY(expect_block_end(p));
+    TRY(parse_closed_body(p, "endif", &n->else_body, &n->nelse));
   } else {
     TRY(expect_block_end(p));
   }
@@ -583,14 +589,7 @@ static int parse_for(parser *p, jnode **out) {
   n->body = body.v;
   n->nbody = body.n;
   TRY(expect_block_end(p));
-  if (!strcmp(ended, "else")) {
-    static const char *const ends2[] = {"endfor", NULL};
-    nvec eb = {0};
-    TRY(parse_body(p, ends2, &eb, &ended));
-    n->else_body = eb.v;
-    n->nelse = eb.n;
-    TRY(expect_block_end(p));
-  }
+  if (!strcmp(ended, "else")) TRY(parse_closed_body(p, "endfor", &n->else_body, &n->nelse));
   *out = n;
   return SEER_OK;
 }
@@ -621,13 +620,7 @@ static int parse_set(parser *p, jnode **out) {
   /* {% set x %}...{% endset %} */
   n->k = JN_SET_BLOCK;
   TRY(expect_block_end(p));
-  static const char *const ends[] = {"endset", NULL};
-  nvec body = {0};
-  const char *ended;
-  TRY(parse_body(p, ends, &body, &ended));
-  n->body = body.v;
-  n->nbody = body.n;
-  TRY(expect_block_end(p));
+  TRY(parse_closed_body(p, "endset", &n->body, &n->nbody));
   *out = n;
   return SEER_OK;
 }
@@ -659,13 +652,7 @@ static int parse_macro(parser *p, jnode **out) {
   memcpy(n->defaults, defs, k * sizeof *defs);
   n->ntargets = k;
   TRY(expect_block_end(p));
-  static const char *const ends[] = {"endmacro", NULL};
-  nvec body = {0};
-  const char *ended;
-  TRY(parse_body(p, ends, &body, &ended));
-  n->body = body.v;
-  n->nbody = body.n;
-  TRY(expect_block_end(p));
+  TRY(parse_closed_body(p, "endmacro", &n->body, &n->nbody));
   *out = n;
   return SEER_OK;
 }
@@ -697,13 +684,7 @@ static int parse_statement(parser *p, jnode **out) {
       if (is_op(cur(p), "(")) TRY(parse_call_args(p, n));
     }
     TRY(expect_block_end(p));
-    const char *const ends[] = {filter ? "endfilter" : "endgeneration", NULL};
-    nvec body = {0};
-    const char *ended;
-    TRY(parse_body(p, ends, &body, &ended));
-    n->body = body.v;
-    n->nbody = body.n;
-    TRY(expect_block_end(p));
+    TRY(parse_closed_body(p, filter ? "endfilter" : "endgeneration", &n->body, &n->nbody));
     *out = n;
     return SEER_OK;
   }
