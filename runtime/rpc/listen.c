@@ -14,12 +14,7 @@
 #include "rpc_internal.h"
 
 struct seer_rpc_listener {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_pipe_t pipe;
-    uv_tcp_t tcp;
-  } u;
+  seer_rpc_handle u;
   seer_loop *loop;
   int tcp;
   seer_rpc_accept_cb on_accept;

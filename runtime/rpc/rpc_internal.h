@@ -7,13 +7,16 @@
 
 #include "seer/rpc.h"
 
+/* The libuv handle behind a listener or a connection: a unix pipe or a tcp socket. */
+typedef union seer_rpc_handle {
+  uv_handle_t handle;
+  uv_stream_t stream;
+  uv_pipe_t pipe;
+  uv_tcp_t tcp;
+} seer_rpc_handle;
+
 struct seer_rpc_conn {
-  union {
-    uv_handle_t handle;
-    uv_stream_t stream;
-    uv_pipe_t pipe;
-    uv_tcp_t tcp;
-  } u;
+  seer_rpc_handle u;
   seer_loop *loop;
   int tcp;
   int refs; /* the handle + an in-flight getaddrinfo; freed at 0 */
