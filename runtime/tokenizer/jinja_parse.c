@@ -594,13 +594,19 @@ static int parse_for(parser *p, jnode **out) {
   return SEER_OK;
 }
 
-static int parse_set(parser *p, jnode **out) {
-  NEW(n, JN_SET);
+/* The statement's name token (a variable or macro name) into n->name. */
+static int take_name(parser *p, jnode *n, const char *what) {
   const jtok *t = cur(p);
-  if (t->t != JT_NAME) return fail(p, "a variable name");
+  if (t->t != JT_NAME) return fail(p, what);
   n->name = ja_strdup(p->a, t->s, t->n);
   n->name_len = t->n;
   p->i++;
+  return SEER_OK;
+}
+
+static int parse_set(parser *p, jnode **out) {
+  NEW(n, JN_SET);
+  TRY(take_name(p, n, "a variable name"));
   if (accept_op(p, ".")) {
     const jtok *attr = cur(p);
     if (attr->t != JT_NAME) return fail(p, "an attribute name");
@@ -627,11 +633,7 @@ static int parse_set(parser *p, jnode **out) {
 
 static int parse_macro(parser *p, jnode **out) {
   NEW(n, JN_MACRO);
-  const jtok *t = cur(p);
-  if (t->t != JT_NAME) return fail(p, "a macro name");
-  n->name = ja_strdup(p->a, t->s, t->n);
-  n->name_len = t->n;
-  p->i++;
+  TRY(take_name(p, n, "a macro name"));
   if (!accept_op(p, "(")) return fail(p, "'('");
   const char *names[32];
   jnode *defs[32];
