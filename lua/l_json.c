@@ -100,40 +100,43 @@ static void encode_value(encoder *e, int idx, int depth);
 
 static void encode_object(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
-  /* Collect string forms of the keys into a Lua table (keeps them alive), then sort. */
-  lua_newtable(L);
+  /* Keys in the shared order (insertion order when known, else sorted); their string forms go
+   * into a Lua table, which keeps them alive. */
+  size_t n = seer_push_key_order(L, idx);
   int keys = lua_gettop(L);
-  size_t n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) { /* ..., key, value */
-    int kt = lua_type(L, -2);
-    if (kt == LUA_TSTRING) {
-      lua_pushvalue(L, -2);
-    } else if (kt == LUA_TNUMBER) {
+  lua_createtable(L, (int)n, 0);
+  int names_t = lua_gettop(L);
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, keys, (int)i);
+    int kt = lua_type(L, -1);
+    if (kt == LUA_TNUMBER) {
       char tmp[40];
-      if (seer_isinteger(L, -2))
-        snprintf(tmp, sizeof tmp, "%lld", seer_tointeger(L, -2));
+      if (seer_isinteger(L, -1))
+        snprintf(tmp, sizeof tmp, "%lld", seer_tointeger(L, -1));
       else
-        snprintf(tmp, sizeof tmp, "%.17g", lua_tonumber(L, -2));
+        snprintf(tmp, sizeof tmp, "%.17g", lua_tonumber(L, -1));
       lua_pushstring(L, tmp);
+    } else if (kt == LUA_TSTRING) {
+      lua_pushvalue(L, -1);
     } else {
-      encode_fail(e, depth, lua_pushfstring(L, "table key of type %s", luaL_typename(L, -2)));
+      encode_fail(e, depth, lua_pushfstring(L, "table key of type %s", luaL_typename(L, -1)));
     }
-    n++;
-    lua_rawseti(L, keys, (int)(2 * n - 1)); /* key string */
-    lua_rawseti(L, keys, (int)(2 * n));     /* value */
+    lua_rawseti(L, names_t, (int)i);
+    lua_pop(L, 1);
   }
   /* Scratch arrays live in a userdata so an error raised mid-object cannot leak them. */
   const char **names = lua_newuserdata(L, n * (2 * sizeof(char *) + sizeof(int)) + 1);
   const char **sorted = names + n;
   int *order = (int *)(sorted + n);
   for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, keys, (int)i * 2 + 1);
+    lua_rawgeti(L, names_t, (int)i + 1);
     names[i] = lua_tostring(L, -1);
     lua_pop(L, 1);
+    order[i] = (int)i;
   }
   if (e->sort_keys && n > 1) {
-    /* Sort pointers, then recover each one's slot by pointer identity. */
+    /* sort_keys = true: by the keys' string forms, whatever order the table records. Sort
+     * pointers, then recover each one's slot by pointer identity. */
     memcpy(sorted, names, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, compare_keys);
     for (size_t i = 0; i < n; i++)
@@ -142,9 +145,6 @@ static void encode_object(encoder *e, int idx, int depth) {
           order[i] = (int)j;
           break;
         }
-  } else {
-    for (size_t i = 0; i < n; i++)
-      order[i] = (int)i;
   }
   seer_buf_appendc(&e->out, '{');
   for (size_t i = 0; i < n; i++) {
@@ -153,14 +153,15 @@ static void encode_object(encoder *e, int idx, int depth) {
     const char *name = names[order[i]];
     write_string(e, depth, name, strlen(name));
     seer_buf_appends(&e->out, e->indent ? ": " : ":");
-    lua_rawgeti(L, keys, order[i] * 2 + 2);
+    lua_rawgeti(L, keys, order[i] + 1);
+    lua_rawget(L, idx);
     e->path[depth + 1] = name;
     encode_value(e, lua_gettop(L), depth + 1);
     lua_pop(L, 1);
   }
   if (n) newline(e, depth);
   seer_buf_appendc(&e->out, '}');
-  lua_pop(L, 2);
+  lua_pop(L, 3);
 }
 
 static void encode_value(encoder *e, int idx, int depth) {
@@ -226,7 +227,8 @@ static int encoder_gc(lua_State *L) {
   return 0;
 }
 
-/* encode(value [, {indent = n, sort_keys = true}]) -> string */
+/* encode(value [, {indent = n, sort_keys = bool}]) -> string. Keys go in each object's recorded
+ * order, or sorted when it has none; sort_keys = true sorts every object. */
 static int json_encode(lua_State *L) {
   luaL_checkany(L, 1);
   encoder *e =
@@ -238,12 +240,11 @@ static int json_encode(lua_State *L) {
   }
   lua_setmetatable(L, -2);
   e->L = L;
-  e->sort_keys = 1;
   if (lua_istable(L, 2)) {
     lua_getfield(L, 2, "indent");
     e->indent = (int)luaL_optinteger(L, -1, 0);
     lua_getfield(L, 2, "sort_keys");
-    if (!lua_isnil(L, -1)) e->sort_keys = lua_toboolean(L, -1);
+    e->sort_keys = lua_toboolean(L, -1);
     lua_pop(L, 2);
   }
   encode_value(e, 1, 0);
@@ -276,20 +277,102 @@ void seer_lua_push_json(lua_State *L, json_t *v) {
   }
   case JSON_OBJECT: {
     lua_createtable(L, 0, (int)json_object_size(v));
+    seer_push_object_mt(L);
+    lua_setmetatable(L, -2);
+    seer_key_order_new(L, -1); /* jansson iterates in document order: record it */
     const char *key;
-    size_t klen;
+    size_t klen, n = 0;
     json_t *item;
     void *tmp;
     json_object_keylen_foreach_safe(v, tmp, key, klen, item) {
       lua_pushlstring(L, key, klen);
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -3, (int)++n);
       seer_lua_push_json(L, item);
-      lua_rawset(L, -3);
+      lua_rawset(L, -4);
     }
-    seer_push_object_mt(L);
-    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
     break;
   }
   }
+}
+
+json_t *seer_lua_to_json(lua_State *L, int idx, int depth, const char **why) {
+  if (depth > 64) {
+    *why = "nested too deeply (cycle?)";
+    return NULL;
+  }
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  luaL_checkstack(L, 6, "json: nesting");
+  switch (lua_type(L, idx)) {
+  case LUA_TNIL: return json_null();
+  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
+  case LUA_TNUMBER:
+    if (seer_isinteger(L, idx)) return json_integer(seer_tointeger(L, idx));
+    return json_real(lua_tonumber(L, idx));
+  case LUA_TSTRING: {
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    json_t *j = json_stringn(s, len);
+    if (!j) *why = "a string is not valid UTF-8";
+    return j;
+  }
+  case LUA_TLIGHTUSERDATA:
+    if (seer_is_null(L, idx)) return json_null();
+    break;
+  case LUA_TTABLE: {
+    size_t n;
+    if (seer_table_kind(L, idx, &n) == SEER_TABLE_ARRAY) {
+      json_t *a = json_array();
+      for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (int)i);
+        json_t *v = seer_lua_to_json(L, -1, depth + 1, why);
+        lua_pop(L, 1);
+        if (!v) {
+          json_decref(a);
+          return NULL;
+        }
+        json_array_append_new(a, v);
+      }
+      return a;
+    }
+    /* jansson keeps insertion order, so the object keeps the table's key order. */
+    json_t *o = json_object();
+    n = seer_push_key_order(L, idx);
+    int keys = lua_gettop(L);
+    for (size_t i = 1; i <= n; i++) {
+      lua_rawgeti(L, keys, (int)i);
+      if (lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 2);
+        json_decref(o);
+        *why = "an object key is not a string";
+        return NULL;
+      }
+      lua_pushvalue(L, -1);
+      lua_rawget(L, idx);
+      json_t *v = seer_lua_to_json(L, -1, depth + 1, why);
+      if (!v) {
+        lua_pop(L, 3);
+        json_decref(o);
+        return NULL;
+      }
+      size_t klen;
+      const char *k = lua_tolstring(L, -2, &klen);
+      if (json_object_setn_new(o, k, klen, v)) {
+        lua_pop(L, 3);
+        json_decref(o);
+        *why = "an object key is not valid UTF-8";
+        return NULL;
+      }
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    return o;
+  }
+  default: break;
+  }
+  *why = "a value is not representable in JSON (function, userdata or thread)";
+  return NULL;
 }
 
 /* decode(string) -> value; raises "json.decode: <reason> at line L column C" */
@@ -306,24 +389,105 @@ static int json_decode(lua_State *L) {
   return 1;
 }
 
-static int mark(lua_State *L, void (*push_mt)(lua_State *)) {
-  if (lua_isnoneornil(L, 1))
+static void mark(lua_State *L, void (*push_mt)(lua_State *)) {
+  if (lua_isnoneornil(L, 1)) {
     lua_newtable(L);
-  else
+    lua_replace(L, 1);
+  } else {
     luaL_checktype(L, 1, LUA_TTABLE);
-  lua_settop(L, 1);
+  }
   push_mt(L);
   lua_setmetatable(L, 1);
+}
+
+static int l_json_array(lua_State *L) {
+  lua_settop(L, 1);
+  mark(L, seer_push_array_mt);
   return 1;
 }
-static int l_json_array(lua_State *L) { return mark(L, seer_push_array_mt); }
-static int l_json_object(lua_State *L) { return mark(L, seer_push_object_mt); }
+
+/* object([t [, keys]]): marks t as a JSON object. keys (an array of its key names) sets the order
+ * its keys are written in; without it, an order it already records is kept, and otherwise its
+ * current keys are listed sorted. Keys assigned afterwards are written after them, in assignment
+ * order. */
+static int l_json_object(lua_State *L) {
+  lua_settop(L, 2);
+  if (!lua_isnil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  mark(L, seer_push_object_mt);
+  if (lua_istable(L, 2))
+    seer_key_order_set(L, 1, 2);
+  else
+    seer_key_order_init(L, 1);
+  lua_settop(L, 1);
+  return 1;
+}
+
+/* ordered{ {k1, v1}, {k2, v2}, ... } -> an object with those keys, in that order. */
+static int l_json_ordered(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t n = seer_rawlen(L, 1);
+  lua_createtable(L, 0, (int)n);
+  int t = lua_gettop(L);
+  seer_push_object_mt(L);
+  lua_setmetatable(L, t);
+  seer_key_order_new(L, t);
+  int list = lua_gettop(L);
+  size_t nk = 0;
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, 1, (int)i);
+    if (!lua_istable(L, -1))
+      return luaL_error(L, "json.ordered: entry %d is a %s; pass {key, value} pairs", (int)i,
+                        luaL_typename(L, -1));
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    if (lua_isnil(L, -2)) return luaL_error(L, "json.ordered: entry %d has no key", (int)i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 3); /* a nil value means no such key, as in a table constructor */
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_rawget(L, t);
+    int dup = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (dup) {
+      lua_pushvalue(L, -2);
+      return luaL_error(L, "json.ordered: key %s appears twice",
+                        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)");
+    }
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, list, (int)++nk);
+    lua_rawset(L, t);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, t);
+  return 1;
+}
+
+/* keys(t) -> the keys of t in the order encode writes them. */
+static int l_json_keys(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t n;
+  if (seer_table_kind(L, 1, &n) == SEER_TABLE_ARRAY) {
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 1; i <= n; i++) {
+      seer_pushinteger(L, (long long)i);
+      lua_rawseti(L, -2, (int)i);
+    }
+  } else {
+    seer_push_key_order(L, 1);
+  }
+  seer_push_array_mt(L);
+  lua_setmetatable(L, -2);
+  return 1;
+}
 
 int luaopen_seer_json(lua_State *L) {
   static const luaL_Reg fns[] = {{"encode", json_encode},
                                  {"decode", json_decode},
                                  {"array", l_json_array},
                                  {"object", l_json_object},
+                                 {"ordered", l_json_ordered},
+                                 {"keys", l_json_keys},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   lua_pushlightuserdata(L, NULL);

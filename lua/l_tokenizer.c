@@ -125,84 +125,19 @@ static int l_id_to_token(lua_State *L) {
   return 1;
 }
 
-/* Lua value -> jansson, for chat messages and tools. NULL with *why set on failure. */
-static json_t *to_json(lua_State *L, int idx, int depth, const char **why) {
-  if (depth > 64) {
-    *why = "nested too deeply (cycle?)";
-    return NULL;
-  }
-  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
-  switch (lua_type(L, idx)) {
-  case LUA_TNIL: return json_null();
-  case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, idx));
-  case LUA_TNUMBER:
-    if (seer_isinteger(L, idx)) return json_integer(seer_tointeger(L, idx));
-    return json_real(lua_tonumber(L, idx));
-  case LUA_TSTRING: {
-    size_t len;
-    const char *s = lua_tolstring(L, idx, &len);
-    json_t *j = json_stringn(s, len);
-    if (!j) *why = "a string is not valid UTF-8";
-    return j;
-  }
-  case LUA_TLIGHTUSERDATA:
-    if (seer_is_null(L, idx)) return json_null();
-    break;
-  case LUA_TTABLE: {
-    size_t n;
-    if (seer_table_kind(L, idx, &n) == SEER_TABLE_ARRAY) {
-      json_t *a = json_array();
-      for (size_t i = 1; i <= n; i++) {
-        lua_rawgeti(L, idx, (int)i);
-        json_t *v = to_json(L, -1, depth + 1, why);
-        lua_pop(L, 1);
-        if (!v) {
-          json_decref(a);
-          return NULL;
-        }
-        json_array_append_new(a, v);
-      }
-      return a;
-    }
-    json_t *o = json_object();
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-      if (lua_type(L, -2) != LUA_TSTRING) {
-        lua_pop(L, 2);
-        json_decref(o);
-        *why = "an object key is not a string";
-        return NULL;
-      }
-      json_t *v = to_json(L, -1, depth + 1, why);
-      if (!v) {
-        lua_pop(L, 2);
-        json_decref(o);
-        return NULL;
-      }
-      json_object_set_new(o, lua_tostring(L, -2), v);
-      lua_pop(L, 1);
-    }
-    return o;
-  }
-  default: break;
-  }
-  *why = "a value is not representable in JSON (function, userdata or thread)";
-  return NULL;
-}
-
 static int l_apply_chat_template(lua_State *L) {
   seer_tokenizer *tok = check_tok(L, 1);
   luaL_checktype(L, 2, LUA_TTABLE);
   int has_opts = !lua_isnoneornil(L, 3);
   if (has_opts) luaL_checktype(L, 3, LUA_TTABLE);
   const char *why = NULL;
-  json_t *messages = to_json(L, 2, 0, &why);
+  json_t *messages = seer_lua_to_json(L, 2, 0, &why);
   if (!messages || !json_is_array(messages)) {
     json_decref(messages);
     return luaL_error(L, "tokenizer.apply_chat_template: messages %s",
                       why ? why : "must be an array of {role=..., content=...}");
   }
-  seer_chat_options o = {opt_bool(L, 3, "add_generation_prompt", 0), NULL, NULL};
+  seer_chat_options o = {opt_bool(L, 3, "add_generation_prompt", 0), NULL, NULL, NULL};
   int tokenize = opt_bool(L, 3, "tokenize", 0);
   json_t *tools = NULL, *extra = json_object();
   if (has_opts) {
@@ -211,8 +146,19 @@ static int l_apply_chat_template(lua_State *L) {
     lua_pushnil(L);
     while (lua_next(L, 3)) {
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-      if (k && strcmp(k, "add_generation_prompt") && strcmp(k, "tokenize")) {
-        json_t *v = to_json(L, -1, 0, &why);
+      if (k && !strcmp(k, "chat_template")) {
+        /* A template to use instead of the tokenizer's, as transformers' chat_template=. */
+        if (lua_type(L, -1) != LUA_TSTRING) {
+          lua_pop(L, 2);
+          json_decref(messages);
+          json_decref(extra);
+          json_decref(tools);
+          return luaL_error(L, "tokenizer.apply_chat_template: option chat_template must be the "
+                               "template's source text");
+        }
+        o.chat_template = lua_tostring(L, -1); /* opts (arg 3) keeps it alive */
+      } else if (k && strcmp(k, "add_generation_prompt") && strcmp(k, "tokenize")) {
+        json_t *v = seer_lua_to_json(L, -1, 0, &why);
         if (!v) {
           lua_pop(L, 2);
           json_decref(messages);

@@ -36,20 +36,20 @@ static void pack_table(lua_State *L, msgpack_packer *pk, int idx, int depth, con
     }
     return;
   }
-  size_t count = 0;
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    count++;
-  }
+  /* Keys in the shared order (insertion order when known, else sorted): same bytes every run. */
+  size_t count = seer_push_key_order(L, idx);
+  int keys = lua_gettop(L);
   msgpack_pack_map(pk, count);
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
+  for (size_t i = 1; i <= count; i++) {
+    lua_rawgeti(L, keys, (int)i);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, idx);
     int top = lua_gettop(L);
     pack_value(L, pk, top - 1, depth + 1, who);
     pack_value(L, pk, top, depth + 1, who);
-    lua_pop(L, 1);
+    lua_pop(L, 2);
   }
+  lua_pop(L, 1);
 }
 
 static void pack_value(lua_State *L, msgpack_packer *pk, int idx, int depth, const char *who) {
@@ -160,14 +160,18 @@ void seer_lmsgpack_push(lua_State *L, const msgpack_object *o, int decoders) {
     break;
   case MSGPACK_OBJECT_MAP:
     lua_createtable(L, 0, (int)o->via.map.size);
+    seer_push_object_mt(L);
+    lua_setmetatable(L, -2);
+    seer_key_order_new(L, -1); /* the map's order, kept for re-encoding */
     for (uint32_t i = 0; i < o->via.map.size; i++) {
       seer_lmsgpack_push(L, &o->via.map.ptr[i].key, decoders);
       if (seer_is_null(L, -1)) luaL_error(L, "msgpack.decode: a map key is nil");
+      lua_pushvalue(L, -1);
+      lua_rawseti(L, -3, (int)i + 1);
       seer_lmsgpack_push(L, &o->via.map.ptr[i].val, decoders);
-      lua_rawset(L, -3);
+      lua_rawset(L, -4);
     }
-    seer_push_object_mt(L);
-    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
     break;
   case MSGPACK_OBJECT_EXT:
     if (decoders) {

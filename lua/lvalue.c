@@ -1,14 +1,42 @@
-/* lvalue.c: owns the conventions the JSON and msgpack codecs share for Lua values: the null
- * sentinel, the array/object marker metatables, and deciding whether a table is an array. */
+/* lvalue.c: owns the conventions every Lua-to-JSON/msgpack conversion shares: the null sentinel,
+ * the array/object marker metatables, deciding whether a table is an array, and the order in which
+ * an object's keys are written (insertion order when it is known, otherwise sorted), so that the
+ * same table encodes to the same bytes on every run and on both Lua flavours. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "runtime_internal.h"
 
 static const char ARRAY_MT_KEY[] = "seer.array";
 static const char OBJECT_MT_KEY[] = "seer.object";
+/* Registry table, weak in its keys: object table -> array of its keys in insertion order. A side
+ * table rather than a field, so pairs() over the object sees only its own keys. */
+static const char ORDER_KEY[] = "seer.key_order";
+
+static void push_orders(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, ORDER_KEY);
+  if (lua_istable(L, -1)) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_setfield(L, LUA_REGISTRYINDEX, ORDER_KEY);
+}
+
+static int object_newindex(lua_State *L);
 
 static void push_marker_mt(lua_State *L, const char *key) {
   if (luaL_newmetatable(L, key)) {
     lua_pushstring(L, key + 5); /* "array" / "object", visible to the pretty-printer */
     lua_setfield(L, -2, "__name");
+    if (key == OBJECT_MT_KEY) {
+      /* Only called for keys the table does not have yet: records where each new key goes. */
+      lua_pushcfunction(L, object_newindex);
+      lua_setfield(L, -2, "__newindex");
+    }
   }
 }
 
@@ -56,6 +84,227 @@ int seer_table_kind(lua_State *L, int idx, size_t *len) {
   if (count != n) return SEER_TABLE_OBJECT;
   *len = n;
   return SEER_TABLE_ARRAY;
+}
+
+/* ---- key order ---- */
+
+/* A key as the fallback order sorts it: numbers (numerically), then strings (bytewise), then
+ * booleans; anything else (a table as a key) last, in traversal order. */
+typedef struct sort_key {
+  int rank;
+  int is_int;
+  long long i;
+  double d;
+  const char *s;
+  size_t len;
+  size_t pos; /* index in the scratch table, and the tie-break */
+} sort_key;
+
+static int compare_sort_keys(const void *pa, const void *pb) {
+  const sort_key *a = pa, *b = pb;
+  if (a->rank != b->rank) return a->rank < b->rank ? -1 : 1;
+  switch (a->rank) {
+  case 0:
+    if (a->is_int && b->is_int && a->i != b->i) return a->i < b->i ? -1 : 1;
+    if (!(a->is_int && b->is_int) && a->d != b->d) return a->d < b->d ? -1 : 1;
+    break;
+  case 1: {
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->s, b->s, n);
+    if (c) return c < 0 ? -1 : 1;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    break;
+  }
+  case 2:
+    if (a->i != b->i) return a->i < b->i ? -1 : 1;
+    break;
+  default: break;
+  }
+  return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* Sorts keys[1..n] (the table at index keys) in place by the fallback order. */
+static void sort_key_table(lua_State *L, int keys, size_t n) {
+  if (n < 2) return;
+  /* Scratch lives in a userdata so that a memory error cannot leak it. */
+  sort_key *v = lua_newuserdata(L, n * sizeof *v);
+  for (size_t i = 0; i < n; i++) {
+    sort_key *k = &v[i];
+    memset(k, 0, sizeof *k);
+    k->pos = i + 1;
+    lua_rawgeti(L, keys, (int)(i + 1));
+    switch (lua_type(L, -1)) {
+    case LUA_TNUMBER:
+      k->rank = 0;
+      k->is_int = seer_isinteger(L, -1);
+      if (k->is_int) k->i = seer_tointeger(L, -1);
+      k->d = lua_tonumber(L, -1);
+      break;
+    case LUA_TSTRING:
+      k->rank = 1;
+      k->s = lua_tolstring(L, -1, &k->len); /* kept alive by the keys table */
+      break;
+    case LUA_TBOOLEAN:
+      k->rank = 2;
+      k->i = lua_toboolean(L, -1);
+      break;
+    default: k->rank = 3;
+    }
+    lua_pop(L, 1);
+  }
+  qsort(v, n, sizeof *v, compare_sort_keys);
+  /* Gather the keys in sorted order into a new table, then copy them back. */
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, keys, (int)v[i].pos);
+    lua_rawseti(L, -2, (int)(i + 1));
+  }
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, -1, (int)i);
+    lua_rawseti(L, keys, (int)i);
+  }
+  lua_pop(L, 2);
+}
+
+/* Pushes the order list of the table at idx, or nil. */
+static void push_order_list(lua_State *L, int idx) {
+  push_orders(L);
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  lua_remove(L, -2);
+}
+
+void seer_key_order_new(lua_State *L, int idx) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  push_orders(L);
+  lua_pushvalue(L, idx);
+  lua_newtable(L);
+  lua_pushvalue(L, -1);
+  lua_insert(L, -4); /* list, orders, t, list */
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+/* An object's order list, created on first use from the keys it already has (sorted: their
+ * insertion order is not known). Pushes the list. */
+static void push_order_list_or_new(lua_State *L, int idx) {
+  push_order_list(L, idx);
+  if (!lua_isnil(L, -1)) return;
+  lua_pop(L, 1);
+  size_t n = 0;
+  lua_newtable(L);
+  int keys = lua_gettop(L);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, keys, (int)++n);
+  }
+  sort_key_table(L, keys, n);
+  push_orders(L);
+  lua_pushvalue(L, idx);
+  lua_pushvalue(L, keys);
+  lua_rawset(L, -3);
+  lua_pop(L, 1);
+}
+
+static int object_newindex(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 3);
+  if (lua_isnil(L, 3)) return 0; /* assigning nil to an absent key: nothing to record */
+  push_order_list_or_new(L, 1);
+  lua_pushvalue(L, 2);
+  lua_rawseti(L, -2, (int)seer_rawlen(L, -2) + 1);
+  lua_pop(L, 1);
+  lua_rawset(L, 1);
+  return 0;
+}
+
+void seer_key_order_set(lua_State *L, int idx, int keys) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  keys = keys < 0 ? lua_gettop(L) + keys + 1 : keys;
+  size_t n = seer_rawlen(L, keys);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 1; i <= n; i++) {
+    lua_rawgeti(L, keys, (int)i);
+    lua_rawseti(L, -2, (int)i);
+  }
+  push_orders(L);
+  lua_pushvalue(L, idx);
+  lua_pushvalue(L, -3);
+  lua_rawset(L, -3);
+  lua_pop(L, 2);
+}
+
+void seer_key_order_init(lua_State *L, int idx) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  push_order_list_or_new(L, idx);
+  lua_pop(L, 1);
+}
+
+size_t seer_push_key_order(lua_State *L, int idx) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  luaL_checkstack(L, 8, "key order");
+  lua_newtable(L);
+  int out = lua_gettop(L);
+  size_t n = 0;
+  push_order_list(L, idx);
+  int list = lua_gettop(L);
+  int seen = 0;
+  if (!lua_isnil(L, list)) {
+    lua_newtable(L);
+    seen = lua_gettop(L);
+    /* Last occurrence wins: a key deleted and assigned again moves to the end, as in Python. */
+    for (size_t i = seer_rawlen(L, list); i >= 1; i--) {
+      lua_rawgeti(L, list, (int)i);
+      lua_pushvalue(L, -1);
+      lua_rawget(L, seen);
+      int dup = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+      lua_pushvalue(L, -1);
+      lua_rawget(L, idx);
+      int live = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+      if (dup || !live) {
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_pushvalue(L, -1);
+      lua_pushboolean(L, 1);
+      lua_rawset(L, seen);
+      lua_rawseti(L, out, (int)++n);
+    }
+    for (size_t i = 1, j = n; i < j; i++, j--) {
+      lua_rawgeti(L, out, (int)i);
+      lua_rawgeti(L, out, (int)j);
+      lua_rawseti(L, out, (int)i);
+      lua_rawseti(L, out, (int)j);
+    }
+  }
+  /* Keys the list does not know (no order recorded, or set with rawset) follow, sorted. */
+  lua_newtable(L);
+  int rest = lua_gettop(L);
+  size_t nrest = 0;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (seen) {
+      lua_pushvalue(L, -1);
+      lua_rawget(L, seen);
+      int listed = !lua_isnil(L, -1);
+      lua_pop(L, 1);
+      if (listed) continue;
+    }
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, rest, (int)++nrest);
+  }
+  sort_key_table(L, rest, nrest);
+  for (size_t i = 1; i <= nrest; i++) {
+    lua_rawgeti(L, rest, (int)i);
+    lua_rawseti(L, out, (int)++n);
+  }
+  lua_settop(L, out);
+  return n;
 }
 
 int seer_utf8_valid(const unsigned char *s, size_t n) {

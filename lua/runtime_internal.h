@@ -37,11 +37,26 @@ enum { SEER_TABLE_OBJECT, SEER_TABLE_ARRAY };
 int seer_table_kind(lua_State *L, int idx, size_t *len);
 void seer_push_array_mt(lua_State *L);
 void seer_push_object_mt(lua_State *L);
+/* Key order, shared by every Lua-to-JSON/msgpack conversion. An object table may carry an order
+ * list (json/msgpack decoding records it; assigning a new key to a table with the object
+ * metatable appends to it); its keys are written in that order, and keys it does not list follow
+ * in sorted order (numbers, then strings bytewise, then booleans). */
+/* Pushes an array of the keys of the table at idx in that order; returns how many. */
+size_t seer_push_key_order(lua_State *L, int idx);
+/* Registers a new, empty order list for the table at idx and pushes it (decoders append keys). */
+void seer_key_order_new(lua_State *L, int idx);
+/* Gives the table at idx an order list if it has none, listing its current keys sorted. */
+void seer_key_order_init(lua_State *L, int idx);
+/* Replaces the order list of the table at idx with a copy of the array at keys. */
+void seer_key_order_set(lua_State *L, int idx, int keys);
 /* The shared null sentinel (a light userdata NULL). */
 int seer_is_null(lua_State *L, int idx);
 /* Pushes a jansson value as seer.json.decode builds it (null sentinel, array/object markers). */
 struct json_t;
 void seer_lua_push_json(lua_State *L, struct json_t *v);
+/* The Lua value at idx as a new jansson value, objects in the shared key order; NULL with *why
+ * set when it has no JSON form. depth starts at 0. */
+struct json_t *seer_lua_to_json(lua_State *L, int idx, int depth, const char **why);
 /* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 int seer_utf8_valid(const unsigned char *s, size_t n);
 

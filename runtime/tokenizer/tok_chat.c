@@ -9,7 +9,8 @@
 int seer_tokenizer_apply_chat_template(const seer_tokenizer *tok, const json_t *messages,
                                        const seer_chat_options *opts, seer_buf *out,
                                        seer_error *err) {
-  if (!tok->chat_template)
+  const char *src = opts && opts->chat_template ? opts->chat_template : tok->chat_template;
+  if (!src)
     return seer_errorf(err, SEER_ENOTSUP,
                        "cannot apply a chat template: this tokenizer has no chat_template "
                        "(tokenizer_config.json does not set one), and no template was given");
@@ -17,7 +18,7 @@ int seer_tokenizer_apply_chat_template(const seer_tokenizer *tok, const json_t *
     return seer_errorf(err, SEER_EINVAL, "apply_chat_template: messages must be a JSON array");
   seer_jinja_options jo = {.trim_blocks = 1, .lstrip_blocks = 1};
   seer_jinja_template *t;
-  int rc = seer_jinja_compile(tok->chat_template, strlen(tok->chat_template), &jo, &t, err);
+  int rc = seer_jinja_compile(src, strlen(src), &jo, &t, err);
   if (rc) {
     seer_error_prefix(err, "chat_template");
     return rc;

@@ -270,7 +270,8 @@ local function build_function(path, name, fn, meta, doc)
     pdocs = doc.params
     returns = doc.returns
   end
-  local properties, required = {}, {}
+  -- An ordered object: properties are written in parameter declaration order.
+  local properties, required = json.object(), {}
   for i, pname in ipairs(names) do
     local pd = pdocs[pname]
     -- Unannotated parameters take anything and may be left out: Lua cannot say more.
@@ -287,8 +288,8 @@ local function build_function(path, name, fn, meta, doc)
   f.description = description
   f.returns = returns
   f.line = info.linedefined
-  f.input_schema = { type = "object", properties = properties, required = json.array(required) }
-  if not next(properties) then f.input_schema.properties = json.object({}) end
+  f.input_schema = json.ordered { { "type", "object" }, { "properties", properties },
+    { "required", json.array(required) } }
   return f
 end
 

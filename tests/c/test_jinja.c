@@ -18,7 +18,7 @@ static void chat_cases(const char *name) {
   json_t *c;
   json_array_foreach(json_object_get(fx, "chat"), i, c) {
     seer_chat_options o = {json_is_true(json_object_get(c, "add_generation_prompt")), NULL,
-                           json_object_get(c, "kwargs")};
+                           json_object_get(c, "kwargs"), NULL};
     seer_buf text = SEER_BUF_INIT;
     rc = seer_tokenizer_apply_chat_template(tok, json_object_get(c, "messages"), &o, &text, &err);
     json_t *want_err = json_object_get(c, "error");
@@ -183,7 +183,7 @@ static void gemma_raise(void) {
   json_t *msgs = json_loads(
       "[{\"role\":\"user\",\"content\":\"a\"},{\"role\":\"user\",\"content\":\"b\"}]", 0, NULL);
   seer_buf out = SEER_BUF_INIT;
-  seer_chat_options o = {1, NULL, NULL};
+  seer_chat_options o = {1, NULL, NULL, NULL};
   int rc = seer_tokenizer_apply_chat_template(tok, msgs, &o, &out, &err);
   CHECK(rc == SEER_EINVAL);
   CHECK_STR_CONTAINS(err.msg, "Conversation roles must alternate user/assistant/user/assistant");

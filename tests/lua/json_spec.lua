@@ -84,4 +84,69 @@ describe("seer.json", function()
     assert.are.equal(s, json.decode(json.encode(s)))
     assert.are.equal("é", json.decode('"\\u00e9"'))
   end)
+
+  describe("key order", function()
+    it("decode keeps document order and encode writes it back", function()
+      local s = '{"z":1,"a":{"y":2,"b":[{"q":1,"c":2}]},"m":null,"10":3,"9":4}'
+      assert.are.equal(s, json.encode(json.decode(s)))
+      assert.are.same({ "z", "a", "m", "10", "9" }, json.keys(json.decode(s)))
+      assert.are.equal('{\n  "z": 1,\n  "a": {}\n}', json.encode(json.decode('{"z":1,"a":{}}'), { indent = 2 }))
+    end)
+
+    it("appends assigned keys; a key deleted and assigned again moves to the end", function()
+      local v = json.decode('{"c":1,"b":2,"a":3}')
+      v.x = 4
+      v.b = nil
+      v.c = nil
+      v.c = 5
+      v.a = 6 -- replacing a value keeps its place
+      assert.are.equal('{"a":6,"x":4,"c":5}', json.encode(v))
+    end)
+
+    it("sorts keys of tables without order, numbers before strings", function()
+      assert.are.equal('{"2":0,"10":1,"B":2,"a":3,"b":4}', json.encode({ b = 4, a = 3, B = 2, [10] = 1, [2] = 0 }))
+    end)
+
+    it("sort_keys = true sorts every object", function()
+      local v = json.decode('{"b":{"y":1,"x":2},"a":3}')
+      assert.are.equal('{"a":3,"b":{"x":2,"y":1}}', json.encode(v, { sort_keys = true }))
+      assert.are.equal('{"b":{"y":1,"x":2},"a":3}', json.encode(v, { sort_keys = false }))
+    end)
+
+    it("builds ordered objects: ordered{...}, object(t, keys), and assignment", function()
+      local tool = json.ordered {
+        { "type", "function" },
+        { "function", json.ordered {
+          { "name", "get_weather" },
+          { "description", "Weather in a city" },
+          { "parameters", json.ordered {
+            { "type", "object" }, { "skipped", nil }, { "required", json.array { "city" } } } },
+        } },
+      }
+      assert.are.equal('{"type":"function","function":{"name":"get_weather","description":"Weather in a city",'
+        .. '"parameters":{"type":"object","required":["city"]}}}', json.encode(tool))
+      assert.are.equal('{"b":1,"a":2}', json.encode(json.object({ a = 2, b = 1 }, { "b", "a" })))
+      local o = json.object()
+      o.zeta = 1
+      o.alpha = 2
+      o.mid = 3
+      assert.are.equal('{"zeta":1,"alpha":2,"mid":3}', json.encode(o))
+      -- object(t) on a table with keys lists them sorted; later keys follow
+      local p = json.object({ y = 1, x = 2 })
+      p.a = 3
+      assert.are.equal('{"x":2,"y":1,"a":3}', json.encode(p))
+      -- object(t) keeps an order t already has
+      assert.are.equal('{"q":1,"p":2}', json.encode(json.object(json.decode('{"q":1,"p":2}'))))
+      local ok, err = pcall(json.ordered, { { "a", 1 }, { "a", 2 } })
+      assert.is_false(ok)
+      assert.matches("key a appears twice", err)
+      ok, err = pcall(json.ordered, { "a", 1 })
+      assert.is_false(ok)
+      assert.matches("pass {key, value} pairs", err)
+    end)
+
+    it("keys() lists an array's indices", function()
+      assert.are.same({ 1, 2 }, json.keys({ "x", "y" }))
+    end)
+  end)
 end)

@@ -57,6 +57,8 @@ typedef struct seer_chat_options {
   const struct json_t *tools; /* NULL, or a JSON array passed to the template as `tools` */
   /* NULL, or a JSON object whose members become template variables (e.g. enable_thinking). */
   const struct json_t *extra;
+  /* NULL, or a template to render instead of the tokenizer's (transformers' chat_template=). */
+  const char *chat_template;
 } seer_chat_options;
 
 /* Renders chat_template over `messages` (a JSON array of {role, content, ...}) as transformers does

@@ -132,21 +132,24 @@ local ARRAY_KEYS = { required = true, enum = true, anyOf = true, oneOf = true, a
 --- and `properties` stays an object. `keep` (optional) is a set of keywords to keep (others are
 --- dropped, recursively), for providers that accept only a subset.
 function M.to_json(schema, keep)
+  -- Objects are copied in the source's key order (json.keys), so properties keep their
+  -- declaration order in request bodies.
   local function copy(s, key)
     if type(s) ~= "table" then return s end
-    local out = {}
-    if key == "properties" then
-      for k, v in pairs(s) do out[k] = copy(v) end
-      return json.object(out)
-    end
-    if ARRAY_KEYS[key] or is_array(s) then
+    if ARRAY_KEYS[key] or (key ~= "properties" and is_array(s)) then
+      local out = {}
       for i = 1, #s do out[i] = copy(s[i]) end
       return json.array(out)
     end
-    for k, v in pairs(s) do
-      if not keep or keep[k] then out[k] = copy(v, k) end
+    local out = json.object()
+    for _, k in ipairs(json.keys(s)) do
+      if key == "properties" then
+        out[k] = copy(s[k])
+      elseif not keep or keep[k] then
+        out[k] = copy(s[k], k)
+      end
     end
-    return json.object(out)
+    return out
   end
   return copy(schema or { type = "object" })
 end
