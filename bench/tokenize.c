@@ -1,6 +1,7 @@
 /* bench/tokenize: encode throughput of the four real tokenizers on one thread over a ~10 MB mixed
- * corpus (prose, code, CJK, emoji), against @lenml/tokenizers (transformers.js) on node in the
- * same run, plus the load time of gemma3's 33 MB tokenizer.json. See bench/README.md. */
+ * corpus (prose, code, CJK, emoji), against HF tokenizers (Rust, from PyPI, called from Python) in
+ * the same run, and against @lenml/tokenizers (transformers.js) on node where npm installed it,
+ * plus the load time of gemma3's 33 MB tokenizer.json. See bench/README.md. */
 #include "seer/tokenizer.h"
 
 #include <stdint.h>
@@ -192,6 +193,33 @@ static void make_corpus(seer_buf *b, size_t total) {
   }
 }
 
+/* One peer's per-tokenizer seconds and token counts, read from its "<name> <secs> <tokens>" lines.
+ */
+typedef struct {
+  double secs[4];
+  size_t tokens[4];
+  int rc;
+} peer_result;
+
+static void run_peer(const char *cmd, const char *const names[4], peer_result *out) {
+  FILE *peer = popen(cmd, "r");
+  char line[256], pname[64];
+  while (peer && fgets(line, sizeof line, peer)) {
+    double s;
+    size_t k;
+    if (sscanf(line, "%63s %lf %zu", pname, &s, &k) != 3) continue;
+    for (int t = 0; t < 4; t++)
+      if (!strcmp(pname, names[t])) out->secs[t] = s, out->tokens[t] = k;
+  }
+  out->rc = peer ? pclose(peer) : -1;
+}
+
+static int has_js_peer(const char *cache) {
+  char path[4400];
+  snprintf(path, sizeof path, "%s/npm/node_modules/@lenml/tokenizers/package.json", cache);
+  return access(path, R_OK) == 0;
+}
+
 int main(int argc, char **argv) {
   /* The source tree is where this file was compiled from. */
   char src[4096];
@@ -209,7 +237,7 @@ int main(int argc, char **argv) {
     snprintf(cache_buf, sizeof cache_buf, "%s/.cache/test-cache", src);
     cache = cache_buf;
   }
-  char cmd[16384];
+  char cmd[32768];
   snprintf(cmd, sizeof cmd, "bash '%s/tests/setup/tokenizers.sh' '%s' >/dev/null", src, cache);
   if (system(cmd) != 0) {
     fprintf(stderr, "bench_tokenize: tests/setup/tokenizers.sh failed\n");
@@ -232,12 +260,12 @@ int main(int argc, char **argv) {
   printf("corpus: %.2f MB in %zu chunks (prose, code, CJK, emoji)\n", (double)corpus.len / 1e6,
          nchunks);
 
-  const char *names[] = {"llama3", "qwen3", "llama2", "gemma3"};
+  const char *const names[4] = {"llama3", "qwen3", "llama2", "gemma3"};
   double c_secs[4];
   size_t c_tokens[4];
   for (int t = 0; t < 4; t++) {
     char dir[4400];
-    snprintf(dir, sizeof dir, "%s/node_modules/@lenml/tokenizer-%s/models", cache, names[t]);
+    snprintf(dir, sizeof dir, "%s/tokenizers/%s", cache, names[t]);
     seer_error err = {0};
     seer_tokenizer *tok = NULL;
     double best_load = 1e9;
@@ -271,31 +299,48 @@ int main(int argc, char **argv) {
     seer_tokenizer_free(tok);
   }
 
+  /* HF tokenizers from the tests' venv (tools/venv.sh makes it when missing). */
+  const char *venv = getenv("SEER_VENV");
+  char venv_buf[4300];
+  if (!venv || !*venv) {
+    snprintf(venv_buf, sizeof venv_buf, "%s/venv", cache);
+    venv = venv_buf;
+  }
+  snprintf(cmd, sizeof cmd, "bash '%s/tools/venv.sh' '%s' test >/dev/null", src, venv);
+  if (system(cmd) != 0) fprintf(stderr, "bench_tokenize: tools/venv.sh failed; no HF peer\n");
+  peer_result hf = {0}, js = {0};
   snprintf(cmd, sizeof cmd,
-           "node '%s/bench/peers/tokenize.mjs' '%s' '%s' llama3 qwen3 llama2 gemma3", src, cache,
-           corpus_path);
-  FILE *peer = popen(cmd, "r");
-  double p_secs[4] = {0};
-  size_t p_tokens[4] = {0};
-  char line[256], pname[64];
-  while (peer && fgets(line, sizeof line, peer)) {
-    double s;
-    size_t k;
-    if (sscanf(line, "%63s %lf %zu", pname, &s, &k) != 3) continue;
-    for (int t = 0; t < 4; t++)
-      if (!strcmp(pname, names[t])) p_secs[t] = s, p_tokens[t] = k;
+           "RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false '%s/bin/python' "
+           "'%s/bench/peers/tokenize_hf.py' '%s/tokenizers' '%s' llama3 qwen3 llama2 gemma3",
+           venv, src, cache, corpus_path);
+  run_peer(cmd, names, &hf);
+  /* The JS peer only where npm could install it (tests/setup/tokenizers.sh --js-peer). */
+  snprintf(cmd, sizeof cmd, "bash '%s/tests/setup/tokenizers.sh' --js-peer '%s' >/dev/null", src,
+           cache);
+  int have_js = system(cmd) == 0 && has_js_peer(cache);
+  if (have_js) {
+    snprintf(cmd, sizeof cmd,
+             "node '%s/bench/peers/tokenize.mjs' '%s' '%s' llama3 qwen3 llama2 gemma3", src, cache,
+             corpus_path);
+    run_peer(cmd, names, &js);
   }
-  int peer_rc = peer ? pclose(peer) : -1;
 
-  printf("%-8s %12s %12s %12s %8s %12s %12s\n", "name", "seer MB/s", "peer MB/s", "ratio", "target",
-         "seer tokens", "peer tokens");
   double mbytes = (double)(corpus.len - nchunks) / 1e6;
+  printf("%-8s %10s %10s %9s %10s %9s %8s %12s %12s\n", "name", "seer MB/s", "HF MB/s", "vs HF",
+         "JS MB/s", "vs JS", "target", "seer tokens", "HF tokens");
   for (int t = 0; t < 4; t++) {
-    double ours = mbytes / c_secs[t], theirs = p_secs[t] > 0 ? mbytes / p_secs[t] : 0;
-    printf("%-8s %12.2f %12.2f %11.2fx %8s %12zu %12zu\n", names[t], ours, theirs,
-           theirs > 0 ? ours / theirs : 0.0, ">=3x", c_tokens[t], p_tokens[t]);
+    double ours = mbytes / c_secs[t];
+    double h = hf.secs[t] > 0 ? mbytes / hf.secs[t] : 0,
+           j = js.secs[t] > 0 ? mbytes / js.secs[t] : 0;
+    printf("%-8s %10.2f %10.2f %8.2fx %10.2f %8.2fx %8s %12zu %12zu%s\n", names[t], ours, h,
+           h > 0 ? ours / h : 0.0, j, j > 0 ? ours / j : 0.0, ">=3x", c_tokens[t], hf.tokens[t],
+           hf.tokens[t] && hf.tokens[t] != c_tokens[t] ? "  TOKEN COUNTS DIFFER" : "");
   }
-  if (peer_rc != 0) printf("(node peer failed: exit %d)\n", peer_rc);
+  if (hf.rc != 0) printf("(HF tokenizers peer failed: exit %d)\n", hf.rc);
+  if (!have_js)
+    printf("(JS peer @lenml/tokenizers not installed: npm cannot reach its registry)\n");
+  else if (js.rc != 0)
+    printf("(node peer failed: exit %d)\n", js.rc);
   seer_buf_free(&corpus);
   return 0;
 }

@@ -2,10 +2,22 @@
 # One command from a fresh clone to the whole test suite: install dependencies, build the Lua 5.4,
 # LuaJIT and ASan+UBSan (5.4) flavours, run luacheck and the clang-format check, then ctest in each
 # build. Exits non-zero if anything failed, after a summary of all of it.
+#   --reference   also run the reference tier (tests/reference: the engine and chat templates
+#                 against transformers itself) in the Lua 5.4 and LuaJIT builds; it installs
+#                 torch and transformers from PyPI into the venv (several GB), so CI leaves it out.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
-"$root/tools/install-deps.sh" || { echo "test: installing dependencies failed"; exit 1; }
+reference=OFF
+for a in "$@"; do
+  case $a in
+  --reference) reference=ON ;;
+  -h | --help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "test: unknown argument '$a' (valid: --reference)"; exit 2 ;;
+  esac
+done
+cache="$root/build-ci-cache"
+"$root/tools/install-deps.sh" --venv "$cache/venv" || { echo "test: installing dependencies failed"; exit 1; }
 
 declare -A results
 failed=0
@@ -22,8 +34,8 @@ step() { # step NAME command...
 build() { # build DIR cmake-args...
   local dir=$1
   shift
-  # The three builds share one cache of downloaded test data (npm tokenizer packages).
-  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEER_TEST_CACHE_DIR="$root/build-ci-cache" \
+  # The three builds share one cache of test data (tokenizer files, the Python venv).
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEER_TEST_CACHE_DIR="$cache" \
     "$@" >"$dir.configure.log" 2>&1 \
     || { cat "$dir.configure.log"; return 1; }
   cmake --build "$dir" -j"$jobs" 2>&1 | grep -E ": (error|warning)|Error [0-9]|undefined reference" ; return "${PIPESTATUS[0]}"
@@ -49,9 +61,9 @@ run_ctest() { # run_ctest DIR
 check_format() { (cd "$root" && git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror); }
 
 step "clang-format" check_format
-step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/bench"
-step "build lua54" build "$root/build-ci-lua54" -DSEER_LUA=5.4
-step "build luajit" build "$root/build-ci-luajit" -DSEER_LUA=luajit
+step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/tests/reference" "$root/bench"
+step "build lua54" build "$root/build-ci-lua54" -DSEER_LUA=5.4 -DSEER_TEST_REFERENCE=$reference
+step "build luajit" build "$root/build-ci-luajit" -DSEER_LUA=luajit -DSEER_TEST_REFERENCE=$reference
 step "build asan" build "$root/build-ci-asan" -DSEER_LUA=5.4 -DSEER_SANITIZE=ON -DSEER_BUILD_BENCH=OFF
 for b in lua54 luajit asan; do
   if [[ ${results["build $b"]} == ok ]]; then

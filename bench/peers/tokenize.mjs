@@ -7,13 +7,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const [cache, corpusFile, ...names] = process.argv.slice(2);
-const require = createRequire(join(cache, "package.json"));
+const require = createRequire(join(cache, "npm", "package.json"));
 const { TokenizerLoader } = require("@lenml/tokenizers");
 // Chunks are separated by NUL bytes, exactly as the C side splits them.
 const chunks = readFileSync(corpusFile, "utf8").split("\0");
 
 for (const name of names) {
-  const dir = join(cache, "node_modules", "@lenml", `tokenizer-${name}`, "models");
+  const dir = join(cache, "tokenizers", name);
   const tokenizer = TokenizerLoader.fromPreTrained({
     tokenizerJSON: JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")),
     tokenizerConfig: JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")),

@@ -1,6 +1,6 @@
--- Builds a small random-weight Llama-style model with a real tokenizer (Llama 2's, from the npm
--- package the tests use) and installs it into a Hugging Face cache as "seer-demo/tiny-llama", so
--- the tutorial runs offline in seconds.
+-- Builds a small random-weight Llama-style model with a real tokenizer (Llama 2's, which ships in
+-- tokenizer/ beside this file) and installs it into a Hugging Face cache as "seer-demo/tiny-llama",
+-- so the tutorial runs offline in seconds.
 --   seer-lua examples/scoped-sandbox-intro/demo_model.lua TOKENIZER_DIR HF_CACHE_DIR
 local model = require "seer.model"
 local fs = require "seer.fs"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # examples/scoped-sandbox-intro end to end, as tools/quickstart.sh runs it: a random-weight model
-# with the real Llama 2 tokenizer in a temporary HF cache, served from a sandbox into a session.
+# with the real Llama 2 tokenizer (shipped beside the example) in a temporary HF cache, served from
+# a sandbox into a session.
 set -euo pipefail
-tok_dir=$(bash "$SEER_SOURCE_DIR/tests/setup/tokenizers.sh" "$SEER_TEST_CACHE" | awk '$1 == "llama2" { print $2 }')
+tok_dir="$SEER_SOURCE_DIR/examples/scoped-sandbox-intro/tokenizer"
 hf=$(mktemp -d)
 trap 'rm -rf "$hf"' EXIT
 "$SEER_LUA_BIN" "$SEER_SOURCE_DIR/examples/scoped-sandbox-intro/demo_model.lua" "$tok_dir" "$hf"

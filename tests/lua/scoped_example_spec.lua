@@ -5,17 +5,15 @@ local peer_mod = require "harness_peer"
 
 local src = os.getenv("SEER_SOURCE_DIR") or "."
 local bin = os.getenv("SEER_LUA_BIN")
-local cache = os.getenv("SEER_TEST_CACHE") or (src .. "/build/test-cache")
 
 describe("scoped-sandbox-intro with an agent", function()
   local peer, hf
   setup(function()
     peer = peer_mod.start("anthropic")
-    local r = seer.process.run({ cmd = "bash", args = { src .. "/tests/setup/tokenizers.sh", cache } })
-    assert(r.ok, r.stderr)
-    local tok_dir = r.stdout:match("llama2 (%S+)")
+    local tok_dir = src .. "/examples/scoped-sandbox-intro/tokenizer"
     hf = assert(require("seer.fs").tmpdir("seer-example-hf"))
-    r = seer.process.run({ cmd = bin, args = { src .. "/examples/scoped-sandbox-intro/demo_model.lua", tok_dir, hf } })
+    local demo = src .. "/examples/scoped-sandbox-intro/demo_model.lua"
+    local r = seer.process.run({ cmd = bin, args = { demo, tok_dir, hf } })
     assert(r.ok, r.stderr)
   end)
   teardown(function()
