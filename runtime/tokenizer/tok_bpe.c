@@ -46,12 +46,25 @@ static int vocab_flush(vocab_batch *B, tok_strtab *t) {
   return SEER_OK;
 }
 
-static int load_vocab(tok_bpe *m, const char *s, size_t len, seer_error *err) {
+static int id_out_of_range(seer_error *err, uint64_t id, const char *key, size_t klen,
+                           size_t limit) {
+  return seer_errorf(err, SEER_EFORMAT,
+                     "tokenizer.json: model.vocab id %llu of \"%.*s\" is out of range: ids must be "
+                     "below %zu, the number of vocab entries plus added_tokens; the file is "
+                     "corrupt or hostile",
+                     (unsigned long long)id, (int)(klen > 100 ? 100 : klen), key, limit);
+}
+
+/* Ids index arrays, so a declared id must not size them: each id is checked against the entries
+ * the file can hold (its strings, an upper bound) while parsing and against the distinct entries it
+ * did hold afterwards, plus the added tokens, whose ids may follow the vocab. */
+static int load_vocab(tok_bpe *m, const char *s, size_t len, size_t nadded, seer_error *err) {
   const char *p = s, *end = s + len;
+  size_t most = count_strings(s, len) + nadded;
   seer_buf scratch = SEER_BUF_INIT;
   vocab_batch *batch = calloc(1, sizeof *batch);
   if (!batch) return seer_errorf(err, SEER_ENOMEM, "out of memory");
-  if (tok_strtab_init(&m->vocab, count_strings(s, len) + 16, len))
+  if (tok_strtab_init(&m->vocab, most + 16, len))
     return seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.vocab");
   int rc = SEER_OK;
   p = tok_json_ws(p, end);
@@ -72,6 +85,10 @@ static int load_vocab(tok_bpe *m, const char *s, size_t len, seer_error *err) {
       id = id * 10 + (uint64_t)(*p++ - '0');
     if (p == d || id > 0x7FFFFFFF) goto bad;
     if (p < end && (*p == '.' || *p == 'e' || *p == 'E')) goto bad;
+    if (id >= most) {
+      rc = id_out_of_range(err, id, key, klen, most);
+      goto done;
+    }
     batch->off[batch->n] = batch->arena.len;
     batch->len[batch->n] = klen;
     batch->id[batch->n++] = (uint32_t)id;
@@ -88,6 +105,12 @@ static int load_vocab(tok_bpe *m, const char *s, size_t len, seer_error *err) {
   }
   if (vocab_flush(batch, &m->vocab))
     rc = seer_errorf(err, SEER_ENOMEM, "tokenizer.json: out of memory for model.vocab");
+  if (!rc && m->vocab.nids > m->vocab.count + nadded) {
+    uint32_t last = (uint32_t)m->vocab.nids - 1;
+    size_t klen = 0;
+    const char *key = tok_strtab_str(&m->vocab, last, &klen);
+    rc = id_out_of_range(err, last, key ? key : "", klen, m->vocab.count + nadded);
+  }
   goto done;
 bad:
   rc = bad_json(err, "vocab", s, p);
@@ -236,8 +259,9 @@ done:
 }
 
 int tok_bpe_load_vocab_merges(tok_bpe *m, const char *vocab_json, size_t vocab_len,
-                              const char *merges_json, size_t merges_len, seer_error *err) {
-  int rc = load_vocab(m, vocab_json, vocab_len, err);
+                              const char *merges_json, size_t merges_len, size_t nadded,
+                              seer_error *err) {
+  int rc = load_vocab(m, vocab_json, vocab_len, nadded, err);
   if (rc) return rc;
   if (!merges_json) {
     if (tok_mergemap_init(&m->merges, 16)) return seer_errorf(err, SEER_ENOMEM, "out of memory");
@@ -580,6 +604,7 @@ int tok_bpe_tokenize(const tok_bpe *m, const char *w, size_t len, int32_t **ids,
     }
   }
   free(s);
-  if (cacheable) cache_put(m->cache, h, w, len, *ids + first, *n - first);
+  /* A word with no ids (unknown pieces, no unk token) is not cached: *ids may still be NULL. */
+  if (cacheable && *n > first) cache_put(m->cache, h, w, len, *ids + first, *n - first);
   return SEER_OK;
 }

@@ -255,8 +255,11 @@ typedef struct tok_bpe {
   tok_bpe_cache *cache;
 } tok_bpe;
 
+/* Ids are bounded by the file itself: every vocab id must be below the number of vocab entries plus
+ * `nadded` (the added_tokens given), so tables sized by ids stay proportional to the file. */
 int tok_bpe_load_vocab_merges(tok_bpe *m, const char *vocab_json, size_t vocab_len,
-                              const char *merges_json, size_t merges_len, seer_error *err);
+                              const char *merges_json, size_t merges_len, size_t nadded,
+                              seer_error *err);
 int tok_bpe_configure(tok_bpe *m, json_t *model, seer_error *err);
 void tok_bpe_free(tok_bpe *m);
 /* Appends the ids of one word to *ids. */

@@ -114,6 +114,7 @@ static int load_added(seer_tokenizer *tok, json_t *arr, seer_error *err) {
   if (!json_is_array(arr))
     return seer_errorf(err, SEER_EFORMAT, "tokenizer.json: added_tokens must be an array");
   size_t n = json_array_size(arr);
+  size_t id_limit = tok->bpe.vocab.count + n;
   tok->added = calloc(n + 1, sizeof *tok->added);
   if (!tok->added || tok_strtab_init(&tok->added_map, n + 1, 64))
     return seer_errorf(err, SEER_ENOMEM, "out of memory");
@@ -126,6 +127,13 @@ static int load_added(seer_tokenizer *tok, json_t *arr, seer_error *err) {
                          "tokenizer.json: added_tokens[%zu] needs an integer id and a string "
                          "content",
                          i);
+    /* The id indexes added_by_id (sized by the largest id): bound it by the file's entries. */
+    if ((uint64_t)json_integer_value(id) >= id_limit)
+      return seer_errorf(err, SEER_EFORMAT,
+                         "tokenizer.json: added_tokens[%zu] id %lld is out of range: ids must be "
+                         "below %zu, the number of vocab entries plus added_tokens; the file is "
+                         "corrupt or hostile",
+                         i, (long long)json_integer_value(id), id_limit);
     tok_added *a = &tok->added[tok->nadded];
     a->id = (int32_t)json_integer_value(id);
     a->len = json_string_length(content);
@@ -236,9 +244,11 @@ int seer_tokenizer_load_buffer(const char *json, size_t len, const char *config_
   /* The merge table needs continuing_subword_prefix before merges are read. */
   json_t *prefix = json_object_get(json_object_get(root, "model"), "continuing_subword_prefix");
   if (json_is_string(prefix)) tok->bpe.prefix_len = json_string_length(prefix);
+  json_t *added = json_object_get(root, "added_tokens");
   rc = tok_bpe_load_vocab_merges(&tok->bpe, json + vspan.start, vspan.end - vspan.start,
                                  mspan.end > mspan.start ? json + mspan.start : NULL,
-                                 mspan.end - mspan.start, err);
+                                 mspan.end - mspan.start,
+                                 json_is_array(added) ? json_array_size(added) : 0, err);
   if (!rc) rc = load_components(tok, root, err);
   json_decref(root);
   if (!rc && config_json) rc = tok_config_load(tok, config_json, config_len, err);
