@@ -34,6 +34,7 @@ struct seer_safetensors {
   size_t nfiles;
   st_tensor *tensors;
   size_t ntensors, cap;
+  size_t *by_name; /* tensor indices sorted by name, then position: lookups in O(log n) */
 };
 
 static void unmap_release(void *ctx) {
@@ -56,6 +57,25 @@ static const char *st_dtype_name(seer_dtype dt) {
 static int cmp_begin(const void *a, const void *b) {
   const st_tensor *x = *(st_tensor *const *)a, *y = *(st_tensor *const *)b;
   return x->data_begin < y->data_begin ? -1 : x->data_begin > y->data_begin;
+}
+
+static int cmp_name(const void *a, const void *b, void *ctx) {
+  const st_tensor *t = ctx;
+  size_t x = *(const size_t *)a, y = *(const size_t *)b;
+  int c = strcmp(t[x].info.name, t[y].info.name);
+  return c ? c : (x > y) - (x < y);
+}
+
+/* A hostile header or index can name a million tensors; finding each by a linear scan would be
+ * quadratic, so lookups go through a sorted index built once the set is complete. */
+static int build_name_index(seer_safetensors *st, seer_error *err) {
+  free(st->by_name);
+  st->by_name = malloc((st->ntensors ? st->ntensors : 1) * sizeof *st->by_name);
+  if (!st->by_name) return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
+  for (size_t i = 0; i < st->ntensors; i++)
+    st->by_name[i] = i;
+  qsort_r(st->by_name, st->ntensors, sizeof *st->by_name, cmp_name, st->tensors);
+  return 0;
 }
 
 static int push_tensor(seer_safetensors *st, st_tensor *t, seer_error *err) {
@@ -132,7 +152,10 @@ static int parse_header(seer_safetensors *st, int fidx, const unsigned char *bas
                        path, key, nd, SEER_TENSOR_MAX_DIMS);
       break;
     }
-    uint64_t numel = 1;
+    /* Overflow-checked: a shape whose product wraps (2^32 x 2^32 is 0 in 64 bits) must not pass as
+     * a small tensor. Zero dims are left out of the product of the others, which also bounds the
+     * strides of an empty tensor. */
+    uint64_t numel = 1, nonzero = 1;
     int bad = 0;
     for (size_t i = 0; i < nd; i++) {
       json_t *d = json_array_get(shape, i);
@@ -143,7 +166,10 @@ static int parse_header(seer_safetensors *st, int fidx, const unsigned char *bas
       }
       t.info.shape[i] = json_integer_value(d);
       numel *= (uint64_t)t.info.shape[i];
-      if (numel > (uint64_t)1 << 48) bad = 1;
+      if (t.info.shape[i] &&
+          (__builtin_mul_overflow(nonzero, (uint64_t)t.info.shape[i], &nonzero) ||
+           nonzero > (uint64_t)1 << 48))
+        bad = 1;
     }
     if (bad) {
       rc = seer_errorf(err, SEER_EFORMAT, "%s: tensor '%s': invalid shape", path, key);
@@ -157,7 +183,7 @@ static int parse_header(seer_safetensors *st, int fidx, const unsigned char *bas
                        path, key, (long long)b, (long long)e);
       break;
     }
-    if ((uint64_t)e > data_size) {
+    if ((uint64_t)e > (uint64_t)data_size) {
       rc = seer_errorf(err, SEER_EFORMAT,
                        "%s: tensor '%s': data_offsets [%lld, %lld] lie outside the data section "
                        "(%zu bytes): the file is truncated or the offsets are corrupt",
@@ -213,12 +239,17 @@ static int add_file(seer_safetensors *st, const char *path, seer_error *err) {
   f->path = strdup(path);
   if (!f->path) return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
   st->nfiles++;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO planted as a shard must fail below, not block the open. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return seer_error_errno(err, SEER_EIO, errno, "%s: cannot open", path);
   struct stat sb;
   if (fstat(fd, &sb) != 0) {
     close(fd);
     return seer_error_errno(err, SEER_EIO, errno, "%s: cannot stat", path);
+  }
+  if (!S_ISREG(sb.st_mode)) {
+    close(fd);
+    return seer_errorf(err, SEER_EFORMAT, "%s: not a regular file", path);
   }
   f->size = (size_t)sb.st_size;
   st_map *m = calloc(1, sizeof *m);
@@ -250,6 +281,7 @@ int seer_st_open(const char *path, seer_safetensors **out, seer_error *err) {
   seer_safetensors *st = calloc(1, sizeof *st);
   if (!st) return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
   int rc = add_file(st, path, err);
+  if (!rc) rc = build_name_index(st, err);
   if (rc) {
     seer_st_close(st);
     return rc;
@@ -319,6 +351,7 @@ int seer_st_open_dir(const char *dir, seer_safetensors **out, seer_error *err) {
       if (rc) break;
     }
   }
+  if (!rc) rc = build_name_index(st, err);
   /* Every name in the map must be where the map says. */
   if (!rc) {
     json_object_foreach(wm, key, v) {
@@ -353,6 +386,7 @@ void seer_st_close(seer_safetensors *st) {
     free(st->files[i].path);
   }
   free(st->tensors);
+  free(st->by_name);
   free(st->files);
   free(st);
 }
@@ -364,8 +398,17 @@ const seer_st_info *seer_st_info_at(const seer_safetensors *st, size_t i) {
 }
 
 const seer_st_info *seer_st_find(const seer_safetensors *st, const char *name) {
-  for (size_t i = 0; i < st->ntensors; i++)
-    if (strcmp(st->tensors[i].info.name, name) == 0) return &st->tensors[i].info;
+  /* The first tensor of that name in file order: the leftmost match in the index. */
+  size_t lo = 0, hi = st->ntensors;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(st->tensors[st->by_name[mid]].info.name, name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo < st->ntensors && strcmp(st->tensors[st->by_name[lo]].info.name, name) == 0)
+    return &st->tensors[st->by_name[lo]].info;
   return NULL;
 }
 

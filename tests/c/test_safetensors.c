@@ -1,5 +1,5 @@
 /* safetensors: writer/reader round trip, shard index, and one corrupted file per validation rule,
- * checking that each error names the file and the tensor. */
+ * checking that each error names the file and the tensor; hostile shapes and shard files. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +160,45 @@ static void test_index(void) {
   seer_tensor_release(t);
 }
 
+/* Hostile headers: shapes whose element count wraps in 64 bits passed as empty tensors, and a FIFO
+ * planted as a shard blocked the open forever. */
+static void test_hostile(void) {
+  expect_error(write_raw("wrap.safetensors", 0,
+                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],"
+                         "\"data_offsets\":[0,0]}}",
+                         0),
+               "'w'", "invalid shape");
+  expect_error(write_raw("empty-huge.safetensors", 0,
+                         "{\"w\":{\"dtype\":\"F32\",\"shape\":[0,1099511627776,1099511627776],"
+                         "\"data_offsets\":[0,0]}}",
+                         0),
+               "'w'", "invalid shape");
+  /* Still fine: an empty tensor of sensible dims. */
+  seer_safetensors *st = NULL;
+  seer_error err = {0};
+  CHECK_MSG(seer_st_open(write_raw("empty.safetensors", 0,
+                                   "{\"w\":{\"dtype\":\"F32\",\"shape\":[0,4096],"
+                                   "\"data_offsets\":[0,0]}}",
+                                   0),
+                         &st, &err) == 0,
+            "%s", err.msg);
+  seer_st_close(st);
+  char sub[300], fifo[400], idx[400];
+  snprintf(sub, sizeof sub, "%s/fifo", dir);
+  snprintf(fifo, sizeof fifo, "%s/model-00001-of-00001.safetensors", sub);
+  snprintf(idx, sizeof idx, "%s/model.safetensors.index.json", sub);
+  CHECK(mkdir(sub, 0700) == 0 && mkfifo(fifo, 0600) == 0);
+  FILE *f = fopen(idx, "w");
+  fputs("{\"weight_map\":{\"x\":\"model-00001-of-00001.safetensors\"}}", f);
+  fclose(f);
+  alarm(60); /* the old code blocked in open(): die rather than hang the suite */
+  st = NULL;
+  CHECK(seer_st_open_dir(sub, &st, &err) == SEER_EFORMAT);
+  alarm(0);
+  CHECK_STR_CONTAINS(err.msg, "not a regular file");
+  seer_st_close(st);
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/seer-st-test-XXXXXX");
   if (!mkdtemp(dir)) return 1;
@@ -167,6 +206,7 @@ int main(void) {
   test_missing_name();
   test_corruptions();
   test_index();
+  test_hostile();
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "cleanup of %s failed\n", dir);
