@@ -1,5 +1,6 @@
 /* config.c: owns config.json parsing common to every family: sizes, eps, token ids, rope (both the
  * transformers v4 rope_theta/rope_scaling and v5 rope_parameters spellings), layer_types. */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,11 +14,19 @@ const char *seer_model_supported_architectures(void) {
          "Gemma3ForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM";
 }
 
+/* A number that does not fit an int (config.json is downloaded: 1e30 or 2^40 are possible) reads as
+ * INT_MIN, which every size check rejects, instead of wrapping or converting out of range. */
 int seer_cfg_int(const json_t *cfg, const char *key, int def) {
   json_t *v = json_object_get(cfg, key);
   if (!v || json_is_null(v)) return def;
-  if (json_is_integer(v)) return (int)json_integer_value(v);
-  if (json_is_real(v)) return (int)json_real_value(v);
+  if (json_is_integer(v)) {
+    json_int_t i = json_integer_value(v);
+    return i >= INT_MIN && i <= INT_MAX ? (int)i : INT_MIN;
+  }
+  if (json_is_real(v)) {
+    double d = json_real_value(v);
+    return d > (double)INT_MIN - 1 && d < (double)INT_MAX + 1 ? (int)d : INT_MIN;
+  }
   return def;
 }
 
