@@ -373,8 +373,11 @@ static int parser_feed(lua_State *L) {
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
   lua_newtable(L);
-  if (seer_sse_feed(p, data, len, collect_event, L) != 0)
-    return luaL_error(L, "sse parser: out of memory");
+  int rc = seer_sse_feed(p, data, len, collect_event, L);
+  if (rc == SEER_EFORMAT)
+    return luaL_error(L, "sse parser: a line or event exceeds %d MiB",
+                      (int)(SEER_SSE_MAX_EVENT >> 20));
+  if (rc != 0) return luaL_error(L, "sse parser: out of memory");
   return 1;
 }
 

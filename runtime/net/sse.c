@@ -52,6 +52,7 @@ static int field(seer_sse_parser *p, const char *line, size_t len) {
   if (value_len > 0 && value[0] == ' ') value++, value_len--;
 #define IS(s) (name_len == sizeof(s) - 1 && memcmp(line, s, sizeof(s) - 1) == 0)
   if (IS("data")) {
+    if (p->data.len + value_len + 1 > SEER_SSE_MAX_EVENT) return SEER_EFORMAT;
     if (p->has_data && seer_buf_appendc(&p->data, '\n')) return SEER_ENOMEM;
     p->has_data = 1;
     return seer_buf_append(&p->data, value, value_len);
@@ -98,6 +99,7 @@ int seer_sse_feed(seer_sse_parser *p, const char *data, size_t len, seer_sse_cb 
     size_t j = i;
     while (j < len && data[j] != '\n' && data[j] != '\r')
       j++;
+    if (p->line.len + (j - i) > SEER_SSE_MAX_EVENT) return SEER_EFORMAT;
     if (j == len) return seer_buf_append(&p->line, data + i, len - i);
     int rc;
     if (p->line.len) {

@@ -146,4 +146,14 @@ describe("seer.http", function()
       retry = 10 } }, evs)
     assert.is_false(p:pending())
   end)
+
+  it("refuses an SSE line or event over 64 MiB instead of buffering it", function()
+    local p = http.sse_parser()
+    local mib = string.rep("x", 1024 * 1024)
+    for _ = 1, 63 do assert.are.same({}, p:feed(mib)) end
+    assert.has_error(function() p:feed(mib .. "x") end, "sse parser: a line or event exceeds 64 MiB")
+    local q = http.sse_parser()
+    for _ = 1, 63 do assert.are.same({}, q:feed("data: " .. mib .. "\n")) end
+    assert.has_error(function() q:feed("data: " .. mib .. "\n") end, "sse parser: a line or event exceeds 64 MiB")
+  end)
 end)

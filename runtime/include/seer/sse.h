@@ -30,8 +30,13 @@ typedef struct seer_sse_parser {
   size_t events; /* events dispatched so far */
 } seer_sse_parser;
 
+/* The stream is the peer's: one line, or one event's joined data, larger than this is refused
+ * (SEER_EFORMAT from seer_sse_feed) instead of being buffered without bound. */
+#define SEER_SSE_MAX_EVENT ((size_t)64 << 20)
+
 void seer_sse_init(seer_sse_parser *p);
-/* Parses len bytes; calls cb for every complete event. Returns 0, SEER_ENOMEM, or cb's nonzero. */
+/* Parses len bytes; calls cb for every complete event. Returns 0, SEER_ENOMEM, SEER_EFORMAT (a line
+ * or an event over SEER_SSE_MAX_EVENT), or cb's nonzero. */
 int seer_sse_feed(seer_sse_parser *p, const char *data, size_t len, seer_sse_cb cb, void *ud);
 /* 1 if bytes of an unfinished event are buffered (the stream ended mid-event). */
 int seer_sse_pending(const seer_sse_parser *p);
