@@ -1,5 +1,6 @@
-/* Shared by the tokenizer tests: finds the fixtures and the tokenizer files placed by tests/setup/tokenizers.sh,
- * running tests/setup/tokenizers.sh when the cache is empty so that plain `ctest` works. */
+/* Shared by the tokenizer tests: finds the fixtures and the tokenizer files placed by
+ * tests/setup/tokenizers.sh, running tests/setup/tokenizers.sh when the cache is empty so that
+ * plain `ctest` works. */
 #ifndef SEER_TEST_TOKENIZER_UTIL_H
 #define SEER_TEST_TOKENIZER_UTIL_H
 
