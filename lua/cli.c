@@ -8,7 +8,6 @@
 
 #include "cli.h"
 #include "runtime_internal.h"
-#include "seer/sandbox.h"
 #include "seer/version.h"
 
 static const char *const subcommands[] = {"serve", "mcp", "model", "doctor", "transcript", NULL};
@@ -75,19 +74,6 @@ static int run_subcommand(seer_runtime *rt, int argc, char **argv) {
 }
 
 int seer_cli_main(int argc, char **argv) {
-  /* Hidden modes the sandbox backend runs this binary in (see runtime/sandbox/). They end with
-   * _exit: these processes live partly inside the sandbox's namespaces, where exit-time hooks
-   * (LeakSanitizer's stop-the-world in sanitizer builds) cannot work and would hang. */
-  if (argc >= 2 && strcmp(argv[1], "__sandbox-init") == 0) {
-    int status = seer_sandbox_init_main(argc - 1, argv + 1);
-    fflush(NULL);
-    _exit(status);
-  }
-  if (argc >= 2 && strcmp(argv[1], "__sandbox-exec") == 0) {
-    int status = seer_sandbox_exec_main(argc - 1, argv + 1);
-    fflush(NULL);
-    _exit(status);
-  }
   if (argc >= 2)
     for (const char *const *c = subcommands; *c; c++)
       if (strcmp(argv[1], *c) == 0) {

@@ -9,6 +9,7 @@
 #include "bindings.h"
 #include "runtime_internal.h"
 #include "seer/process.h"
+#include "seer/sandbox.h"
 #include "seer/version.h"
 #if defined(SEER_LUAJIT)
 #include <luajit.h>
@@ -227,6 +228,19 @@ static int core_exe_path(lua_State *L) {
   return 1;
 }
 
+/* sandbox_helper() -> path of the seer-sandbox helper executable, or nil, err (not installed). */
+static int core_sandbox_helper(lua_State *L) {
+  char path[4096];
+  seer_error err = {0, {0}};
+  if (seer_sandbox_helper_path(path, sizeof path, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushstring(L, path);
+  return 1;
+}
+
 /* ids() -> uid, gid of this process. */
 static int core_ids(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getuid());
@@ -252,6 +266,7 @@ int luaopen_seer_core(lua_State *L) {
                                  {"signal_number", core_signal_number},
                                  {"signal_name", core_signal_name},
                                  {"exe_path", core_exe_path},
+                                 {"sandbox_helper", core_sandbox_helper},
                                  {"ids", core_ids},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);

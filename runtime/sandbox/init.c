@@ -1,9 +1,12 @@
-/* init.c: owns starting a sandbox (`seer-lua __sandbox-init SPEC`). This process stays in the
- * host's namespaces: it clones the supervisor into new namespaces, writes its uid/gid maps, and
- * relays its exit. The supervisor is pid 1 of the sandbox: it builds the filesystem, drops
- * privileges, then reaps processes and enforces the memory and wall-clock limits until the host
- * closes its stdin. Lines on stdout tell the host what happens: "pid N", "ready", "error MSG",
- * "exit REASON". */
+/* init.c: owns starting a sandbox (`seer-sandbox init SPEC`). This process stays in the host's
+ * namespaces, where nothing in the sandbox can reach it: it clones the supervisor into new
+ * namespaces, writes its uid/gid maps, keeps a descriptor of each of its namespaces, hands them to
+ * `seer-sandbox exec` over a socket in the host-only state directory, and relays the supervisor's
+ * exit. The supervisor is pid 1 of the sandbox: it builds the filesystem, drops privileges, makes
+ * itself non-dumpable (so that no process in the sandbox can open its memory or take its fds),
+ * then reaps processes and enforces the memory and wall-clock limits until the host closes its
+ * stdin. Only pid 1 and this process hold the stdout pipe, whose lines tell the host what happens:
+ * "pid N", "ready", "error MSG", "exit REASON". */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -68,8 +73,13 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
     say("error sandbox: cannot become root inside the user namespace: %s", strerror(errno));
     _exit(1);
   }
-  setgroups(0, NULL);        /* refused when setgroups is denied; nothing to drop then */
-  prctl(PR_SET_DUMPABLE, 1); /* lets the host open /proc/<pid>/ns for __sandbox-exec */
+  setgroups(0, NULL); /* refused when setgroups is denied; nothing to drop then */
+  /* Nothing in the sandbox may ptrace-access pid 1: not /proc/1/mem, /proc/1/fd, nor pidfd_getfd.
+   * Its memory was created in the host's user namespace, where the sandbox has no capabilities. */
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) {
+    say("error sandbox: cannot make the supervisor non-dumpable: %s", strerror(errno));
+    _exit(1);
+  }
   if ((!tree_built && seer_sandbox_build_tree(spec, &err) != SEER_OK) ||
       seer_sandbox_enter_root(spec, &err) != SEER_OK ||
       (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) != 0 &&
@@ -121,24 +131,121 @@ static void forward_kill(int sig) {
   if (supervisor_pid > 0) kill(supervisor_pid, SIGKILL);
 }
 
+/* The control socket: a Unix socket at spec->control, in the host-only state directory, mode 0600.
+ * `seer-sandbox exec` connects to get the namespace descriptors. */
+static int listen_control(const char *path, seer_error *err) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path)
+    return seer_errorf(err, SEER_EINVAL, "sandbox: control socket path too long: %s", path);
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return seer_error_errno(err, SEER_EIO, errno, "sandbox: control socket");
+  mode_t old = umask(077);
+  int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
+  umask(old);
+  if (rc != 0 || listen(fd, 16) != 0) {
+    seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot listen on '%s'", path);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Sends the namespace descriptors to one client of the control socket: only to processes of the
+ * user that started the sandbox. The message carries each descriptor's CLONE_NEW* type. */
+static void serve_control(int listener, const int *ns_fds, const int *ns_types, int count) {
+  int conn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+  if (conn < 0) return;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == getuid()) {
+    char control[CMSG_SPACE(sizeof(int) * SEER_SANDBOX_NS_COUNT)];
+    memset(control, 0, sizeof control);
+    struct iovec iov = {(void *)ns_types, sizeof(int) * (size_t)count};
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = control,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)count)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)count);
+    memcpy(CMSG_DATA(c), ns_fds, sizeof(int) * (size_t)count);
+    ssize_t n = sendmsg(conn, &msg, MSG_NOSIGNAL);
+    (void)n;
+  }
+  close(conn);
+}
+
+/* Opens the supervisor's namespaces while it still waits for its maps (and is dumpable). A
+ * namespace it shares with this process (the network, when networking is on) is left out. */
+static int open_namespaces(pid_t pid, int *fds, int *types) {
+  int count = 0;
+  for (int i = 0; i < SEER_SANDBOX_NS_COUNT; i++) {
+    const seer_sandbox_ns *ns = &seer_sandbox_namespaces[i];
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns->name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    snprintf(path, sizeof path, "/proc/self/ns/%s", ns->name);
+    struct stat theirs, ours;
+    if (fstat(fd, &theirs) == 0 && stat(path, &ours) == 0 && theirs.st_ino == ours.st_ino &&
+        theirs.st_dev == ours.st_dev) {
+      close(fd);
+      continue;
+    }
+    fds[count] = fd;
+    types[count++] = ns->type;
+  }
+  return count;
+}
+
+/* Until the supervisor exits: answer the control socket. */
+static int relay(pid_t pid, int listener, const int *ns_fds, const int *ns_types, int count) {
+  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  int status = 0;
+  for (;;) {
+    struct pollfd p[2] = {{listener, POLLIN, 0}, {pidfd, POLLIN, 0}};
+    int r = poll(p, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 100);
+    if (r < 0 && errno != EINTR) break;
+    if (r > 0 && (p[0].revents & POLLIN)) serve_control(listener, ns_fds, ns_types, count);
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid || (w < 0 && errno == ECHILD)) break;
+  }
+  return status;
+}
+
 int seer_sandbox_init_main(int argc, char **argv) {
+  seer_error err = {0, {0}};
+  if (seer_sandbox_enter_helper(&err) != SEER_OK) {
+    say("error %s", err.msg);
+    return 1;
+  }
   if (argc < 2) {
-    say("error usage: seer-lua __sandbox-init SPEC.json");
+    say("error usage: seer-sandbox init SPEC.json");
     return 2;
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* the host runtime went away: so does the sandbox */
   seer_sandbox_spec spec;
-  seer_error err = {0, {0}};
   if (seer_sandbox_spec_load(argv[1], &spec, &err) != SEER_OK) {
     say("error %s", err.msg);
     return 1;
   }
   uid_t uid = getuid();
   gid_t gid = getgid();
-  /* As root, the sandbox runs as an unprivileged host uid: the kernel then enforces its process
-   * limit (root is exempt) and an escape would land without privileges. */
-  uid_t kuid = uid == 0 ? (uid_t)(100000 + getpid() % 60000) : uid;
-  gid_t kgid = uid == 0 ? (gid_t)kuid : gid;
+  /* As root, the sandbox runs as an unprivileged host uid of its own (uid.c): the kernel then
+   * enforces its process limit (root is exempt) and an escape would land without privileges. */
+  uid_t kuid = uid;
+  gid_t kgid = gid;
+  if (uid == 0) {
+    unsigned long id;
+    if (seer_sandbox_host_id((long)getpid(), &id, &err) != SEER_OK) {
+      say("error %s", err.msg);
+      return 1;
+    }
+    kuid = (uid_t)id;
+    kgid = (gid_t)id;
+  }
   if (uid == 0) {
     chown_uid = kuid;
     chown_gid = kgid;
@@ -170,6 +277,11 @@ int seer_sandbox_init_main(int argc, char **argv) {
       return 1;
     }
   }
+  int listener = listen_control(spec.control, &err);
+  if (listener < 0) {
+    say("error %s", err.msg);
+    return 1;
+  }
   int sync[2];
   if (pipe2(sync, O_CLOEXEC) != 0) {
     say("error sandbox: pipe: %s", strerror(errno));
@@ -189,11 +301,23 @@ int seer_sandbox_init_main(int argc, char **argv) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     char go;
     if (read(sync[0], &go, 1) != 1) _exit(1); /* the parent failed to map us */
-    close(sync[0]);
+    /* pid 1 keeps only its stdin (the host's terminate pipe) and stdout (the status lines). */
+    if (seer_sandbox_close_inherited(&err) != SEER_OK) {
+      say("error %s", err.msg);
+      _exit(1);
+    }
     supervise(&spec, uid == 0);
   }
   close(sync[0]);
   supervisor_pid = pid;
+  int ns_fds[SEER_SANDBOX_NS_COUNT], ns_types[SEER_SANDBOX_NS_COUNT];
+  int ns_count = open_namespaces(pid, ns_fds, ns_types);
+  if (ns_count < 0) {
+    say("error sandbox: cannot open the namespaces of the sandbox: %s", strerror(errno));
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return 1;
+  }
   char path[64], map[64];
   snprintf(path, sizeof path, "/proc/%d/setgroups", pid);
   write_file(path, "deny"); /* required before gid_map for unprivileged users */
@@ -218,9 +342,8 @@ int seer_sandbox_init_main(int argc, char **argv) {
   signal(SIGTERM, forward_kill);
   signal(SIGINT, forward_kill);
   signal(SIGHUP, forward_kill);
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  int status = relay(pid, listener, ns_fds, ns_types, ns_count);
+  unlink(spec.control);
   seer_sandbox_spec_free(&spec);
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   say("exit killed (signal %d)", WTERMSIG(status));

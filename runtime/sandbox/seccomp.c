@@ -1,16 +1,27 @@
-/* seccomp.c: owns the sandbox's system-call deny-list. Calls that could reach outside the sandbox
- * or the kernel's attack surface fail with EPERM; everything else is allowed, so ordinary programs
- * (shells, Python, compilers) run unchanged. */
+/* seccomp.c: owns the sandbox's system-call filter. Calls that could reach outside the sandbox or
+ * widen the kernel's attack surface fail with EPERM: whole calls (a deny-list of names), and calls
+ * denied by argument (namespace flags of clone, terminal input injection through ioctl, raw and
+ * packet sockets). Everything else is allowed, so ordinary programs (shells, Python, compilers) run
+ * unchanged. Syscalls of another ABI (i386, x32) fail the architecture check and kill the caller.
+ */
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "seer/sandbox.h"
 
 static const char *const denied[] = {"ptrace",
                                      "process_vm_readv",
                                      "process_vm_writev",
+                                     "process_madvise",
+                                     "pidfd_getfd",
                                      "kcmp",
+                                     "io_uring_setup",
+                                     "io_uring_enter",
+                                     "io_uring_register",
+                                     "fanotify_init",
                                      "mount",
                                      "umount",
                                      "umount2",
@@ -57,6 +68,33 @@ static const char *const denied[] = {"ptrace",
                                      "uselib",
                                      "personality"};
 
+/* Pushing characters into a terminal's input (TIOCSTI) or the Linux console's (TIOCLINUX) would run
+ * them as whoever reads that terminal. The sandbox has no terminal of its own; this holds even if a
+ * terminal fd reached it. The command is an int: compare the low 32 bits only. */
+static const unsigned long denied_ioctls[] = {TIOCSTI, TIOCLINUX};
+
+/* Socket families that reach below IP or outside the machine's network stack. */
+static const int denied_families[] = {AF_PACKET, AF_VSOCK};
+
+static int deny_by_argument(scmp_filter_ctx ctx) {
+  for (size_t i = 0; i < sizeof denied_ioctls / sizeof denied_ioctls[0]; i++) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                              SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, denied_ioctls[i]));
+    if (rc != 0) return rc;
+  }
+  for (size_t i = 0; i < sizeof denied_families / sizeof denied_families[0]; i++) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)denied_families[i]));
+    if (rc != 0) return rc;
+  }
+  /* Raw sockets of any family (the type carries SOCK_NONBLOCK/SOCK_CLOEXEC in its high bits). */
+  int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
+  if (rc != 0) return rc;
+  return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
+                          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
+}
+
 static int deny_all(scmp_filter_ctx ctx) {
   for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++) {
     int nr = seccomp_syscall_resolve_name(denied[i]);
@@ -76,8 +114,11 @@ static int deny_all(scmp_filter_ctx ctx) {
     if (rc != 0) return rc;
   }
   int clone3 = seccomp_syscall_resolve_name("clone3");
-  if (clone3 != __NR_SCMP_ERROR) return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
-  return 0;
+  if (clone3 != __NR_SCMP_ERROR) {
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), clone3, 0);
+    if (rc != 0) return rc;
+  }
+  return deny_by_argument(ctx);
 }
 
 int seer_sandbox_seccomp_apply(seer_error *err) {

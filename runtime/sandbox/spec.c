@@ -1,4 +1,4 @@
-/* spec.c: owns reading a sandbox spec (the JSON file the host writes for __sandbox-init). */
+/* spec.c: owns reading a sandbox spec (the JSON file the host writes for `seer-sandbox init`). */
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +24,7 @@ int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error
                        jerr.line);
   spec->root = dup_field(root, "root");
   spec->hostname = dup_field(root, "hostname");
+  spec->control = dup_field(root, "control");
   spec->network = json_is_true(json_object_get(root, "network"));
   spec->memory_bytes = (long long)num_field(root, "memory_bytes");
   spec->pids = (long long)num_field(root, "pids");
@@ -61,9 +62,11 @@ int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error
     if (json_is_string(b)) spec->writable[spec->nwritable++] = strdup(json_string_value(b));
   }
   json_decref(root);
-  if (!spec->root) {
+  if (!spec->root || !spec->control || spec->control[0] != '/') {
     seer_sandbox_spec_free(spec);
-    return seer_errorf(err, SEER_EINVAL, "sandbox spec '%s': 'root' is required", path);
+    return seer_errorf(err, SEER_EINVAL,
+                       "sandbox spec '%s': 'root' and an absolute 'control' path are required",
+                       path);
   }
   return SEER_OK;
 }
@@ -84,5 +87,6 @@ void seer_sandbox_spec_free(seer_sandbox_spec *spec) {
   free(spec->writable);
   free(spec->root);
   free(spec->hostname);
+  free(spec->control);
   memset(spec, 0, sizeof *spec);
 }

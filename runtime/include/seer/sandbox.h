@@ -1,7 +1,8 @@
 /* Local sandboxes: process trees in new user, mount, pid, ipc, uts and (unless networking is on)
  * net namespaces, with a tmpfs root of read-only system binds, limits, no_new_privs and a seccomp
- * deny-list. The host starts one with the seer-lua binary's hidden `__sandbox-init SPEC` mode and
- * runs commands inside it with `__sandbox-exec`; both are implemented here, without Lua. */
+ * filter. The host starts one with the installed helper executable `seer-sandbox init SPEC` and
+ * runs commands inside it with `seer-sandbox exec`; both are implemented here, without Lua. The
+ * helper is found next to libseer or through $SEER_HELPER (seer_sandbox_helper_path). */
 #ifndef SEER_SANDBOX_H
 #define SEER_SANDBOX_H
 
@@ -23,7 +24,8 @@ typedef struct seer_sandbox_link {
 
 /* What __sandbox-init reads from its JSON spec file. */
 typedef struct seer_sandbox_spec {
-  char *root; /* host directory to mount the sandbox's tmpfs root on */
+  char *root;    /* host directory to mount the sandbox's tmpfs root on */
+  char *control; /* host-only path of the socket `exec` gets the namespaces from */
   seer_sandbox_bind *binds;
   size_t nbinds;
   seer_sandbox_link *links;
@@ -42,9 +44,33 @@ typedef struct seer_sandbox_spec {
 int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error *err);
 void seer_sandbox_spec_free(seer_sandbox_spec *spec);
 
-/* Entry points of the hidden CLI modes; argv[0] is the mode name. Return the exit status. */
+/* Entry points of the helper's modes; argv[0] is the mode name. Return the exit status. */
 int seer_sandbox_init_main(int argc, char **argv);
 int seer_sandbox_exec_main(int argc, char **argv);
+
+/* locate.c: the helper executable: $SEER_HELPER, else `seer-sandbox` in the directory of the
+ * binary or library that holds libseer, or in ../libexec/seer (../../libexec/seer) from there. */
+int seer_sandbox_helper_path(char *out, size_t n, seer_error *err);
+
+/* entry.c: what both modes do first: close every inherited fd above 2, make sure 0-2 exist, and
+ * start a session of their own (no controlling terminal). */
+int seer_sandbox_enter_helper(seer_error *err);
+int seer_sandbox_close_inherited(seer_error *err);
+typedef struct seer_sandbox_ns {
+  const char *name; /* as in /proc/PID/ns/ */
+  int type;         /* CLONE_NEW* */
+} seer_sandbox_ns;
+#define SEER_SANDBOX_NS_COUNT 6
+/* The order to join them in: the user namespace first (it grants the rights to join the others),
+ * the mount namespace last (after it, the host's /proc is gone). */
+extern const seer_sandbox_ns seer_sandbox_namespaces[SEER_SANDBOX_NS_COUNT];
+
+/* uid.c: the host uid (= gid) of a sandbox started by root: SEER_SANDBOX_ID_BASE + pid, moved up by
+ * SEER_SANDBOX_ID_STRIDE while it belongs to an account or a /etc/subuid or /etc/subgid range. The
+ * base sits above systemd's container range (524288-1879048191); the stride is past any pid. */
+#define SEER_SANDBOX_ID_BASE 0x70000000UL
+#define SEER_SANDBOX_ID_STRIDE 0x400000UL
+int seer_sandbox_host_id(long pid, unsigned long *id, seer_error *err);
 
 /* Internal pieces, one file each. */
 /* mounts.c: build the tree under spec->root (in a private mount namespace), then, inside the new

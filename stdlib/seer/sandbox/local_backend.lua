@@ -1,7 +1,13 @@
 --- seer.sandbox.local_backend: the "local" sandbox backend. A sandbox is a process tree in new
---- namespaces, started by this binary's hidden `__sandbox-init` mode (runtime/sandbox/init.c) and
---- entered by `__sandbox-exec` (runtime/sandbox/exec.c). This module builds the spec those modes
+--- namespaces, started by the helper executable `seer-sandbox init` (runtime/sandbox/init.c) and
+--- entered by `seer-sandbox exec` (runtime/sandbox/exec.c). This module builds the spec those modes
 --- read, tracks the supervisor, and turns its status lines into events and error messages.
+---
+--- Host state directory (0700, the host's): spec.json and control.sock (never visible inside),
+--- root/ (the sandbox's root mount point), etc/ (its passwd, hosts...), iface/ (interface copies the
+--- host writes; bound read-only at /run/seer/iface), workspace/ and run/ (the sandbox's own, bound
+--- writable at /workspace and /run/seer; the host never writes there). The helpers start with an
+--- empty environment: declared env and secrets go to the commands run inside, never to pid 1.
 local core = require "seer.core"
 local fs = require "seer.fs"
 local json = require "seer.json"
@@ -42,6 +48,18 @@ local function system_binds_and_links()
 end
 
 --- MODEL_<SAN>_PATH, Seer's variable name for a model's path: upper case, non-alphanumerics as _.
+--- The seer-lua interpreter to bind into the sandbox (for `serve`): this program when it is
+--- seer-lua, else the one installed beside the helper. nil when there is none.
+local function interpreter(helper)
+  local exe = core.exe_path()
+  if path.basename(exe) == "seer-lua" then return exe end
+  local dir = path.dirname(helper)
+  for _, candidate in ipairs({ path.join(dir, "seer-lua"), path.join(dir, "../../bin/seer-lua") }) do
+    if fs.is_file(candidate) then return candidate end
+  end
+  return nil
+end
+
 function M.model_env_name(id)
   return "MODEL_" .. id:upper():gsub("[^%w]", "_") .. "_PATH"
 end
@@ -50,16 +68,19 @@ end
 ---                    network, env = {K=V}, stdlib_dir }
 ---@return seer.LocalSandbox
 function M.start(opts)
+  local helper, herr = core.sandbox_helper()
+  if not helper then error(herr, 0) end
   local state = assert(fs.tmpdir("seer-sandbox"))
   local self = setmetatable({
     state = state, root = path.join(state, "root"), run_dir = path.join(state, "run"),
-    workspace = path.join(state, "workspace"), alive = false, exit_reason = nil,
-    exit_listeners = {}, opts = opts, exe = core.exe_path(),
+    iface_dir = path.join(state, "iface"), workspace = path.join(state, "workspace"),
+    control = path.join(state, "control.sock"), alive = false, exit_reason = nil,
+    exit_listeners = {}, opts = opts, exe = helper,
   }, Backend)
-  for _, d in ipairs({ self.root, self.run_dir, path.join(self.run_dir, "iface"), self.workspace,
-                       path.join(state, "etc") }) do
+  for _, d in ipairs({ self.root, self.run_dir, self.workspace, path.join(state, "etc") }) do
     assert(fs.mkdir(d, 448)) -- 0700
   end
+  assert(fs.mkdir(self.iface_dir, 493)) -- 0755: readable by the sandbox's uid, writable by the host
   -- A passwd and group of its own, so tools that look up the current user work without seeing
   -- the host's accounts.
   fs.write(path.join(state, "etc/passwd"), "root:x:0:0:root:/workspace:/bin/sh\n")
@@ -71,10 +92,14 @@ function M.start(opts)
   for _, f in ipairs({ "passwd", "group", "hostname", "hosts" }) do
     binds[#binds + 1] = { src = path.join(state, "etc", f), dst = "/etc/" .. f }
   end
-  binds[#binds + 1] = { src = self.exe, dst = "/.seer/seer-lua" }
+  local lua_exe = interpreter(helper)
+  if lua_exe then binds[#binds + 1] = { src = lua_exe, dst = "/.seer/seer-lua" } end
+  self.has_interpreter = lua_exe ~= nil
   if opts.stdlib_dir then binds[#binds + 1] = { src = opts.stdlib_dir, dst = "/.seer/stdlib" } end
   binds[#binds + 1] = { src = self.workspace, dst = "/workspace", ro = false }
   binds[#binds + 1] = { src = self.run_dir, dst = "/run/seer", ro = false }
+  -- After /run/seer: a read-only mount the sandbox can neither write into nor rename nor replace.
+  binds[#binds + 1] = { src = self.iface_dir, dst = "/run/seer/iface" }
   local model_list = {}
   for _, m in ipairs(opts.models or {}) do
     local folder = "models--" .. m.id:gsub("/", "--")
@@ -87,7 +112,7 @@ function M.start(opts)
   self.models = opts.models or {}
   self.model_list = table.concat(model_list, ",")
   local spec = {
-    root = self.root, hostname = "sandbox", network = opts.network == true,
+    root = self.root, control = self.control, hostname = "sandbox", network = opts.network == true,
     memory_bytes = opts.memory_bytes or 0, pids = opts.pids or 0, nofile = opts.nofile or 0,
     cpus = opts.cpus or 0, timeout = opts.timeout or 0,
     binds = binds, links = links, writable = { self.workspace, self.run_dir },
@@ -95,7 +120,9 @@ function M.start(opts)
   local spec_path = path.join(state, "spec.json")
   assert(fs.write(spec_path, json.encode(spec)))
 
-  self.init = process.spawn({ cmd = self.exe, args = { "__sandbox-init", spec_path }, stdin = true, stream = true })
+  -- An empty environment: pid 1 and everything that reads /proc/1/environ see none of the host's.
+  self.init = process.spawn({ cmd = self.exe, args = { "init", spec_path }, env = {}, stdin = true,
+                              stream = true })
   local lines = self.init:lines()
   local err_lines = {}
   while true do
@@ -139,21 +166,27 @@ function Backend:on_exit(fn)
   self.exit_listeners[#self.exit_listeners + 1] = fn
 end
 
---- Start argv inside the sandbox. opts: env (list of K=V strings), cwd, stdin, stream, timeout.
+--- Start argv inside the sandbox. opts: env (table NAME = value: the command's whole environment),
+--- cwd, stdin, stream, on_stdout, on_stderr, timeout.
 ---@return seer.Process
 function Backend:spawn(argv, opts)
   if not self.alive then error("sandbox is not running (" .. (self.exit_reason or "terminated") .. ")", 3) end
   local o = self.opts
-  local args = { "__sandbox-exec", self.pid, opts.cwd or "/workspace", tostring(o.nofile or 0),
+  local args = { "exec", self.control, opts.cwd or "/workspace", tostring(o.nofile or 0),
                  tostring(o.pids or 0), tostring(o.cpus or 0), "--" }
   for i = 1, #argv do args[#args + 1] = argv[i] end
-  -- On timeout, SIGTERM: __sandbox-exec then kills the command's whole process group.
-  return process.spawn({ cmd = self.exe, args = args, env = opts.env, stdin = opts.stdin,
-                         stream = opts.stream, timeout = opts.timeout, kill_signal = 15 })
+  -- On timeout, SIGTERM: `seer-sandbox exec` then kills the command's whole process group.
+  return process.spawn({ cmd = self.exe, args = args, env = opts.env or {}, stdin = opts.stdin,
+                         stream = opts.stream, on_stdout = opts.on_stdout, on_stderr = opts.on_stderr,
+                         timeout = opts.timeout, kill_signal = 15 })
 end
 
---- Host-side path of a file in /run/seer (where RPC sockets and interface copies live).
+--- Host-side path of a file in /run/seer (where the sandbox's RPC sockets live). The sandbox owns
+--- that directory: the host never writes there, and checks what it finds (no symlinks).
 function Backend:run_path(rel) return path.join(self.run_dir, rel) end
+
+--- Host-side path of an interface copy, seen inside as /run/seer/iface/<name> (read-only there).
+function Backend:iface_path(name) return path.join(self.iface_dir, name) end
 
 --- End the whole tree (idempotent) and remove the host state directory.
 function Backend:terminate()

@@ -1,7 +1,7 @@
 --- seer.sandbox.serving: `sandbox:serve(interface.lua, {expose_as, name})`. The interface runs in
---- the sandbox under `seer-lua serve`, listening on a Unix socket in the sandbox's private run
---- directory; the host connects to it and turns the interface's description into what expose_as
---- asks for: a Library, markdown for a prompt, or a Skill.
+--- the sandbox under `seer-lua serve`, listening on a Unix socket in the sandbox's run directory;
+--- the host connects to it (refusing anything there but a socket) and turns the interface's
+--- description into what expose_as asks for: a Library, markdown for a prompt, or a Skill.
 local fs = require "seer.fs"
 local path = require "seer.path"
 
@@ -45,15 +45,30 @@ local function check_opts(opts)
   return as
 end
 
---- Collect everything a finished process wrote to one of its streams.
-local function drain(p, which)
-  local parts = {}
-  for chunk in function() return p:read(which) end do parts[#parts + 1] = chunk end
-  return table.concat(parts)
+local STDERR_KEEP = 64 * 1024
+
+--- One attempt to connect to the interface's socket in the sandbox-owned run directory. The
+--- sandbox controls that name: anything but a socket there (a symlink to a host socket, say) is
+--- refused, so the host never connects outside the sandbox. nil when nothing is listening yet.
+local function try_connect(backend, host_sock)
+  local rpc = require "seer.rpc"
+  if fs.readlink(host_sock) then
+    error(("serve: '%s' is a symlink; the sandbox replaced its socket, refusing to follow it"):format(host_sock), 0)
+  end
+  if not fs.exists(host_sock) then return nil end
+  local ok, client = pcall(rpc.connect, "unix:" .. host_sock, {
+    timeout = 2, close_grace = 1,
+    -- When the connection drops, say why: the sandbox's own last word, or the server's exit.
+    on_close_reason = function()
+      if backend.exit_reason then return "sandbox exited: " .. backend.exit_reason end
+      return nil
+    end,
+  })
+  if ok then return client end
+  return nil
 end
 
 function M.serve(sandbox, interface_path, opts)
-  local rpc = require "seer.rpc"
   local expose_as = check_opts(opts)
   local source, err = fs.read(interface_path)
   if not source then error("serve: " .. err, 3) end
@@ -63,27 +78,41 @@ function M.serve(sandbox, interface_path, opts)
   end
   if sandbox.served[name] then error(("serve: an interface named '%s' is already served"):format(name), 3) end
   local backend = sandbox.backend
+  if not backend.has_interpreter then
+    error("serve: this sandbox has no seer-lua interpreter to run the interface (install seer-lua "
+      .. "beside the seer-sandbox helper)", 3)
+  end
   local inner_file = "/run/seer/iface/" .. name .. ".lua"
-  assert(fs.write(backend:run_path("iface/" .. name .. ".lua"), source))
+  -- The interface copy goes to the host-owned directory the sandbox sees read-only.
+  assert(fs.write(backend:iface_path(name .. ".lua"), source))
   local sock = name .. ".sock"
-  fs.remove(backend:run_path(sock))
+  local host_sock = backend:run_path(sock)
+  -- The server's output is the sandbox's to fill: stdout is dropped, stderr kept up to a bound for
+  -- the error message if it fails to load.
+  local stderr, stderr_len = {}, 0
   local p = backend:spawn({ "/.seer/seer-lua", "serve", inner_file, "--listen", "unix:/run/seer/" .. sock },
-    { env = sandbox.env, stdin = true, stream = true })
-  -- Wait for the server's ready line, its exit, or the deadline. If the whole sandbox ends
-  -- meanwhile, stop waiting at once.
+    { env = sandbox.env, stdin = true, on_stdout = function() end, on_stderr = function(chunk)
+      if stderr_len < STDERR_KEEP then
+        stderr[#stderr + 1] = chunk:sub(1, STDERR_KEEP - stderr_len)
+        stderr_len = stderr_len + #chunk
+      end
+    end })
+  -- Ready means a connection to the socket succeeds, never a line the sandbox prints: wait for
+  -- that, the server's exit, or the deadline. If the whole sandbox ends meanwhile, stop at once.
   local host_path = path.abspath(interface_path)
-  local ready = false
-  backend:on_exit(function() if not ready then pcall(p.kill, p, 9) end end)
+  local client
+  backend:on_exit(function() if not client then pcall(p.kill, p, 9) end end)
   local ok, werr = pcall(task.timeout, opts.timeout or 120, function()
-    for line in p:lines() do
-      if line:match("^listening on ") then ready = true return end
+    while not p.exited do
+      client = try_connect(backend, host_sock)
+      if client then return end
+      task.sleep(0.02)
     end
   end)
-  if not ready then
+  if not client then
     if ok then -- the server exited before listening: its stderr says why (a syntax error, ...)
-      local stderr = drain(p, "stderr")
       local r = p:wait()
-      local why = stderr:gsub("%s+$", ""):gsub(inner_file:gsub("%p", "%%%0"), host_path)
+      local why = table.concat(stderr):gsub("%s+$", ""):gsub(inner_file:gsub("%p", "%%%0"), host_path)
       if why == "" then why = r.signal and ("killed by signal " .. r.signal) or ("exit status " .. tostring(r.code)) end
       if not backend.alive then why = why .. " (sandbox exited: " .. (backend.exit_reason or "?") .. ")" end
       error(("serve: interface '%s' failed to load: %s"):format(host_path, why), 3)
@@ -91,17 +120,10 @@ function M.serve(sandbox, interface_path, opts)
     pcall(p.kill, p, 9)
     error(("serve: interface '%s' did not start listening: %s"):format(host_path, tostring(werr)), 3)
   end
-  local served = setmetatable({ name = name, process = p, socket = backend:run_path(sock),
+  local served = setmetatable({ name = name, process = p, socket = host_sock,
                                 expose_as = expose_as }, Served)
   served.address = "unix:" .. served.socket
-  -- When the connection drops, say why: the sandbox's own last word, or the server's exit.
-  served.client = rpc.connect(served.address, {
-    close_grace = 1,
-    on_close_reason = function()
-      if backend.exit_reason then return "sandbox exited: " .. backend.exit_reason end
-      return nil
-    end,
-  })
+  served.client = client
   -- A crash of the server or of the whole sandbox fails pending calls with the reason.
   task.spawn(function()
     local r = p:wait()
