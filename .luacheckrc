@@ -3,6 +3,7 @@
 std = "max"
 max_line_length = 120
 files["tests/lua"] = { std = "+busted" }
+files["tests/security"] = { std = "+busted" }
 files["tests/lua/run_busted.lua"] = { globals = { "arg" } }
 exclude_files = { "build*/**", "**/node_modules/**", "tests/lua/fixtures/scoped/syntax_error.lua" }
 -- Interface files run with these globals (DESIGN §4).

@@ -61,7 +61,7 @@ run_ctest() { # run_ctest DIR
 check_format() { (cd "$root" && git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror); }
 
 step "clang-format" check_format
-step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/tests/reference" "$root/bench"
+step "luacheck" luacheck -q --config "$root/.luacheckrc" "$root/stdlib" "$root/examples" "$root/tests/lua" "$root/tests/security" "$root/tests/reference" "$root/bench"
 step "build lua54" build "$root/build-ci-lua54" -DSEER_LUA=5.4 -DSEER_TEST_REFERENCE=$reference
 step "build luajit" build "$root/build-ci-luajit" -DSEER_LUA=luajit -DSEER_TEST_REFERENCE=$reference
 step "build asan" build "$root/build-ci-asan" -DSEER_LUA=5.4 -DSEER_SANITIZE=ON -DSEER_BUILD_BENCH=OFF

@@ -8,7 +8,7 @@
  *   ctrl-c | ctrl-d | up   send that key
  *   expect TEXT     wait (up to 10 s) until TEXT appears in output after the previous match
  *   sleep SECONDS
- *   exit CODE       wait for the program to exit with CODE
+ *   exit CODE [S]   wait (up to S seconds, default 10) for the program to exit with CODE
  * On failure it prints the step and the whole transcript, and exits 1. */
 #include <errno.h>
 #include <poll.h>
@@ -115,7 +115,8 @@ int main(int argc, char **argv) {
       pump(atof(arg));
     } else if (strncmp(line, "exit ", 5) == 0) {
       int want = atoi(arg), status = 0;
-      double end = now() + 10;
+      const char *limit = strchr(arg, ' ');
+      double end = now() + (limit ? atof(limit + 1) : 10);
       pid_t r = 0;
       while (now() < end && (r = waitpid(child, &status, WNOHANG)) == 0)
         pump(0.05);

@@ -14,6 +14,7 @@ work=$(mktemp -d /tmp/seer-unpriv-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tests/lua"
 cp "$SEER_LUA_BIN" "$work/seer-lua"
+cp "$(dirname "$SEER_LUA_BIN")/seer-sandbox" "$work/seer-sandbox" # found beside seer-lua
 cp "$src/tests/lua/run_busted.lua" "$src/tests/lua/sandbox_spec.lua" "$work/tests/lua/"
 chown -R "$user" "$work"
 chmod 755 "$work"
