@@ -73,8 +73,18 @@ static const char *const denied[] = {"ptrace",
  * terminal fd reached it. The command is an int: compare the low 32 bits only. */
 static const unsigned long denied_ioctls[] = {TIOCSTI, TIOCLINUX};
 
-/* Socket families that reach below IP or outside the machine's network stack. */
+/* Socket families that reach below IP or outside the machine's network stack: EPERM. */
 static const int denied_families[] = {AF_PACKET, AF_VSOCK};
+/* The families ordinary programs use. Every other one (AF_KEY, AF_ALG, AF_TIPC, AF_RDS, AF_CAN,
+ * Bluetooth, ...: rarely used kernel code, some with a history of exploits) reports
+ * EAFNOSUPPORT, as on a kernel built without it, so programs fall back quietly. */
+static const int allowed_families[] = {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
+
+static int family_listed(int family, const int *list, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (list[i] == family) return 1;
+  return 0;
+}
 
 static int deny_by_argument(scmp_filter_ctx ctx) {
   for (size_t i = 0; i < sizeof denied_ioctls / sizeof denied_ioctls[0]; i++) {
@@ -82,17 +92,27 @@ static int deny_by_argument(scmp_filter_ctx ctx) {
                               SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, denied_ioctls[i]));
     if (rc != 0) return rc;
   }
-  for (size_t i = 0; i < sizeof denied_families / sizeof denied_families[0]; i++) {
-    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)denied_families[i]));
+  for (int family = 0; family < AF_MAX; family++) {
+    const size_t ndenied = sizeof denied_families / sizeof denied_families[0];
+    const size_t nallowed = sizeof allowed_families / sizeof allowed_families[0];
+    if (family_listed(family, allowed_families, nallowed)) continue;
+    int errno_value = family_listed(family, denied_families, ndenied) ? EPERM : EAFNOSUPPORT;
+    int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errno_value), SCMP_SYS(socket), 1,
+                              SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family));
     if (rc != 0) return rc;
   }
-  /* Raw sockets of any family (the type carries SOCK_NONBLOCK/SOCK_CLOEXEC in its high bits). */
-  int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                            SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW));
-  if (rc != 0) return rc;
-  return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 1,
-                          SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET));
+  /* Raw IP sockets (the type carries SOCK_NONBLOCK/SOCK_CLOEXEC in its high bits); netlink, which
+   * glibc opens as SOCK_RAW for getifaddrs and getaddrinfo, stays allowed. */
+  static const int ip_families[] = {AF_INET, AF_INET6};
+  static const int raw_types[] = {SOCK_RAW, SOCK_PACKET};
+  for (size_t f = 0; f < sizeof ip_families / sizeof ip_families[0]; f++)
+    for (size_t t = 0; t < sizeof raw_types / sizeof raw_types[0]; t++) {
+      int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), 2,
+                                SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)ip_families[f]),
+                                SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, (scmp_datum_t)raw_types[t]));
+      if (rc != 0) return rc;
+    }
+  return 0;
 }
 
 static int deny_all(scmp_filter_ctx ctx) {

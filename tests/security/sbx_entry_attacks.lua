@@ -118,8 +118,13 @@ describe("sandbox entry", function()
     for _, name in ipairs(denied) do
       assert.are.equal("EPERM", r[name], name .. " was not denied:\n" .. out)
     end
+    -- Families outside the allow-list (unix, inet, inet6, netlink) look absent from the kernel.
+    for _, name in ipairs({ "socket_key", "socket_alg", "socket_tipc" }) do
+      assert.are.equal("EAFNOSUPPORT", r[name], name .. " was not refused:\n" .. out)
+    end
     assert.are.equal("ok", r.allowed_socket_inet_stream)
     assert.are.equal("ok", r.allowed_socket_unix)
+    assert.are.equal("ok", r.allowed_socket_netlink)
   end)
 end)
 

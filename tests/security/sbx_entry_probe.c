@@ -107,6 +107,9 @@ static int mode_syscalls(void) {
   report("socket_inet6_raw", socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK, 58 /* ICMPv6 */));
   report("socket_inet_packet", socket(AF_INET, SOCK_PACKET, 0));
   report("socket_vsock", socket(AF_VSOCK, SOCK_STREAM, 0));
+  report("socket_key", socket(AF_KEY, SOCK_RAW, 2 /* PF_KEY_V2 */));
+  report("socket_alg", socket(AF_ALG, SOCK_SEQPACKET, 0));
+  report("socket_tipc", socket(AF_TIPC, SOCK_RDM, 0));
   report("keyctl", syscall(SYS_keyctl, 0 /* KEYCTL_GET_KEYRING_ID */, -3, 0));
   report("add_key", syscall(SYS_add_key, "user", "probe", "x", 1, -3));
   report("request_key", syscall(SYS_request_key, "user", "probe", NULL, 0));
@@ -137,6 +140,7 @@ static int mode_syscalls(void) {
   /* What the filter must still allow. */
   report("allowed_socket_inet_stream", socket(AF_INET, SOCK_STREAM, 0));
   report("allowed_socket_unix", socket(AF_UNIX, SOCK_STREAM, 0));
+  report("allowed_socket_netlink", socket(AF_NETLINK, SOCK_RAW, 0 /* NETLINK_ROUTE */));
   report("allowed_ioctl_fionread", ioctl(0, FIONREAD, &(int){0}));
   return 0;
 }
