@@ -221,6 +221,90 @@ int jb_join(jctx *c, jv seq, jv sep, jv attr, jv *out) {
   return SEER_OK;
 }
 
+/* Python's printf-style formatting: %s %r %d %i %f %x %% with flags, width and precision. */
+int jb_percent_format(jctx *c, jv fmt, jv args, int line, jv *out) {
+  jv one[1] = {args};
+  jv *vals = one;
+  size_t nvals = 1, next = 0;
+  if (args.t == JV_LIST && args.u.l->tuple) vals = args.u.l->v, nvals = args.u.l->n;
+  seer_buf b = SEER_BUF_INIT;
+  const char *p = fmt.u.s.p, *end = p + fmt.u.s.n;
+  int rc = 0;
+  while (p < end && !rc) {
+    if (*p != '%') {
+      rc = seer_buf_appendc(&b, *p++);
+      continue;
+    }
+    const char *spec = p++;
+    while (p < end && strchr("-+ #0", *p))
+      p++;
+    while (p < end && ((*p >= '0' && *p <= '9') || *p == '.'))
+      p++;
+    if (p >= end) break;
+    /* Width and precision come from the (downloaded) template: keep them small. */
+    for (const char *q = spec + 1; q < p; q++)
+      if (*q >= '0' && *q <= '9' && strtol(q, NULL, 10) > 1000) {
+        seer_buf_free(&b);
+        return jerr(c, line, "format width or precision over 1000");
+      }
+    char conv = *p++;
+    if (conv == '%') {
+      rc = seer_buf_appendc(&b, '%');
+      continue;
+    }
+    if (next >= nvals) {
+      seer_buf_free(&b);
+      return jerr(c, line, "not enough arguments for format string");
+    }
+    jv v = vals[next++];
+    char cfmt[32];
+    size_t flen = (size_t)(p - spec) - 1;
+    if (flen > 20) flen = 20;
+    memcpy(cfmt, spec, flen);
+    if (conv == 's' || conv == 'r') {
+      seer_buf t = SEER_BUF_INIT;
+      if (conv == 'r' && v.t == JV_STR) {
+        jv l = jv_new_list(c->a); /* repr via a one-item list, minus the brackets */
+        if (l.t != JV_LIST || jv_list_push(c->a, l.u.l, v) || jv_to_str(l, &t)) return oom(c);
+        memmove(t.data, t.data + 1, t.len - 2);
+        t.len -= 2;
+      } else if (jv_to_str(v, &t)) {
+        return oom(c);
+      }
+      seer_buf_terminate(&t);
+      memcpy(cfmt + flen, "s", 2);
+      rc = seer_buf_printf(&b, cfmt, t.data ? t.data : "");
+      seer_buf_free(&t);
+    } else if (conv == 'd' || conv == 'i' || conv == 'x' || conv == 'X' || conv == 'o') {
+      if (v.t != JV_INT && v.t != JV_BOOL && v.t != JV_FLOAT) {
+        seer_buf_free(&b);
+        return jerr(c, line, "%%%c format: a number is required, not %s", conv, jv_type_name(v));
+      }
+      long long x = v.t == JV_INT ? v.u.i : v.t == JV_BOOL ? v.u.b : (long long)v.u.f;
+      snprintf(cfmt + flen, sizeof cfmt - flen, "ll%c", conv == 'i' ? 'd' : conv);
+      rc = seer_buf_printf(&b, cfmt, x);
+    } else if (strchr("feEgG", conv)) {
+      if (v.t != JV_INT && v.t != JV_BOOL && v.t != JV_FLOAT) {
+        seer_buf_free(&b);
+        return jerr(c, line, "%%%c format: a number is required, not %s", conv, jv_type_name(v));
+      }
+      double x = v.t == JV_FLOAT ? v.u.f : v.t == JV_INT ? (double)v.u.i : v.u.b;
+      snprintf(cfmt + flen, sizeof cfmt - flen, "%c", conv);
+      rc = seer_buf_printf(&b, cfmt, x);
+    } else {
+      seer_buf_free(&b);
+      return jerr(c, line, "unsupported format character '%c'", conv);
+    }
+  }
+  if (rc) return oom(c);
+  if (next < nvals && vals != one) {
+    seer_buf_free(&b);
+    return jerr(c, line, "not all arguments converted during string formatting");
+  }
+  *out = jb_mkstr(c, &b);
+  return SEER_OK;
+}
+
 /* ---- attributes and methods ---- */
 
 static const char *const DICT_METHODS[] = {"items", "keys", "values", "get", NULL};
@@ -298,6 +382,7 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
         if (v.t != JV_LIST || jv_list_push(c->a, v.u.l, self.u.d->k[i]) ||
             jv_list_push(c->a, v.u.l, self.u.d->v[i]))
           return oom(c);
+        v.u.l->tuple = true;
       }
       if (jv_list_push(c->a, l.u.l, v)) return oom(c);
     }
@@ -481,6 +566,15 @@ int jcall_builtin(jctx *c, const char *name, jv *args, size_t nargs, const char 
 
 /* ---- tests ---- */
 
+static const char *const TESTS[] = {
+    "defined", "undefined", "none",        "boolean",  "true",     "false",    "integer",
+    "float",   "number",    "string",      "mapping",  "sequence", "iterable", "callable",
+    "odd",     "even",      "divisibleby", "eq",       "equalto",  "==",       "sameas",
+    "ne",      "!=",        "lt",          "lessthan", "<",        "gt",       "greaterthan",
+    ">",       "le",        "ge",          "in",       "lower",    "upper",    NULL};
+
+bool jis_test(const char *name, size_t n) { return method_name(TESTS, name, n) != NULL; }
+
 int jtest(jctx *c, const char *name, jv v, jv *args, size_t nargs, int line, bool *out) {
   jv a0 = nargs ? args[0] : jv_undef();
   bool ok;
@@ -511,7 +605,8 @@ int jtest(jctx *c, const char *name, jv v, jv *args, size_t nargs, int line, boo
   else if (streq(name, "iterable"))
     *out = v.t == JV_STR || v.t == JV_LIST || v.t == JV_DICT;
   else if (streq(name, "callable"))
-    *out = v.t == JV_MACRO || v.t == JV_BUILTIN || v.t == JV_METHOD;
+    *out = v.t == JV_MACRO || v.t == JV_BUILTIN || v.t == JV_METHOD || v.t == JV_CALLER ||
+           (v.t == JV_DICT && v.u.d->loop && v.u.d->loop->recursive);
   else if (streq(name, "odd") || streq(name, "even")) {
     if (v.t != JV_INT) return jerr(c, line, "'%s' test needs an integer", name);
     *out = (v.u.i % 2 != 0) == (name[0] == 'o');

@@ -68,6 +68,7 @@ static int binop(jctx *c, int op, jv a, jv b, int line, jv *out) {
     *out = l;
     return SEER_OK;
   }
+  if (op == '%' && a.t == JV_STR) return jb_percent_format(c, a, b, line, out);
   if (op == '*' && ((a.t == JV_STR && b.t == JV_INT) || (a.t == JV_INT && b.t == JV_STR))) {
     jv s = a.t == JV_STR ? a : b;
     int64_t k = a.t == JV_INT ? a.u.i : b.u.i;
@@ -260,6 +261,55 @@ static int eval_args(jctx *c, jscope *s, const jnode *n, jv **args, jv **kwv) {
   return SEER_OK;
 }
 
+/* A call's arguments with f(*list, **dict) spread in. */
+typedef struct call_args {
+  jv *args, *kwv;
+  const char **kwn;
+  size_t nargs, nkw;
+} call_args;
+
+static int eval_call_args(jctx *c, jscope *s, const jnode *n, call_args *ca) {
+  int rc = eval_args(c, s, n, &ca->args, &ca->kwv);
+  if (rc) return rc;
+  ca->kwn = n->kwnames;
+  ca->nargs = n->nargs;
+  ca->nkw = n->nkw;
+  jv extra = jv_undef(), kw = jv_undef();
+  if (n->dyn_args && (rc = jeval(c, s, n->dyn_args, &extra))) return rc;
+  if (n->dyn_kwargs && (rc = jeval(c, s, n->dyn_kwargs, &kw))) return rc;
+  if (n->dyn_args && extra.t != JV_LIST)
+    return jerr(c, n->line, "*args must be a list, got %s", jv_type_name(extra));
+  if (n->dyn_kwargs && kw.t != JV_DICT)
+    return jerr(c, n->line, "**kwargs must be a mapping, got %s", jv_type_name(kw));
+  if (extra.t == JV_LIST && extra.u.l->n) {
+    jv *all = ja_alloc(c->a, (ca->nargs + extra.u.l->n + 1) * sizeof *all);
+    if (!all) return oom(c);
+    memcpy(all, ca->args, ca->nargs * sizeof *all);
+    memcpy(all + ca->nargs, extra.u.l->v, extra.u.l->n * sizeof *all);
+    ca->args = all;
+    ca->nargs += extra.u.l->n;
+  }
+  if (kw.t == JV_DICT && kw.u.d->n) {
+    size_t m = ca->nkw + kw.u.d->n;
+    jv *v = ja_alloc(c->a, (m + 1) * sizeof *v);
+    const char **names = ja_alloc(c->a, (m + 1) * sizeof *names);
+    if (!v || !names) return oom(c);
+    memcpy(v, ca->kwv, ca->nkw * sizeof *v);
+    if (ca->nkw) memcpy(names, ca->kwn, ca->nkw * sizeof *names);
+    for (size_t i = 0; i < kw.u.d->n; i++) {
+      jv k = kw.u.d->k[i];
+      if (k.t != JV_STR) return jerr(c, n->line, "**kwargs keys must be strings");
+      names[ca->nkw + i] = ja_strdup(c->a, k.u.s.p, k.u.s.n);
+      if (!names[ca->nkw + i]) return oom(c);
+      v[ca->nkw + i] = kw.u.d->v[i];
+    }
+    ca->kwv = v;
+    ca->kwn = names;
+    ca->nkw = m;
+  }
+  return SEER_OK;
+}
+
 static int eval_compare(jctx *c, jscope *s, const jnode *n, jv *out) {
   jv left;
   int rc = jeval(c, s, n->args[0], &left);
@@ -311,6 +361,7 @@ int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
   case JN_TUPLE: {
     jv l = jv_new_list(c->a);
     if (l.t != JV_LIST) return oom(c);
+    l.u.l->tuple = n->k == JN_TUPLE;
     for (size_t i = 0; i < n->nargs; i++) {
       if ((rc = jeval(c, s, n->args[i], &a))) return rc;
       if (jv_list_push(c->a, l.u.l, a)) return oom(c);
@@ -346,9 +397,10 @@ int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
     return slice(c, a, parts, n->line, out);
   }
   case JN_CALL: {
-    jv fn, *args, *kwv;
-    if ((rc = jeval(c, s, n->a, &fn)) || (rc = eval_args(c, s, n, &args, &kwv))) return rc;
-    return jcall_value(c, s, fn, args, n->nargs, n->kwnames, kwv, n->nkw, n->line, out);
+    jv fn;
+    call_args ca;
+    if ((rc = jeval(c, s, n->a, &fn)) || (rc = eval_call_args(c, s, n, &ca))) return rc;
+    return jcall_value(c, s, fn, ca.args, ca.nargs, ca.kwn, ca.kwv, ca.nkw, n->line, out);
   }
   case JN_FILTER: {
     jv *args, *kwv;
@@ -405,14 +457,25 @@ int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
 
 /* ---- macros and calls ---- */
 
-static int call_macro(jctx *c, const jnode *m, jv *args, size_t nargs, const char **kwn, jv *kwv,
-                      size_t nkw, int line, jv *out) {
+/* Runs a macro (or a {% call %} body) with its parameters bound in a new scope under parent. */
+static int call_macro(jctx *c, const jnode *m, jscope *parent, jv *args, size_t nargs,
+                      const char **kwn, jv *kwv, size_t nkw, int line, jv *out) {
+  jv caller = c->pending_caller;
+  c->pending_caller = jv_undef();
   if (c->depth >= MAX_DEPTH) return jerr(c, line, "macro recursion is too deep");
   if (nargs > m->ntargets)
     return jerr(c, line, "macro '%s' takes %zu arguments, got %zu", m->name, m->ntargets, nargs);
   jscope *ms = ja_alloc(c->a, sizeof *ms);
   if (!ms) return oom(c);
-  ms->parent = c->globals;
+  ms->parent = parent;
+  for (size_t k = 0; k < nkw; k++) {
+    bool known = false;
+    for (size_t i = 0; i < m->ntargets && !known; i++)
+      known = !strcmp(kwn[k], m->targets[i]);
+    if (!known) return jerr(c, line, "macro '%s' has no parameter '%s'", m->name, kwn[k]);
+  }
+  int rc;
+  if (caller.t != JV_UNDEF && (rc = scope_set(c, ms, "caller", 6, caller))) return rc;
   for (size_t i = 0; i < m->ntargets; i++) {
     const char *p = m->targets[i];
     jv v = jv_undef();
@@ -420,13 +483,12 @@ static int call_macro(jctx *c, const jnode *m, jv *args, size_t nargs, const cha
     if (found) v = args[i];
     for (size_t k = 0; !found && k < nkw; k++)
       if (!strcmp(kwn[k], p)) v = kwv[k], found = true;
-    int rc;
     if (!found && m->defaults[i] && (rc = jeval(c, ms, m->defaults[i], &v))) return rc;
     if ((rc = scope_set(c, ms, p, strlen(p), v))) return rc;
   }
   seer_buf buf = SEER_BUF_INIT;
   c->depth++;
-  int rc = jrender_body(c, ms, m->body, m->nbody, &buf);
+  rc = jrender_body(c, ms, m->body, m->nbody, &buf);
   c->depth--;
   if (rc < 0) {
     seer_buf_free(&buf);
@@ -437,13 +499,40 @@ static int call_macro(jctx *c, const jnode *m, jv *args, size_t nargs, const cha
   return SEER_OK;
 }
 
+static int render_loop(jctx *c, jscope *s, const jnode *n, jv seq, int64_t depth, seer_buf *out);
+
+/* loop(items) inside a recursive loop: the loop's body over items, one level deeper. */
+static int call_loop(jctx *c, const jdict *loop, jv *args, size_t nargs, int line, jv *out) {
+  if (!loop->loop->recursive) return jerr(c, line, "loop() needs a loop marked 'recursive'");
+  if (nargs != 1) return jerr(c, line, "loop() takes one argument, the items to loop over");
+  if (c->depth >= MAX_DEPTH) return jerr(c, line, "recursive loop is too deep");
+  seer_buf buf = SEER_BUF_INIT;
+  c->depth++;
+  int rc = render_loop(c, loop->loop_scope, loop->loop, args[0], loop->loop_depth + 1, &buf);
+  c->depth--;
+  if (rc < 0) {
+    seer_buf_free(&buf);
+    return rc;
+  }
+  *out = jv_str_from_buf(c->a, &buf);
+  seer_buf_free(&buf);
+  return out->t == JV_STR ? SEER_OK : oom(c);
+}
+
 int jcall_value(jctx *c, jscope *s, jv fn, jv *args, size_t nargs, const char **kwn, jv *kwv,
                 size_t nkw, int line, jv *out) {
+  (void)s;
+  if (fn.t != JV_MACRO) c->pending_caller = jv_undef();
   switch (fn.t) {
-  case JV_MACRO: return call_macro(c, fn.u.m, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_MACRO: return call_macro(c, fn.u.m, c->globals, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_CALLER:
+    return call_macro(c, fn.u.cl->node, fn.u.cl->scope, args, nargs, kwn, kwv, nkw, line, out);
   case JV_BUILTIN: return jcall_builtin(c, fn.u.bi, args, nargs, kwn, kwv, nkw, line, out);
   case JV_METHOD: return jcall_method(c, fn.u.bm, args, nargs, kwn, kwv, nkw, line, out);
   case JV_UNDEF: return jerr(c, line, "call of an undefined value");
+  case JV_DICT:
+    if (fn.u.d->loop) return call_loop(c, fn.u.d, args, nargs, line, out);
+    /* fall through */
   default: return jerr(c, line, "'%s' object is not callable", jv_type_name(fn));
   }
 }
@@ -475,23 +564,28 @@ static int iter_items(jctx *c, jv v, int line, jlist **out) {
   return SEER_OK;
 }
 
-static int bind_targets(jctx *c, jscope *s, const jnode *n, jv item) {
-  if (n->ntargets == 1) return scope_set(c, s, n->targets[0], strlen(n->targets[0]), item);
-  if (item.t != JV_LIST || item.u.l->n != n->ntargets)
-    return jerr(c, n->line, "cannot unpack %s into %zu loop variables", jv_type_name(item),
-                n->ntargets);
-  for (size_t i = 0; i < n->ntargets; i++) {
-    int rc = scope_set(c, s, n->targets[i], strlen(n->targets[i]), item.u.l->v[i]);
-    if (rc) return rc;
-  }
+/* a, b = item: any iterable with exactly as many items as names, as in Python. */
+static int unpack(jctx *c, jscope *s, const jnode *n, jv item) {
+  jlist *l = NULL;
+  int rc = item.t == JV_UNDEF ? SEER_OK : iter_items(c, item, n->line, &l);
+  if (rc) return rc;
+  if (!l || l->n != n->ntargets)
+    return jerr(c, n->line, "cannot unpack %s into %zu variables", jv_type_name(item), n->ntargets);
+  for (size_t i = 0; i < n->ntargets; i++)
+    if ((rc = scope_set(c, s, n->targets[i], strlen(n->targets[i]), l->v[i]))) return rc;
   return SEER_OK;
 }
 
-static int render_for(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
-  jv seq;
+static int bind_targets(jctx *c, jscope *s, const jnode *n, jv item) {
+  if (n->ntargets == 1) return scope_set(c, s, n->targets[0], strlen(n->targets[0]), item);
+  return unpack(c, s, n, item);
+}
+
+/* Renders a for loop over seq at depth (1 for the outer loop; recursive calls go deeper). */
+static int render_loop(jctx *c, jscope *s, const jnode *n, jv seq, int64_t depth, seer_buf *out) {
   jlist *items = NULL;
-  int rc = jeval(c, s, n->a, &seq);
-  if (rc || (rc = iter_items(c, seq, n->line, &items))) return rc;
+  int rc = iter_items(c, seq, n->line, &items);
+  if (rc) return rc;
   jscope *ls = ja_alloc(c->a, sizeof *ls);
   if (!ls) return oom(c);
   ls->parent = s;
@@ -513,6 +607,9 @@ static int render_for(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
     jv loop = jv_new_dict(c->a);
     if (loop.t != JV_DICT) return oom(c);
     jdict *d = loop.u.d;
+    d->loop = n;
+    d->loop_scope = s;
+    d->loop_depth = depth;
     int64_t k = (int64_t)i, L = (int64_t)len;
     if (jv_dict_set(c->a, d, jv_cstr("index"), jv_int(k + 1)) ||
         jv_dict_set(c->a, d, jv_cstr("index0"), jv_int(k)) ||
@@ -521,8 +618,8 @@ static int render_for(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
         jv_dict_set(c->a, d, jv_cstr("first"), jv_bool(i == 0)) ||
         jv_dict_set(c->a, d, jv_cstr("last"), jv_bool(i + 1 == len)) ||
         jv_dict_set(c->a, d, jv_cstr("length"), jv_int(L)) ||
-        jv_dict_set(c->a, d, jv_cstr("depth"), jv_int(1)) ||
-        jv_dict_set(c->a, d, jv_cstr("depth0"), jv_int(0)) ||
+        jv_dict_set(c->a, d, jv_cstr("depth"), jv_int(depth)) ||
+        jv_dict_set(c->a, d, jv_cstr("depth0"), jv_int(depth - 1)) ||
         jv_dict_set(c->a, d, jv_cstr("previtem"), i ? items->v[i - 1] : jv_undef()) ||
         jv_dict_set(c->a, d, jv_cstr("nextitem"), i + 1 < len ? items->v[i + 1] : jv_undef()))
       return oom(c);
@@ -535,10 +632,36 @@ static int render_for(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
   return SEER_OK;
 }
 
+static int render_for(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
+  jv seq;
+  int rc = jeval(c, s, n->a, &seq);
+  return rc ? rc : render_loop(c, s, n, seq, 1, out);
+}
+
+/* {% call %}: the macro call, with the block's body as its caller(). */
+static int render_call_block(jctx *c, jscope *s, const jnode *n, seer_buf *out) {
+  const jnode *call = n->a;
+  jv fn, r;
+  call_args ca;
+  int rc;
+  if ((rc = jeval(c, s, call->a, &fn)) || (rc = eval_call_args(c, s, call, &ca))) return rc;
+  if (fn.t != JV_MACRO)
+    return jerr(c, n->line, "{%% call %%} needs a macro, got %s", jv_type_name(fn));
+  jclosure *cl = ja_alloc(c->a, sizeof *cl);
+  if (!cl) return oom(c);
+  cl->node = n;
+  cl->scope = s;
+  c->pending_caller = (jv){.t = JV_CALLER, .u.cl = cl};
+  if ((rc = jcall_value(c, s, fn, ca.args, ca.nargs, ca.kwn, ca.kwv, ca.nkw, n->line, &r)))
+    return rc;
+  return jv_to_str(r, out) ? oom(c) : SEER_OK;
+}
+
 static int render_set(jctx *c, jscope *s, const jnode *n) {
   jv v;
   int rc = jeval(c, s, n->a, &v);
   if (rc) return rc;
+  if (n->unpack) return unpack(c, s, n, v);
   if (!n->ntargets) return scope_set(c, s, n->name, n->name_len, v);
   jv ns;
   if (!lookup(s, n->name, n->name_len, &ns) || ns.t != JV_DICT || !ns.u.d->ns)
@@ -597,6 +720,9 @@ int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf 
     case JN_BLOCK:
       if ((rc = jrender_body(c, s, n->body, n->nbody, out))) return rc;
       break;
+    case JN_CALL_BLOCK:
+      if ((rc = render_call_block(c, s, n, out))) return rc;
+      break;
     case JN_BREAK: return JR_BREAK;
     case JN_CONTINUE: return JR_CONTINUE;
     default: return jerr(c, n->line, "not a statement");
@@ -626,7 +752,7 @@ int seer_jinja_compile(const char *src, size_t len, const seer_jinja_options *op
 int seer_jinja_render(const seer_jinja_template *t, const json_t *vars, seer_buf *out,
                       seer_error *err) {
   jarena arena = {0};
-  jctx c = {&arena, err, NULL, 0};
+  jctx c = {&arena, err, NULL, 0, {.t = JV_UNDEF}};
   jscope *root = ja_alloc(&arena, sizeof *root);
   int rc = SEER_OK;
   if (!root) rc = seer_errorf(err, SEER_ENOMEM, "out of memory");

@@ -13,6 +13,20 @@ static bool streq(const char *a, const char *b) { return !strcmp(a, b); }
 
 /* ---- filters ---- */
 
+static const char *const FILTERS[] = {
+    "trim",       "tojson",     "length",    "count",      "string",  "default",  "d",
+    "upper",      "lower",      "title",     "capitalize", "items",   "dictsort", "join",
+    "list",       "first",      "last",      "reverse",    "sort",    "unique",   "map",
+    "selectattr", "rejectattr", "select",    "reject",     "replace", "int",      "float",
+    "abs",        "round",      "sum",       "min",        "max",     "indent",   "safe",
+    "e",          "escape",     "wordcount", "attr",       "format",  NULL};
+
+bool jis_filter(const char *name, size_t n) {
+  for (size_t i = 0; FILTERS[i]; i++)
+    if (strlen(FILTERS[i]) == n && !memcmp(FILTERS[i], name, n)) return true;
+  return false;
+}
+
 static int64_t length_of(jv v) {
   switch (v.t) {
   case JV_STR: {
@@ -148,10 +162,23 @@ int jfilter(jctx *c, const char *name, jv v, jv *args, size_t nargs, const char 
     return SEER_OK;
   }
   if (streq(name, "tojson")) {
-    jv ind = jb_kwarg(kwn, kwv, nkw, "indent", args, nargs, 0, jv_none());
-    jv sk = jb_kwarg(kwn, kwv, nkw, "sort_keys", args, nargs, 99, jv_bool(false));
+    /* transformers' tojson: json.dumps(x, ensure_ascii=False, indent=None, separators=None,
+     * sort_keys=False), positional in that order. */
+    jjson_opts o;
+    if (!jv_json_opts(
+            &o, jb_kwarg(kwn, kwv, nkw, "indent", args, nargs, 1, jv_none()),
+            jb_kwarg(kwn, kwv, nkw, "separators", args, nargs, 2, jv_none()),
+            jv_truthy(jb_kwarg(kwn, kwv, nkw, "sort_keys", args, nargs, 3, jv_bool(false))),
+            jv_truthy(jb_kwarg(kwn, kwv, nkw, "ensure_ascii", args, nargs, 0, jv_bool(false)))))
+      return jerr(c, line,
+                  "tojson: indent must be an integer or a string, separators a pair of "
+                  "strings");
+    for (size_t i = 0; i < nkw; i++)
+      if (!streq(kwn[i], "indent") && !streq(kwn[i], "separators") && !streq(kwn[i], "sort_keys") &&
+          !streq(kwn[i], "ensure_ascii"))
+        return jerr(c, line, "tojson: unexpected argument '%s'", kwn[i]);
     seer_buf b = SEER_BUF_INIT;
-    if (jv_to_json(v, ind.t == JV_INT ? (int)ind.u.i : -1, jv_truthy(sk), &b)) {
+    if (jv_to_json(v, &o, &b)) {
       seer_buf_free(&b);
       return jerr(c, line, "tojson: cannot serialise a %s", jv_type_name(v));
     }
@@ -396,6 +423,16 @@ int jfilter(jctx *c, const char *name, jv v, jv *args, size_t nargs, const char 
     if ((rc = jb_to_text(c, v, &v)) || (rc = jb_split(c, v, jv_none(), -1, &parts))) return rc;
     *out = jv_int((int64_t)parts.u.l->n);
     return SEER_OK;
+  }
+  if (streq(name, "format")) {
+    /* "fmt"|format(a, b) is "fmt" % (a, b) */
+    if (v.t != JV_STR) return jerr(c, line, "format filter needs a string");
+    jv t = jv_new_list(c->a);
+    if (t.t != JV_LIST) return oom(c);
+    t.u.l->tuple = true;
+    for (size_t i = 0; i < nargs; i++)
+      if (jv_list_push(c->a, t.u.l, args[i])) return oom(c);
+    return jb_percent_format(c, v, t, line, out);
   }
   if (streq(name, "attr")) {
     if (a0.t != JV_STR) return jerr(c, line, "attr filter needs a name");

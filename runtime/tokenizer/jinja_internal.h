@@ -37,12 +37,14 @@ typedef enum {
   JV_MACRO,   /* a {% macro %} */
   JV_BUILTIN, /* a global function: range, namespace, raise_exception, ... */
   JV_METHOD,  /* a method bound to a receiver: "abc".upper, d.items, loop.cycle */
+  JV_CALLER,  /* the body of a {% call %} block, callable as caller() inside the macro */
 } jv_type;
 
 struct jlist;
 struct jdict;
 struct jnode;
 struct jbound;
+struct jclosure;
 
 typedef struct jv {
   jv_type t;
@@ -59,19 +61,32 @@ typedef struct jv {
     const struct jnode *m;
     const char *bi; /* builtin name */
     struct jbound *bm;
+    struct jclosure *cl;
   } u;
 } jv;
 
 typedef struct jlist {
   jv *v;
   size_t n, cap;
+  bool tuple; /* a Python tuple (items() pairs, (a, b) literals): prints as (a, b) */
 } jlist;
 
 typedef struct jdict {
   jv *k, *v;
   size_t n, cap;
   bool ns; /* a namespace(): attributes may be assigned with {% set ns.x = ... %} */
+  /* A loop object: its for node and the scope the loop runs in, so that loop(items) can render
+   * the body again one level deeper in a recursive loop. */
+  const struct jnode *loop;
+  struct jscope *loop_scope;
+  int64_t loop_depth;
 } jdict;
+
+/* A {% call %} body with the scope it appears in (it sees that scope's variables). */
+typedef struct jclosure {
+  const struct jnode *node;
+  struct jscope *scope;
+} jclosure;
 
 typedef struct jbound {
   jv self;
@@ -100,9 +115,20 @@ int jv_cmp(jv a, jv b, bool *ok);
 const char *jv_type_name(jv v);
 /* str(v) as Python prints it (None, True, 1.5, ['a'], {'k': 1}). */
 int jv_to_str(jv v, seer_buf *out);
-/* json.dumps(v, ensure_ascii=False, indent=indent (<0: none), sort_keys) as transformers' tojson.
- */
-int jv_to_json(jv v, int indent, bool sort_keys, seer_buf *out);
+/* json.dumps options, as transformers' tojson filter passes them through. */
+typedef struct jjson_opts {
+  bool pretty;       /* indent given: newlines, then `indent` repeated per level */
+  jv indent;         /* the indent unit (a string) */
+  jv item_sep;       /* separators[0]; default ", " (",": pretty) */
+  jv key_sep;        /* separators[1]; default ": " */
+  bool sort_keys;    /* keys sorted instead of in insertion order */
+  bool ensure_ascii; /* non-ASCII as \uXXXX escapes (surrogate pairs past U+FFFF) */
+} jjson_opts;
+/* Fills the defaults json.dumps uses for indent (JV_NONE, an int or a string); separators may be
+ * JV_NONE or a two-item list. Returns false when they have the wrong type. */
+bool jv_json_opts(jjson_opts *o, jv indent, jv separators, bool sort_keys, bool ensure_ascii);
+/* json.dumps(v, **o). SEER_EINVAL for values JSON cannot hold (macros, functions). */
+int jv_to_json(jv v, const jjson_opts *o, seer_buf *out);
 jv jv_from_json(jarena *a, const json_t *j);
 /* Arena-owned copy of a buffer's contents as a string value. */
 jv jv_str_from_buf(jarena *a, const seer_buf *b);
@@ -155,6 +181,7 @@ typedef enum {
   JN_CONTINUE,
   JN_BLOCK, /* a body rendered in place ({% generation %}, {% filter %} without filter) */
   JN_FILTER_BLOCK,
+  JN_CALL_BLOCK, /* {% call(params) macro(args) %}body{% endcall %} */
   /* expressions */
   JN_LIT,
   JN_NAME,
@@ -194,9 +221,12 @@ typedef struct jnode {
   size_t nbody, nelse;
   const char **targets; /* for loop variables, macro parameters */
   size_t ntargets;
-  struct jnode **defaults; /* macro parameter defaults, NULL entries when none */
-  int *ops;                /* JN_COMPARE operators */
-  struct jnode *filter;    /* for ... if filter */
+  struct jnode **defaults;             /* macro parameter defaults, NULL entries when none */
+  int *ops;                            /* JN_COMPARE operators */
+  struct jnode *filter;                /* for ... if filter */
+  bool recursive;                      /* for ... recursive */
+  bool unpack;                         /* {% set a, b = ... %}: targets are the names */
+  struct jnode *dyn_args, *dyn_kwargs; /* f(*args, **kwargs) */
 } jnode;
 
 struct seer_jinja_template {
@@ -222,6 +252,7 @@ typedef struct jctx {
   seer_error *err;
   jscope *globals;
   int depth;
+  jv pending_caller; /* set by {% call %} for the macro call it makes; the macro takes it */
 } jctx;
 
 int jeval(jctx *c, jscope *s, const jnode *n, jv *out);
@@ -240,6 +271,9 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
 int jcall_builtin(jctx *c, const char *name, jv *args, size_t nargs, const char **kwn, jv *kwv,
                   size_t nkw, int line, jv *out);
 bool jis_builtin(const char *name, size_t n, const char **canonical);
+/* Whether a filter / test of that name exists, so that templates using others fail to load. */
+bool jis_filter(const char *name, size_t n);
+bool jis_test(const char *name, size_t n);
 
 /* String helpers shared by jinja_builtins.c and jinja_filters.c. */
 enum { JB_UPPER, JB_LOWER, JB_TITLE, JB_CAPITALIZE };
@@ -252,6 +286,8 @@ int jb_change_case(jctx *c, jv s, int mode, jv *out);
 int jb_split(jctx *c, jv s, jv sep, int64_t maxsplit, jv *out);
 int jb_replace(jctx *c, jv s, jv old, jv new_, int64_t count, jv *out);
 int jb_join(jctx *c, jv seq, jv sep, jv attr, jv *out);
+/* Python's "fmt" % args (args: a tuple/list of values, or one value). */
+int jb_percent_format(jctx *c, jv fmt, jv args, int line, jv *out);
 
 /* A runtime error at `line`; raise_exception messages bypass this to stay verbatim. */
 int jerr(jctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -51,6 +51,12 @@ static int fail(parser *p, const char *what) {
                      got);
 }
 
+/* A construct this engine does not implement: a load error naming it, never a silent mis-render. */
+static int unsupported(parser *p, const jtok *t, const char *what) {
+  return seer_errorf(p->err, SEER_ENOTSUP, "template line %d: unsupported %s '%.*s'", t->line, what,
+                     (int)(t->n > 40 ? 40 : t->n), t->s);
+}
+
 static jnode *node(parser *p, jnode_kind k) {
   jnode *n = ja_alloc(p->a, sizeof *n);
   if (n) {
@@ -98,9 +104,19 @@ static int parse_call_args(parser *p, jnode *n) {
   nvec args = {0}, kwargs = {0};
   const char **names = NULL;
   size_t names_cap = 0;
+  bool first = true;
   while (!accept_op(p, ")")) {
-    if (args.n + kwargs.n && !accept_op(p, ",")) return fail(p, "',' or ')'");
+    if (!first && !accept_op(p, ",")) return fail(p, "',' or ')'");
+    first = false;
     if (accept_op(p, ")")) break;
+    if (n->k == JN_CALL && (is_op(cur(p), "*") || is_op(cur(p), "**"))) {
+      /* f(*list) / f(**dict): spread at call time */
+      bool kw = is_op(cur(p), "**");
+      p->i++;
+      if (kw ? n->dyn_kwargs : n->dyn_args) return fail(p, "one *args and one **kwargs at most");
+      TRY(parse_expr(p, kw ? &n->dyn_kwargs : &n->dyn_args));
+      continue;
+    }
     if (cur(p)->t == JT_NAME && is_op(peek(p, 1), "=")) {
       const jtok *name = cur(p);
       p->i += 2;
@@ -297,6 +313,7 @@ static int parse_filters(parser *p, jnode **io) {
     if (accept_op(p, "|")) {
       const jtok *t = cur(p);
       if (t->t != JT_NAME) return fail(p, "a filter name");
+      if (!jis_filter(t->s, t->n)) return unsupported(p, t, "filter");
       NEW(n, JN_FILTER);
       n->a = *io;
       /* dotted filter names are not used by chat templates; take the first name */
@@ -312,6 +329,7 @@ static int parse_filters(parser *p, jnode **io) {
       const jtok *t = cur(p);
       if (t->t != JT_NAME && !is_op(t, "==") && !is_op(t, "!=") && !is_op(t, "<") && !is_op(t, ">"))
         return fail(p, "a test name");
+      if (!jis_test(t->s, t->n)) return unsupported(p, t, "test");
       n->a = *io;
       n->name = ja_strdup(p->a, t->s, t->n);
       n->name_len = t->n;
@@ -578,9 +596,7 @@ static int parse_for(parser *p, jnode **out) {
   if (!accept_name(p, "in")) return fail(p, "'in'");
   TRY(parse_condexpr(p, false, &n->a));
   if (accept_name(p, "if")) TRY(parse_expr(p, &n->filter));
-  if (accept_name(p, "recursive"))
-    return seer_errorf(p->err, SEER_ENOTSUP, "template line %d: recursive loops are not supported",
-                       n->line);
+  n->recursive = accept_name(p, "recursive");
   TRY(expect_block_end(p));
   static const char *const ends[] = {"else", "endfor", NULL};
   nvec body = {0};
@@ -606,6 +622,16 @@ static int take_name(parser *p, jnode *n, const char *what) {
 
 static int parse_set(parser *p, jnode **out) {
   NEW(n, JN_SET);
+  if (cur(p)->t == JT_NAME && is_op(peek(p, 1), ",")) {
+    /* {% set a, b = pair %} */
+    TRY(names_list(p, n));
+    n->unpack = true;
+    if (!accept_op(p, "=")) return fail(p, "'='");
+    TRY(parse_expr(p, &n->a));
+    TRY(expect_block_end(p));
+    *out = n;
+    return SEER_OK;
+  }
   TRY(take_name(p, n, "a variable name"));
   if (accept_op(p, ".")) {
     const jtok *attr = cur(p);
@@ -631,9 +657,8 @@ static int parse_set(parser *p, jnode **out) {
   return SEER_OK;
 }
 
-static int parse_macro(parser *p, jnode **out) {
-  NEW(n, JN_MACRO);
-  TRY(take_name(p, n, "a macro name"));
+/* A parameter list "(a, b=default, ...)" into n->targets / n->defaults; cur is '('. */
+static int parse_params(parser *p, jnode *n) {
   if (!accept_op(p, "(")) return fail(p, "'('");
   const char *names[32];
   jnode *defs[32];
@@ -653,8 +678,29 @@ static int parse_macro(parser *p, jnode **out) {
   memcpy(n->targets, names, k * sizeof *names);
   memcpy(n->defaults, defs, k * sizeof *defs);
   n->ntargets = k;
+  return SEER_OK;
+}
+
+static int parse_macro(parser *p, jnode **out) {
+  NEW(n, JN_MACRO);
+  TRY(take_name(p, n, "a macro name"));
+  TRY(parse_params(p, n));
   TRY(expect_block_end(p));
   TRY(parse_closed_body(p, "endmacro", &n->body, &n->nbody));
+  *out = n;
+  return SEER_OK;
+}
+
+/* {% call [(params)] macro(args) %}body{% endcall %}: the body becomes caller(params). */
+static int parse_call_block(parser *p, jnode **out) {
+  NEW(n, JN_CALL_BLOCK);
+  n->name = "caller";
+  n->name_len = 6;
+  if (is_op(cur(p), "(")) TRY(parse_params(p, n));
+  TRY(parse_expr(p, &n->a));
+  if (n->a->k != JN_CALL) return fail(p, "a macro call after {% call %}");
+  TRY(expect_block_end(p));
+  TRY(parse_closed_body(p, "endcall", &n->body, &n->nbody));
   *out = n;
   return SEER_OK;
 }
@@ -667,6 +713,7 @@ static int parse_statement(parser *p, jnode **out) {
   if (is_name(t, "for")) return parse_for(p, out);
   if (is_name(t, "set")) return parse_set(p, out);
   if (is_name(t, "macro")) return parse_macro(p, out);
+  if (is_name(t, "call")) return parse_call_block(p, out);
   if (is_name(t, "break") || is_name(t, "continue")) {
     NEW(n, is_name(t, "break") ? JN_BREAK : JN_CONTINUE);
     TRY(expect_block_end(p));
@@ -680,6 +727,7 @@ static int parse_statement(parser *p, jnode **out) {
     if (filter) {
       const jtok *f = cur(p);
       if (f->t != JT_NAME) return fail(p, "a filter name");
+      if (!jis_filter(f->s, f->n)) return unsupported(p, f, "filter");
       n->name = ja_strdup(p->a, f->s, f->n);
       n->name_len = f->n;
       p->i++;
@@ -690,8 +738,7 @@ static int parse_statement(parser *p, jnode **out) {
     *out = n;
     return SEER_OK;
   }
-  return seer_errorf(p->err, SEER_ENOTSUP, "template line %d: unknown or unsupported tag '%.*s'",
-                     t->line, (int)t->n, t->s);
+  return unsupported(p, t, "tag");
 }
 
 /* Parses statements until one of `ends` (left positioned after its name) or EOF when ends is

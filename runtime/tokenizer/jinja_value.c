@@ -161,7 +161,7 @@ bool jv_eq(jv a, jv b) {
   case JV_NONE: return true;
   case JV_STR: return a.u.s.n == b.u.s.n && !memcmp(a.u.s.p, b.u.s.p, a.u.s.n);
   case JV_LIST:
-    if (a.u.l->n != b.u.l->n) return false;
+    if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false;
     for (size_t i = 0; i < a.u.l->n; i++)
       if (!jv_eq(a.u.l->v[i], b.u.l->v[i])) return false;
     return true;
@@ -173,6 +173,7 @@ bool jv_eq(jv a, jv b) {
     }
     return true;
   case JV_MACRO: return a.u.m == b.u.m;
+  case JV_CALLER: return a.u.cl == b.u.cl;
   case JV_BUILTIN: return !strcmp(a.u.bi, b.u.bi);
   default: return false;
   }
@@ -204,8 +205,9 @@ int jv_cmp(jv a, jv b, bool *ok) {
 }
 
 const char *jv_type_name(jv v) {
-  static const char *const names[] = {"undefined", "NoneType", "bool",  "int",      "float", "str",
-                                      "list",      "dict",     "macro", "function", "method"};
+  static const char *const names[] = {"undefined", "NoneType", "bool",   "int",
+                                      "float",     "str",      "list",   "dict",
+                                      "macro",     "function", "method", "macro"};
   return names[v.t];
 }
 
@@ -301,22 +303,24 @@ int jv_to_str(jv v, seer_buf *out) {
   case JV_FLOAT: return float_repr(v.u.f, out);
   case JV_STR: return seer_buf_append(out, v.u.s.p, v.u.s.n);
   case JV_LIST:
-    rc = seer_buf_appendc(out, '[');
+    rc = seer_buf_appendc(out, v.u.l->tuple ? '(' : '[');
     for (size_t i = 0; i < v.u.l->n && !rc; i++)
       rc = (i && seer_buf_appends(out, ", ")) || repr(v.u.l->v[i], out);
-    return rc || seer_buf_appendc(out, ']') ? SEER_ENOMEM : SEER_OK;
+    if (!rc && v.u.l->tuple && v.u.l->n == 1) rc = seer_buf_appendc(out, ','); /* (x,) */
+    return rc || seer_buf_appendc(out, v.u.l->tuple ? ')' : ']') ? SEER_ENOMEM : SEER_OK;
   case JV_DICT:
     rc = seer_buf_appendc(out, '{');
     for (size_t i = 0; i < v.u.d->n && !rc; i++)
       rc = (i && seer_buf_appends(out, ", ")) || repr(v.u.d->k[i], out) ||
            seer_buf_appends(out, ": ") || repr(v.u.d->v[i], out);
     return rc || seer_buf_appendc(out, '}') ? SEER_ENOMEM : SEER_OK;
-  case JV_MACRO: return seer_buf_appends(out, "<macro>");
+  case JV_MACRO:
+  case JV_CALLER: return seer_buf_appends(out, "<macro>");
   default: return seer_buf_appends(out, "<function>");
   }
 }
 
-static int json_str(const char *p, size_t n, seer_buf *out) {
+static int json_str(const char *p, size_t n, bool ascii, seer_buf *out) {
   int rc = seer_buf_appendc(out, '"');
   for (size_t i = 0; i < n && !rc; i++) {
     unsigned char c = (unsigned char)p[i];
@@ -328,22 +332,72 @@ static int json_str(const char *p, size_t n, seer_buf *out) {
     case '\t': rc = seer_buf_appends(out, "\\t"); break;
     case '\b': rc = seer_buf_appends(out, "\\b"); break;
     case '\f': rc = seer_buf_appends(out, "\\f"); break;
-    default: rc = c < 0x20 ? seer_buf_printf(out, "\\u%04x", c) : seer_buf_appendc(out, (char)c);
+    default:
+      if (c < 0x20) {
+        rc = seer_buf_printf(out, "\\u%04x", c);
+      } else if (c >= 0x80 && ascii) {
+        /* Decode one UTF-8 sequence (values are valid UTF-8: they come from JSON or literals). */
+        size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        uint32_t cp = c & (len == 4 ? 0x07 : len == 3 ? 0x0F : 0x1F);
+        for (size_t k = 1; k < len && i + k < n; k++)
+          cp = (cp << 6) | ((unsigned char)p[i + k] & 0x3F);
+        i += len - 1;
+        if (cp >= 0x10000) {
+          cp -= 0x10000;
+          rc = seer_buf_printf(out, "\\u%04x\\u%04x", 0xD800 + (cp >> 10), 0xDC00 + (cp & 0x3FF));
+        } else {
+          rc = seer_buf_printf(out, "\\u%04x", cp);
+        }
+      } else {
+        rc = seer_buf_appendc(out, (char)c);
+      }
     }
   }
   return rc || seer_buf_appendc(out, '"') ? SEER_ENOMEM : SEER_OK;
 }
 
-static int newline_indent(int indent, int level, seer_buf *out) {
+bool jv_json_opts(jjson_opts *o, jv indent, jv separators, bool sort_keys, bool ensure_ascii) {
+  static char spaces[64];
+  if (!spaces[0]) memset(spaces, ' ', sizeof spaces);
+  memset(o, 0, sizeof *o);
+  o->sort_keys = sort_keys;
+  o->ensure_ascii = ensure_ascii;
+  o->pretty = indent.t != JV_NONE && indent.t != JV_UNDEF;
+  if (indent.t == JV_INT || indent.t == JV_BOOL) {
+    int64_t k = indent.t == JV_INT ? indent.u.i : indent.u.b;
+    if (k > (int64_t)sizeof spaces) return false;
+    o->indent = jv_str(spaces, k > 0 ? (size_t)k : 0); /* Python: " " * indent */
+  } else if (indent.t == JV_STR) {
+    o->indent = indent;
+  } else if (o->pretty) {
+    return false;
+  }
+  o->item_sep = o->pretty ? jv_cstr(",") : jv_cstr(", ");
+  o->key_sep = jv_cstr(": ");
+  if (separators.t == JV_LIST) {
+    if (separators.u.l->n != 2 || separators.u.l->v[0].t != JV_STR ||
+        separators.u.l->v[1].t != JV_STR)
+      return false;
+    o->item_sep = separators.u.l->v[0];
+    o->key_sep = separators.u.l->v[1];
+  } else if (separators.t != JV_NONE && separators.t != JV_UNDEF) {
+    return false;
+  }
+  return true;
+}
+
+static int newline_indent(const jjson_opts *o, int level, seer_buf *out) {
   if (seer_buf_appendc(out, '\n')) return SEER_ENOMEM;
-  for (int i = 0; i < indent * level; i++)
-    if (seer_buf_appendc(out, ' ')) return SEER_ENOMEM;
+  for (int i = 0; i < level; i++)
+    if (seer_buf_append(out, o->indent.u.s.p, o->indent.u.s.n)) return SEER_ENOMEM;
   return SEER_OK;
 }
 
-static int json_rec(jv v, int indent, bool sort, int level, seer_buf *out) {
+static int sep(jv s, seer_buf *out) { return seer_buf_append(out, s.u.s.p, s.u.s.n); }
+
+static int json_rec(jv v, const jjson_opts *o, int level, seer_buf *out) {
   int rc = 0;
-  const char *item_sep = indent >= 0 ? "," : ", ";
+  if (level > 512) return SEER_EINVAL;
   switch (v.t) {
   case JV_UNDEF:
   case JV_NONE: return seer_buf_appends(out, "null");
@@ -353,24 +407,24 @@ static int json_rec(jv v, int indent, bool sort, int level, seer_buf *out) {
     if (isnan(v.u.f)) return seer_buf_appends(out, "NaN");
     if (isinf(v.u.f)) return seer_buf_appends(out, v.u.f < 0 ? "-Infinity" : "Infinity");
     return float_repr(v.u.f, out);
-  case JV_STR: return json_str(v.u.s.p, v.u.s.n, out);
+  case JV_STR: return json_str(v.u.s.p, v.u.s.n, o->ensure_ascii, out);
   case JV_LIST:
     if (v.u.l->n == 0) return seer_buf_appends(out, "[]");
     rc = seer_buf_appendc(out, '[');
     for (size_t i = 0; i < v.u.l->n && !rc; i++) {
-      if (i) rc = seer_buf_appends(out, item_sep);
-      if (!rc && indent >= 0) rc = newline_indent(indent, level + 1, out);
-      if (!rc) rc = json_rec(v.u.l->v[i], indent, sort, level + 1, out);
+      if (i) rc = sep(o->item_sep, out);
+      if (!rc && o->pretty) rc = newline_indent(o, level + 1, out);
+      if (!rc) rc = json_rec(v.u.l->v[i], o, level + 1, out);
     }
-    if (!rc && indent >= 0) rc = newline_indent(indent, level, out);
-    return rc || seer_buf_appendc(out, ']') ? SEER_ENOMEM : SEER_OK;
+    if (!rc && o->pretty) rc = newline_indent(o, level, out);
+    return rc || seer_buf_appendc(out, ']') ? (rc ? rc : SEER_ENOMEM) : SEER_OK;
   case JV_DICT: {
     if (v.u.d->n == 0) return seer_buf_appends(out, "{}");
     size_t n = v.u.d->n, *order = malloc(n * sizeof *order);
     if (!order) return SEER_ENOMEM;
     for (size_t i = 0; i < n; i++)
       order[i] = i;
-    if (sort) /* insertion sort: dicts in templates are small */
+    if (o->sort_keys) /* insertion sort: stable, and dicts in templates are small */
       for (size_t i = 1; i < n; i++)
         for (size_t j = i; j > 0; j--) {
           bool ok;
@@ -382,33 +436,33 @@ static int json_rec(jv v, int indent, bool sort, int level, seer_buf *out) {
     rc = seer_buf_appendc(out, '{');
     for (size_t i = 0; i < n && !rc; i++) {
       jv k = v.u.d->k[order[i]];
-      if (i) rc = seer_buf_appends(out, item_sep);
-      if (!rc && indent >= 0) rc = newline_indent(indent, level + 1, out);
+      if (i) rc = sep(o->item_sep, out);
+      if (!rc && o->pretty) rc = newline_indent(o, level + 1, out);
       if (!rc) {
         if (k.t == JV_STR)
-          rc = json_str(k.u.s.p, k.u.s.n, out);
+          rc = json_str(k.u.s.p, k.u.s.n, o->ensure_ascii, out);
         else {
           /* json.dumps turns non-string keys into strings */
           seer_buf t = SEER_BUF_INIT;
-          rc = json_rec(k, -1, false, 0, &t);
-          if (!rc) rc = json_str(t.data, t.len, out);
+          jjson_opts flat = *o;
+          flat.pretty = false;
+          rc = json_rec(k, &flat, 0, &t);
+          if (!rc) rc = json_str(t.data, t.len, o->ensure_ascii, out);
           seer_buf_free(&t);
         }
       }
-      if (!rc) rc = seer_buf_appends(out, ": ");
-      if (!rc) rc = json_rec(v.u.d->v[order[i]], indent, sort, level + 1, out);
+      if (!rc) rc = sep(o->key_sep, out);
+      if (!rc) rc = json_rec(v.u.d->v[order[i]], o, level + 1, out);
     }
     free(order);
-    if (!rc && indent >= 0) rc = newline_indent(indent, level, out);
-    return rc || seer_buf_appendc(out, '}') ? SEER_ENOMEM : SEER_OK;
+    if (!rc && o->pretty) rc = newline_indent(o, level, out);
+    return rc || seer_buf_appendc(out, '}') ? (rc ? rc : SEER_ENOMEM) : SEER_OK;
   }
   default: return SEER_EINVAL;
   }
 }
 
-int jv_to_json(jv v, int indent, bool sort_keys, seer_buf *out) {
-  return json_rec(v, indent, sort_keys, 0, out);
-}
+int jv_to_json(jv v, const jjson_opts *o, seer_buf *out) { return json_rec(v, o, 0, out); }
 
 jv jv_from_json(jarena *a, const json_t *j) {
   switch (json_typeof(j)) {

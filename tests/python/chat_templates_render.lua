@@ -1,0 +1,28 @@
+-- Renders chat-template cases with seer-lua for tests/python/chat_templates_test.py.
+-- usage: seer-lua chat_templates_render.lua CASES.json
+-- CASES.json: [{tokenizer = dir, template = source or null, messages = [...],
+--               kwargs = {...}}], decoded with seer.json so every object keeps its key order.
+-- Prints a JSON array with {text = ...} or {error = ...} per case.
+local json = require "seer.json"
+local tokenizer = require "seer.tokenizer"
+
+local path = ...
+local f = assert(io.open(path, "rb"))
+local cases = json.decode(f:read("*a"))
+f:close()
+
+local loaded = {}
+local results = json.array()
+for i, c in ipairs(cases) do
+  local tok = loaded[c.tokenizer]
+  if not tok then
+    tok = tokenizer.load(c.tokenizer)
+    loaded[c.tokenizer] = tok
+  end
+  local opts = json.object()
+  for _, k in ipairs(json.keys(c.kwargs)) do opts[k] = c.kwargs[k] end
+  if c.template ~= json.null then opts.chat_template = c.template end
+  local ok, r = pcall(tok.apply_chat_template, tok, c.messages, opts)
+  results[i] = ok and json.ordered { { "text", r } } or json.ordered { { "error", tostring(r) } }
+end
+io.write(json.encode(results))
