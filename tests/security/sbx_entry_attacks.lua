@@ -128,6 +128,36 @@ describe("sandbox entry", function()
   end)
 end)
 
+--- Is `id` inside a range of /etc/subuid or /etc/subgid ("owner:start:count" lines)?
+local function in_subid_range(id)
+  for _, file in ipairs({ "/etc/subuid", "/etc/subgid" }) do
+    for first, count in (fs.read(file) or ""):gmatch("[^\n:]*:(%d+):(%d+)") do
+      if id >= tonumber(first) and id < tonumber(first) + tonumber(count) then return file end
+    end
+  end
+  return nil
+end
+
+describe("sandbox identity", function()
+  it("runs as a host uid of its own: never an account's, never in a /etc/subuid or /etc/subgid range", function()
+    local sb = start()
+    local status = assert(fs.read("/proc/" .. sb.backend.pid .. "/status"))
+    sb:terminate()
+    local uid = tonumber(status:match("\nUid:%s+%d+%s+(%d+)"))
+    local gid = tonumber(status:match("\nGid:%s+%d+%s+(%d+)"))
+    local my_uid, my_gid = core.ids()
+    if not as_root then
+      assert.are.equal(my_uid, uid) -- an ordinary user's sandbox is that user
+      return
+    end
+    assert.is_true(uid >= 0x70000000, ("uid %d is below the sandbox id base"):format(uid))
+    assert.is_nil(in_subid_range(uid), ("uid %d lies in a subordinate id range"):format(uid))
+    assert.is_nil(in_subid_range(gid), ("gid %d lies in a subordinate id range"):format(gid))
+    assert.is_nil((fs.read("/etc/passwd") or ""):match("\n[^:]*:[^:]*:" .. uid .. ":"))
+    assert.are_not.equal(my_gid, gid)
+  end)
+end)
+
 describe("host-side paths", function()
   it("never writes an interface copy through a path the sandbox replaced", function()
     local victim = assert(fs.tmpdir("sbx-entry-victim"))
