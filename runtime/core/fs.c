@@ -137,7 +137,7 @@ int seer_fs_list(const char *path, char ***names, size_t *count, seer_error *err
     (*count)++;
   }
   closedir(d);
-  qsort(*names, *count, sizeof **names, compare_names);
+  if (*count > 1) qsort(*names, *count, sizeof **names, compare_names); /* NULL when empty */
   return SEER_OK;
 oom:
   closedir(d);
