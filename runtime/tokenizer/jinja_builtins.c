@@ -344,6 +344,8 @@ bool jgetattr(jctx *c, jv obj, const char *name, size_t n, jv *out) {
     }
     if (n == 5 && !memcmp(name, "cycle", 5) && jv_dict_gets(obj.u.d, "index0", &v))
       return bind(c, obj, "cycle", out);
+    if (n == 7 && !memcmp(name, "changed", 7) && obj.u.d->loop_changed)
+      return bind(c, obj, "changed", out);
     if (jv_dict_get(obj.u.d, key, &v)) {
       *out = v;
       return true;
@@ -367,6 +369,17 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
       jv idx;
       jv_dict_gets(self.u.d, "index0", &idx);
       *out = nargs ? args[idx.u.i % (int64_t)nargs] : jv_undef();
+      return SEER_OK;
+    }
+    if (streq(name, "changed")) {
+      /* True when the arguments differ from the previous call's (and on the first call). */
+      jv now = jv_new_list(c->a);
+      if (now.t != JV_LIST) return oom(c);
+      for (size_t i = 0; i < nargs; i++)
+        if (jv_list_push(c->a, now.u.l, args[i])) return oom(c);
+      jv *last = self.u.d->loop_changed;
+      *out = jv_bool(last->t == JV_UNDEF || !jv_eq(*last, now));
+      *last = now;
       return SEER_OK;
     }
     if (streq(name, "get")) {
@@ -422,8 +435,35 @@ int jcall_method(jctx *c, const jbound *m, jv *args, size_t nargs, const char **
   if (streq(name, "split") || streq(name, "rsplit")) {
     jv sep = jb_kwarg(kwn, kwv, nkw, "sep", args, nargs, 0, jv_none());
     jv max = jb_kwarg(kwn, kwv, nkw, "maxsplit", args, nargs, 1, jv_int(-1));
-    if (streq(name, "rsplit") && max.t == JV_INT && max.u.i >= 0)
-      return jerr(c, line, "rsplit with maxsplit is not supported");
+    if (streq(name, "rsplit") && max.t == JV_INT && max.u.i >= 0) {
+      if (sep.t != JV_STR || !sep.u.s.n)
+        return jerr(c, line, "rsplit with maxsplit needs a separator");
+      /* Split from the right at most maxsplit times, then reverse the pieces. */
+      jv l = jv_new_list(c->a);
+      if (l.t != JV_LIST) return oom(c);
+      size_t end = self.u.s.n;
+      int64_t left = max.u.i;
+      for (;;) {
+        const char *f = NULL;
+        for (size_t i = end; left && i >= sep.u.s.n; i--)
+          if (!memcmp(self.u.s.p + i - sep.u.s.n, sep.u.s.p, sep.u.s.n)) {
+            f = self.u.s.p + i - sep.u.s.n;
+            break;
+          }
+        size_t from = f ? (size_t)(f - self.u.s.p) + sep.u.s.n : 0;
+        if (jv_list_push(c->a, l.u.l, jv_str(self.u.s.p + from, end - from))) return oom(c);
+        if (!f) break;
+        end = (size_t)(f - self.u.s.p);
+        left--;
+      }
+      for (size_t i = 0, j = l.u.l->n; i + 1 < j; i++, j--) {
+        jv t = l.u.l->v[i];
+        l.u.l->v[i] = l.u.l->v[j - 1];
+        l.u.l->v[j - 1] = t;
+      }
+      *out = l;
+      return SEER_OK;
+    }
     return jb_split(c, self, sep, max.t == JV_INT ? max.u.i : -1, out);
   }
   if (streq(name, "splitlines")) {

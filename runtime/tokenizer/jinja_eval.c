@@ -400,6 +400,9 @@ int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
     jv fn;
     call_args ca;
     if ((rc = jeval(c, s, n->a, &fn)) || (rc = eval_call_args(c, s, n, &ca))) return rc;
+    if (fn.t == JV_UNDEF && (n->a->k == JN_ATTR || n->a->k == JN_NAME))
+      return jerr(c, n->line, "'%s' is undefined, or a method this engine does not support",
+                  n->a->name);
     return jcall_value(c, s, fn, ca.args, ca.nargs, ca.kwn, ca.kwv, ca.nkw, n->line, out);
   }
   case JN_FILTER: {
@@ -603,6 +606,8 @@ static int render_loop(jctx *c, jscope *s, const jnode *n, jv seq, int64_t depth
   }
   if (items->n == 0) return jrender_body(c, s, n->else_body, n->nelse, out);
   size_t len = items->n;
+  jv *changed = ja_alloc(c->a, sizeof *changed); /* zeroed: JV_UNDEF, nothing seen yet */
+  if (!changed) return oom(c);
   for (size_t i = 0; i < len; i++) {
     jv loop = jv_new_dict(c->a);
     if (loop.t != JV_DICT) return oom(c);
@@ -610,6 +615,7 @@ static int render_loop(jctx *c, jscope *s, const jnode *n, jv seq, int64_t depth
     d->loop = n;
     d->loop_scope = s;
     d->loop_depth = depth;
+    d->loop_changed = changed;
     int64_t k = (int64_t)i, L = (int64_t)len;
     if (jv_dict_set(c->a, d, jv_cstr("index"), jv_int(k + 1)) ||
         jv_dict_set(c->a, d, jv_cstr("index0"), jv_int(k)) ||
@@ -623,9 +629,14 @@ static int render_loop(jctx *c, jscope *s, const jnode *n, jv seq, int64_t depth
         jv_dict_set(c->a, d, jv_cstr("previtem"), i ? items->v[i - 1] : jv_undef()) ||
         jv_dict_set(c->a, d, jv_cstr("nextitem"), i + 1 < len ? items->v[i + 1] : jv_undef()))
       return oom(c);
-    if ((rc = scope_set(c, ls, "loop", 4, loop)) || (rc = bind_targets(c, ls, n, items->v[i])))
+    /* Each iteration gets its own scope, as in jinja2: a {% set %} in one iteration is gone in the
+     * next, and the outer variable shows through again. */
+    jscope *is = ja_alloc(c->a, sizeof *is);
+    if (!is) return oom(c);
+    is->parent = s;
+    if ((rc = scope_set(c, is, "loop", 4, loop)) || (rc = bind_targets(c, is, n, items->v[i])))
       return rc;
-    rc = jrender_body(c, ls, n->body, n->nbody, out);
+    rc = jrender_body(c, is, n->body, n->nbody, out);
     if (rc < 0) return rc;
     if (rc == JR_BREAK) break;
   }
@@ -723,6 +734,18 @@ int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf 
     case JN_CALL_BLOCK:
       if ((rc = render_call_block(c, s, n, out))) return rc;
       break;
+    case JN_WITH: {
+      /* The values are read in the outer scope, then bound in a scope of the block's own. */
+      jscope *ws = ja_alloc(c->a, sizeof *ws);
+      if (!ws) return oom(c);
+      ws->parent = s;
+      for (size_t k = 0; k < n->ntargets; k++) {
+        if ((rc = jeval(c, s, n->args[k], &v))) return rc;
+        if ((rc = scope_set(c, ws, n->targets[k], strlen(n->targets[k]), v))) return rc;
+      }
+      if ((rc = jrender_body(c, ws, n->body, n->nbody, out))) return rc;
+      break;
+    }
     case JN_BREAK: return JR_BREAK;
     case JN_CONTINUE: return JR_CONTINUE;
     default: return jerr(c, n->line, "not a statement");

@@ -80,6 +80,7 @@ typedef struct jdict {
   const struct jnode *loop;
   struct jscope *loop_scope;
   int64_t loop_depth;
+  struct jv *loop_changed; /* loop.changed(): the last values it saw, shared by the iterations */
 } jdict;
 
 /* A {% call %} body with the scope it appears in (it sees that scope's variables). */
@@ -182,6 +183,7 @@ typedef enum {
   JN_BLOCK, /* a body rendered in place ({% generation %}, {% filter %} without filter) */
   JN_FILTER_BLOCK,
   JN_CALL_BLOCK, /* {% call(params) macro(args) %}body{% endcall %} */
+  JN_WITH,       /* {% with a = x, b = y %}body{% endwith %}: targets, args */
   /* expressions */
   JN_LIT,
   JN_NAME,

@@ -214,6 +214,25 @@ static int lex_tag(jarena *a, const char *src, size_t len, size_t *pos, int *lin
 
 int seer_jinja_lex(jarena *a, const char *src, size_t len, const seer_jinja_options *opts,
                    jtoks *out, seer_error *err) {
+  /* As jinja2 reads a source: \r\n and \r become \n, and one trailing newline is dropped
+   * (keep_trailing_newline is off). The copy lives in the template's arena: tokens point into it.
+   */
+  if (memchr(src, '\r', len) || (len && src[len - 1] == '\n')) {
+    char *norm = ja_alloc(a, len + 1);
+    if (!norm) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+      if (src[i] == '\r') {
+        norm[n++] = '\n';
+        if (i + 1 < len && src[i + 1] == '\n') i++;
+      } else {
+        norm[n++] = src[i];
+      }
+    }
+    if (n && norm[n - 1] == '\n') n--;
+    src = norm;
+    len = n;
+  }
   bool trim_blocks = opts && opts->trim_blocks, lstrip = opts && opts->lstrip_blocks;
   size_t pos = 0;
   int line = 1;

@@ -705,6 +705,34 @@ static int parse_call_block(parser *p, jnode **out) {
   return SEER_OK;
 }
 
+/* {% with a = x, b = y %}...{% endwith %} */
+static int parse_with(parser *p, jnode **out) {
+  NEW(n, JN_WITH);
+  const char *names[16];
+  nvec vals = {0};
+  size_t k = 0;
+  while (cur(p)->t != JT_BLOCK_END) {
+    if (k && !accept_op(p, ",")) return fail(p, "',' or '%}'");
+    if (cur(p)->t != JT_NAME || k == 16) return fail(p, "a variable name");
+    names[k++] = ja_strdup(p->a, cur(p)->s, cur(p)->n);
+    p->i++;
+    if (!accept_op(p, "=")) return fail(p, "'='");
+    jnode *v;
+    TRY(parse_expr(p, &v));
+    TRY(nvec_push(p, &vals, v));
+  }
+  n->targets = ja_alloc(p->a, (k + 1) * sizeof *n->targets);
+  if (!n->targets) return SEER_ENOMEM;
+  memcpy(n->targets, names, k * sizeof *names);
+  n->ntargets = k;
+  n->args = vals.v;
+  n->nargs = vals.n;
+  TRY(expect_block_end(p));
+  TRY(parse_closed_body(p, "endwith", &n->body, &n->nbody));
+  *out = n;
+  return SEER_OK;
+}
+
 static int parse_statement(parser *p, jnode **out) {
   const jtok *t = cur(p);
   if (t->t != JT_NAME) return fail(p, "a statement name");
@@ -714,6 +742,7 @@ static int parse_statement(parser *p, jnode **out) {
   if (is_name(t, "set")) return parse_set(p, out);
   if (is_name(t, "macro")) return parse_macro(p, out);
   if (is_name(t, "call")) return parse_call_block(p, out);
+  if (is_name(t, "with")) return parse_with(p, out);
   if (is_name(t, "break") || is_name(t, "continue")) {
     NEW(n, is_name(t, "break") ? JN_BREAK : JN_CONTINUE);
     TRY(expect_block_end(p));

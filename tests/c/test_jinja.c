@@ -186,6 +186,9 @@ static void features(void) {
           "{% call(v) m(2) %}{{ v }}{% endcall %}",
           NULL, "<2:4>");
   RENDERS("{{ {'b': 1, 'a': 2}.items()|list }}{{ (1,) }}", NULL, "[('b', 1), ('a', 2)](1,)");
+  /* sources read as jinja2 reads them: newlines normalised, one trailing newline dropped */
+  RENDERS("a\r\nb\rc\n\n", NULL, "a\nb\nc\n");
+  RENDERS("{% if true %}x{% endif %}\n", NULL, "x");
 }
 
 /* Gemma's template raises on roles that do not alternate; the message must reach the caller. */

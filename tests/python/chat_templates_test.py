@@ -203,6 +203,14 @@ FEATURES = {
         "{% for x in range(10) if x is odd %}{{ loop.index0 }}:{{ x }}{{ ',' if not loop.last }}{% endfor %}"
         "{% for x in [] %}never{% else %}empty{% endfor %}"
         "{% for x in range(5) %}{% if x == 1 %}{% continue %}{% endif %}{% if x == 3 %}{% break %}{% endif %}{{ x }}{% endfor %}"
+        "{% for i in range(6) %}{{ loop.changed(i // 2) }}{% endfor %}"
+    ),
+    "scoping": (
+        "{% set x = 'o' %}{% for i in range(3) %}{% if i == 0 %}{% set x = 'a' %}{% endif %}{{ x }}{% endfor %}{{ x }}|"
+        "{% for i in range(3) %}{% if i == 0 %}{% set y = 'a' %}{% endif %}{{ y|default('u') }}{% endfor %}|"
+        "{% with a = 1, b = x %}{{ a }}{{ b }}{% set x = 'w' %}{{ x }}{% endwith %}{{ x }}|"
+        "{% if true %}{% set z = 'leaks' %}{% endif %}{{ z }}|"
+        "{{ 'a b c'.rsplit(' ', 1) }}{{ 'a::b::c'.rsplit('::', 5) }}{{ 'abc'.rsplit('b', 0) }}"
     ),
     "namespace": (
         "{% set ns = namespace(count=0, items=[], last=none, keys='k') %}"
