@@ -24,4 +24,10 @@ echo "$out"
   || { echo "expected exactly one sandbox and no copy of the host program"; exit 1; }
 [[ "$out" == *"after terminate: 0 sandbox, 1 copies of this program, 0 state dir"* ]] \
   || { echo "the sandbox outlived terminate"; exit 1; }
+# A bad SEER_HELPER is named in the error, and nothing starts.
+if out=$(SEER_HELPER=not/absolute TMPDIR="$tmp/t" "$SEER_EMBED_EXAMPLE" --sandbox 2>&1); then
+  echo "a relative SEER_HELPER should be refused"; exit 1
+fi
+[[ "$out" == *"SEER_HELPER='not/absolute' is not an absolute path"* ]] || { echo "$out"; exit 1; }
+[[ -z "$(ls "$tmp/t")" ]] || { echo "a state dir was left behind"; exit 1; }
 echo "embed: ok"
