@@ -2,6 +2,7 @@
  * userdata. Frames arrive as Lua values converted straight from msgpack-c objects, and go out
  * packed straight from Lua values. Events are delivered to a Lua handler on the thread driving
  * the loop; the request/response protocol is in seer/rpc.lua. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,7 +136,16 @@ static void on_close(seer_rpc_conn *c, const char *reason, void *ud) {
   luaL_unref(L, LUA_REGISTRYINDEX, b->self_ref); /* may make the box collectable */
 }
 
-static const seer_rpc_conn_cbs conn_cbs = {on_connect, on_message, on_close};
+static void on_timer(seer_rpc_conn *c, void *ud) {
+  conn_box *b = ud;
+  lua_State *L;
+  if (!push_handler(b, &L)) return;
+  lua_pushstring(L, "timer");
+  lua_pushnil(L);
+  seer_runtime_callback(b->rt, L, 2);
+}
+
+static const seer_rpc_conn_cbs conn_cbs = {on_connect, on_message, on_close, on_timer};
 
 static conn_box *new_conn_box(lua_State *L, seer_runtime *rt) {
   conn_box *b = lua_newuserdata(L, sizeof *b);
@@ -147,18 +157,51 @@ static conn_box *new_conn_box(lua_State *L, seer_runtime *rt) {
   return b;
 }
 
-static size_t opt_max_frame(lua_State *L, int idx) {
-  lua_Number n = luaL_optnumber(L, idx, 0);
-  if (n < 0) luaL_argerror(L, idx, "max_frame must be a positive number of bytes");
-  return (size_t)n;
+/* The limit fields a Lua table may set (a name table, in the order of seer_rpc_limits). */
+static const struct {
+  const char *name;
+  size_t offset;
+} LIMIT_FIELDS[] = {{"max_frame", offsetof(seer_rpc_limits, max_frame)},
+                    {"max_objects", offsetof(seer_rpc_limits, max_objects)},
+                    {"max_depth", offsetof(seer_rpc_limits, max_depth)},
+                    {"max_decoded", offsetof(seer_rpc_limits, max_decoded)}};
+#define NLIMITS (sizeof LIMIT_FIELDS / sizeof LIMIT_FIELDS[0])
+
+/* A limits table {max_frame=, max_objects=, max_depth=, max_decoded=} (nil or missing fields: the
+ * defaults). */
+static seer_rpc_limits opt_limits(lua_State *L, int idx) {
+  seer_rpc_limits l;
+  memset(&l, 0, sizeof l);
+  if (lua_isnoneornil(L, idx)) return l;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  for (size_t i = 0; i < NLIMITS; i++) {
+    lua_getfield(L, idx, LIMIT_FIELDS[i].name);
+    if (!lua_isnil(L, -1)) {
+      lua_Number n = lua_tonumber(L, -1);
+      if (!lua_isnumber(L, -1) || !(n >= 1) || n > 1e18)
+        luaL_error(L, "rpc: %s must be a positive number", LIMIT_FIELDS[i].name);
+      *(size_t *)((char *)&l + LIMIT_FIELDS[i].offset) = (size_t)n;
+    }
+    lua_pop(L, 1);
+  }
+  seer_rpc_limits_normalize(&l);
+  return l;
 }
 
-/* connect(addr, handler [, max_frame]) -> conn | nil, err. handler gets ("connect", nil|err). */
+static void push_limits(lua_State *L, seer_rpc_limits l) {
+  lua_createtable(L, 0, NLIMITS);
+  for (size_t i = 0; i < NLIMITS; i++) {
+    lua_pushnumber(L, (lua_Number) * (size_t *)((char *)&l + LIMIT_FIELDS[i].offset));
+    lua_setfield(L, -2, LIMIT_FIELDS[i].name);
+  }
+}
+
+/* connect(addr, handler [, limits]) -> conn | nil, err. handler gets ("connect", nil|err). */
 static int rpc_connect(lua_State *L) {
   seer_runtime *rt = seer_runtime_from(L);
   const char *addr = luaL_checkstring(L, 1);
   luaL_checktype(L, 2, LUA_TFUNCTION);
-  seer_rpc_conn_opts opts = {.max_frame = opt_max_frame(L, 3), .answer_errors = 0};
+  seer_rpc_conn_opts opts = {.limits = opt_limits(L, 3), .answer_errors = 0};
   conn_box *b = new_conn_box(L, rt);
   seer_error err;
   if (seer_rpc_connect(rt->loop, addr, &opts, &conn_cbs, b, &b->conn, &err) != SEER_OK) {
@@ -177,13 +220,12 @@ static int rpc_connect(lua_State *L) {
 
 static conn_box *check_conn(lua_State *L) { return luaL_checkudata(L, 1, CONN_MT); }
 
-/* conn:start(handler [, max_frame [, answer_errors]]): begin reading an accepted connection. */
+/* conn:start(handler [, limits [, answer_errors]]): begin reading an accepted connection. */
 static int conn_start(lua_State *L) {
   conn_box *b = check_conn(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
   if (!b->conn) return luaL_error(L, "rpc: connection %s is closed", b->peer);
-  seer_rpc_conn_opts opts = {.max_frame = opt_max_frame(L, 3),
-                             .answer_errors = lua_toboolean(L, 4)};
+  seer_rpc_conn_opts opts = {.limits = opt_limits(L, 3), .answer_errors = lua_toboolean(L, 4)};
   lua_pushvalue(L, 2);
   luaL_unref(L, LUA_REGISTRYINDEX, b->handler_ref);
   b->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -318,6 +360,21 @@ static int conn_is_open(lua_State *L) {
 static int conn_keep_alive(lua_State *L) {
   conn_box *b = check_conn(L);
   if (b->conn) seer_rpc_conn_keep_alive(b->conn, lua_toboolean(L, 2));
+  return 0;
+}
+
+/* conn:set_limits(limits): the limits for the next frames. */
+static int conn_set_limits(lua_State *L) {
+  conn_box *b = check_conn(L);
+  seer_rpc_limits l = opt_limits(L, 2);
+  if (b->conn) seer_rpc_conn_set_limits(b->conn, &l);
+  return 0;
+}
+
+/* conn:set_timer(seconds): a "timer" event after that long (<= 0 or nil: stop). */
+static int conn_set_timer(lua_State *L) {
+  conn_box *b = check_conn(L);
+  if (b->conn) seer_rpc_conn_set_timer(b->conn, luaL_optnumber(L, 2, 0));
   return 0;
 }
 
@@ -484,6 +541,8 @@ int luaopen_seer__rpc(lua_State *L) {
                                           {"is_open", conn_is_open},
                                           {"keep_alive", conn_keep_alive},
                                           {"pending_bytes", conn_pending_bytes},
+                                          {"set_limits", conn_set_limits},
+                                          {"set_timer", conn_set_timer},
                                           {NULL, NULL}};
   new_metatable(L, CONN_MT, conn_methods);
   lua_getfield(L, -1, "__index");
@@ -515,5 +574,13 @@ int luaopen_seer__rpc(lua_State *L) {
   luaL_newlib(L, fns);
   lua_pushvalue(L, packer);
   lua_setfield(L, -2, "_packer"); /* keeps the shared packer alive with the module */
+  push_limits(L, seer_rpc_limits_default());
+  lua_setfield(L, -2, "default_limits");
+  push_limits(L, seer_rpc_limits_preauth());
+  lua_setfield(L, -2, "preauth_limits");
+  lua_pushnumber(L, SEER_RPC_DEFAULT_CONNECT_TIMEOUT);
+  lua_setfield(L, -2, "default_connect_timeout");
+  lua_pushnumber(L, SEER_RPC_DEFAULT_CALL_TIMEOUT);
+  lua_setfield(L, -2, "default_call_timeout");
   return 1;
 }

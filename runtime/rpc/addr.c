@@ -1,10 +1,14 @@
 /* addr.c: owns the RPC address syntax, "unix:PATH" and "tcp:HOST:PORT", shared by listeners,
- * loop connections and the blocking client. */
+ * loop connections and the blocking client, and opening a unix socket path without following a
+ * symlink. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "seer/rpc.h"
+#include "rpc_internal.h"
 
 static int bad(seer_error *err, const char *s, const char *why) {
   return seer_errorf(err, SEER_EINVAL, "rpc: bad address '%s': %s (use unix:PATH or tcp:HOST:PORT)",
@@ -64,4 +68,27 @@ void seer_rpc_addr_format(const seer_rpc_addr *a, char *out, size_t outlen) {
     snprintf(out, outlen, "tcp:[%s]:%d", a->host, a->port);
   else
     snprintf(out, outlen, "tcp:%s:%d", a->host, a->port);
+}
+
+int seer_rpc__open_socket_path(const char *path, char *via, size_t vialen, seer_error *err) {
+  int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1; /* missing: connect() says so in its own words */
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return -1;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    close(fd);
+    seer_errorf(err, SEER_EINVAL, "rpc: refusing to connect to unix:%s: %s", path,
+                S_ISLNK(st.st_mode) ? "it is a symbolic link (connect to the socket's own path)"
+                                    : "it is not a socket");
+    return -2;
+  }
+  snprintf(via, vialen, "/proc/self/fd/%d", fd);
+  if (access(via, F_OK) != 0) { /* no /proc: the lstat-equivalent check above has to do */
+    close(fd);
+    return -1;
+  }
+  return fd;
 }

@@ -1,26 +1,38 @@
 /* client.c: owns the blocking RPC client for C programs (no loop, no Lua): connect, optional
- * seer.auth, and one call at a time over plain sockets with msgpack-c on both sides. */
+ * seer.auth, and one call at a time over plain sockets with msgpack-c on both sides. Answers are
+ * read through the frame reader (limits) against a deadline per call. */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "seer/rpc.h"
+#include "rpc_internal.h"
 
 struct seer_rpc_client {
   int fd;
   uint32_t next_id;
-  msgpack_unpacker up;
+  double call_timeout;
+  seer_rpc_reader rd;
+  seer_rpc_limits limits;
   msgpack_sbuffer out;
   char peer[300];
 };
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static void set_timeouts(int fd, double timeout_s) {
   if (timeout_s <= 0) return;
@@ -36,12 +48,21 @@ static int open_socket(const seer_rpc_addr *a, double timeout_s, const char *pee
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return seer_error_errno(err, SEER_EIO, errno, "rpc: socket");
     set_timeouts(fd, timeout_s);
+    char via[64];
+    int pfd = seer_rpc__open_socket_path(a->path, via, sizeof via, err);
+    if (pfd == -2) {
+      close(fd);
+      return err ? err->code : SEER_EINVAL;
+    }
+    const char *target = pfd >= 0 ? via : a->path;
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, a->path, strlen(a->path) + 1);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-      int e = errno;
+    memcpy(sa.sun_path, target, strlen(target) + 1);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    int e = errno;
+    if (pfd >= 0) close(pfd);
+    if (rc != 0) {
       close(fd);
       return seer_error_errno(err, SEER_EIO, e, "rpc: cannot connect to %s", peer);
     }
@@ -88,26 +109,48 @@ static int write_all(seer_rpc_client *c, const char *p, size_t n, seer_error *er
   return SEER_OK;
 }
 
-/* Reads until a whole frame is decoded into *res. */
-static int read_frame(seer_rpc_client *c, msgpack_unpacked *res, seer_error *err) {
+/* Reads until a whole frame is decoded into *res (a zone of its own, holding a copy of the frame:
+ * the reader's buffer moves on), or the deadline passes. */
+static int read_frame(seer_rpc_client *c, double deadline, msgpack_unpacked *res, seer_error *err) {
   for (;;) {
-    msgpack_unpack_return rc = msgpack_unpacker_next(&c->up, res);
-    if (rc == MSGPACK_UNPACK_SUCCESS) return SEER_OK;
-    if (rc != MSGPACK_UNPACK_CONTINUE)
-      return seer_errorf(err, SEER_EFORMAT, "rpc: malformed frame from %s", c->peer);
-    if (!msgpack_unpacker_reserve_buffer(&c->up, 256 * 1024))
-      return seer_errorf(err, SEER_ENOMEM, "out of memory");
-    ssize_t n =
-        recv(c->fd, msgpack_unpacker_buffer(&c->up), msgpack_unpacker_buffer_capacity(&c->up), 0);
+    const char *frame;
+    size_t size;
+    char msg[256];
+    int rc = seer_rpc_reader_frame(&c->rd, &c->limits, &frame, &size, msg, sizeof msg);
+    if (rc == SEER_RPC_FRAME_ERROR)
+      return seer_errorf(err, SEER_EFORMAT, "rpc: bad frame from %s: %s", c->peer, msg);
+    if (rc == SEER_RPC_FRAME_READY) {
+      msgpack_unpacked_destroy(res);
+      res->zone = msgpack_zone_new(size > 8192 ? size + 4096 : 8192);
+      char *copy = res->zone ? msgpack_zone_malloc_no_align(res->zone, size) : NULL;
+      if (!copy) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+      memcpy(copy, frame, size);
+      size_t off = 0;
+      if (msgpack_unpack(copy, size, &off, res->zone, &res->data) != MSGPACK_UNPACK_SUCCESS)
+        return seer_errorf(err, SEER_EFORMAT, "rpc: bad frame from %s: msgpack-c refused it",
+                           c->peer);
+      return SEER_OK;
+    }
+    double left = deadline - now_s();
+    if (left <= 0)
+      return seer_errorf(err, SEER_ETIMEOUT,
+                         "rpc: %s did not answer within %g s (%zu bytes of a frame received)",
+                         c->peer, c->call_timeout, seer_rpc_reader_pending(&c->rd));
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+    int pr = poll(&pfd, 1, left > 86400.0 ? 86400 * 1000 : (int)(left * 1000.0) + 1);
+    if (pr < 0 && errno != EINTR) return seer_error_errno(err, SEER_EIO, errno, "rpc: poll");
+    if (pr <= 0) continue;
+    size_t avail;
+    char *dst = seer_rpc_reader_space(&c->rd, 256 * 1024, &avail);
+    if (!dst) return seer_errorf(err, SEER_ENOMEM, "out of memory");
+    ssize_t n = recv(c->fd, dst, avail, MSG_DONTWAIT);
     if (n == 0)
       return seer_errorf(err, SEER_EIO, "rpc: connection to %s closed by the peer", c->peer);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK)
-        return seer_errorf(err, SEER_ETIMEOUT, "rpc: %s did not answer in time", c->peer);
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
       return seer_error_errno(err, SEER_EIO, errno, "rpc: read from %s", c->peer);
     }
-    msgpack_unpacker_buffer_consumed(&c->up, (size_t)n);
+    seer_rpc_reader_commit(&c->rd, (size_t)n);
   }
 }
 
@@ -138,8 +181,18 @@ static int server_error(seer_rpc_client *c, const char *method, const msgpack_ob
                      lens[1], parts[1], lens[2] ? "\n" : "", lens[2], parts[2]);
 }
 
+void seer_rpc_client_set_timeout(seer_rpc_client *c, double seconds) {
+  c->call_timeout = seconds > 0 ? seconds : SEER_RPC_DEFAULT_CALL_TIMEOUT;
+}
+
 int seer_rpc_client_call(seer_rpc_client *c, const char *method, const char *params,
                          size_t params_len, msgpack_unpacked *result, seer_error *err) {
+  if (c->fd < 0)
+    return seer_errorf(err, SEER_ESTATE,
+                       "rpc: the connection to %s is closed (an earlier call "
+                       "failed)",
+                       c->peer);
+  double deadline = now_s() + c->call_timeout;
   uint32_t id = c->next_id++;
   msgpack_sbuffer_clear(&c->out);
   msgpack_packer pk;
@@ -154,10 +207,13 @@ int seer_rpc_client_call(seer_rpc_client *c, const char *method, const char *par
   else
     msgpack_pack_array(&pk, 0);
   int rc = write_all(c, c->out.data, c->out.size, err);
-  if (rc != SEER_OK) return rc;
   for (;;) {
-    rc = read_frame(c, result, err);
-    if (rc != SEER_OK) return rc;
+    if (rc == SEER_OK) rc = read_frame(c, deadline, result, err);
+    if (rc != SEER_OK) { /* the stream is out of step (or gone): no later call may use it */
+      close(c->fd);
+      c->fd = -1;
+      return rc;
+    }
     const msgpack_object *o = &result->data;
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4 ||
         o->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
@@ -184,12 +240,15 @@ int seer_rpc_client_connect(const char *addr, const char *token, double timeout_
   if (!c) return seer_errorf(err, SEER_ENOMEM, "out of memory");
   seer_rpc_addr_format(&a, c->peer, sizeof c->peer);
   c->next_id = 1;
-  if (!msgpack_unpacker_init(&c->up, 256 * 1024)) {
-    free(c);
+  c->fd = -1;
+  c->call_timeout = SEER_RPC_DEFAULT_CALL_TIMEOUT;
+  c->limits = seer_rpc_limits_default();
+  msgpack_sbuffer_init(&c->out);
+  if (seer_rpc_reader_init(&c->rd) != 0) {
+    seer_rpc_client_close(c);
     return seer_errorf(err, SEER_ENOMEM, "out of memory");
   }
-  msgpack_sbuffer_init(&c->out);
-  c->fd = -1;
+  if (timeout_s <= 0) timeout_s = SEER_RPC_DEFAULT_CONNECT_TIMEOUT;
   int rc = open_socket(&a, timeout_s, c->peer, &c->fd, err);
   if (rc == SEER_OK && token) {
     msgpack_sbuffer params;
@@ -216,7 +275,7 @@ int seer_rpc_client_connect(const char *addr, const char *token, double timeout_
 void seer_rpc_client_close(seer_rpc_client *c) {
   if (!c) return;
   if (c->fd >= 0) close(c->fd);
-  msgpack_unpacker_destroy(&c->up);
+  seer_rpc_reader_destroy(&c->rd);
   msgpack_sbuffer_destroy(&c->out);
   free(c);
 }

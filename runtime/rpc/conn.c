@@ -1,40 +1,54 @@
-/* conn.c: owns one RPC stream connection on the loop: outgoing connects (unix and tcp), reading
- * straight into msgpack-c's unpacker buffer and cutting frames out of it, the frame size cap,
- * queued writes, and the close sequence that tells the owner why the connection ended. */
+/* conn.c: owns one RPC stream connection on the loop: outgoing connects (unix and tcp, a unix
+ * socket opened without following a symlink), reading into the frame reader and cutting frames
+ * out of it under the connection's limits, queued writes, the owner's timer, and the close
+ * sequence that tells the owner why the connection ended. */
+#include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rpc_internal.h"
 
-/* How much free space the unpacker offers each read: big frames arrive in big reads. */
+/* How much free space each read gets at least: big frames arrive in big reads. */
 #define READ_CHUNK (256 * 1024)
+
+static void set_opts(seer_rpc_conn *c, const seer_rpc_conn_opts *opts) {
+  if (opts) c->opts = *opts;
+  seer_rpc_limits_normalize(&c->opts.limits);
+}
 
 seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp) {
   seer_rpc_conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  if (!msgpack_unpacker_init(&c->up, READ_CHUNK)) {
+  if (seer_rpc_reader_init(&c->rd) != 0) {
+    seer_rpc_reader_destroy(&c->rd);
     free(c);
     return NULL;
   }
   c->loop = loop;
   c->tcp = tcp;
-  c->refs = 1;
-  c->opts.max_frame = SEER_RPC_DEFAULT_MAX_FRAME;
+  c->refs = 2;
+  set_opts(c, NULL);
   uv_loop_t *uv = seer_loop_uv(loop);
   if (tcp)
     uv_tcp_init(uv, &c->u.tcp);
   else
     uv_pipe_init(uv, &c->u.pipe, 0);
   c->u.handle.data = c;
+  uv_timer_init(uv, &c->timer);
+  uv_unref((uv_handle_t *)&c->timer);
+  c->timer.data = c;
   return c;
 }
 
 static void release(seer_rpc_conn *c) {
   if (--c->refs > 0) return;
-  msgpack_unpacker_destroy(&c->up);
+  seer_rpc_reader_destroy(&c->rd);
   free(c->close_reason);
   free(c);
 }
@@ -45,16 +59,24 @@ static void on_closed(uv_handle_t *h) {
   release(c);
 }
 
+static void on_timer_closed(uv_handle_t *h) { release(h->data); }
+
+/* Closes the stream handle (on_close follows) and the timer. */
+static void close_handles(seer_rpc_conn *c) {
+  if (!uv_is_closing((uv_handle_t *)&c->timer)) uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+  uv_close(&c->u.handle, on_closed);
+}
+
 void seer_rpc__conn_discard(seer_rpc_conn *c) {
   c->closing = 1;
   c->cbs.on_close = NULL;
-  uv_close(&c->u.handle, on_closed);
+  close_handles(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {
   seer_rpc_conn *c = req->handle->data;
   free(req);
-  uv_close(&c->u.handle, on_closed);
+  close_handles(c);
 }
 
 /* Starts closing. flush: let queued writes (such as an error answer) reach the peer first. */
@@ -66,12 +88,13 @@ static void begin_close(seer_rpc_conn *c, const char *reason, int flush) {
     uv_read_stop(&c->u.stream);
     c->reading = 0;
   }
+  uv_timer_stop(&c->timer);
   if (flush && !c->connecting && c->pending_bytes > 0 && uv_is_writable(&c->u.stream)) {
     uv_shutdown_t *req = malloc(sizeof *req);
     if (req && uv_shutdown(req, &c->u.stream, on_shutdown) == 0) return;
     free(req);
   }
-  uv_close(&c->u.handle, on_closed);
+  close_handles(c);
 }
 
 void seer_rpc_conn_close(seer_rpc_conn *c) {
@@ -202,52 +225,28 @@ static void frame_error(seer_rpc_conn *c, const char *msg) {
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   seer_rpc_conn *c = h->data;
-  if (!msgpack_unpacker_reserve_buffer(&c->up, READ_CHUNK)) {
+  size_t avail;
+  char *dst = seer_rpc_reader_space(&c->rd, READ_CHUNK, &avail);
+  if (!dst) {
     *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
     return;
   }
-  size_t cap = msgpack_unpacker_buffer_capacity(&c->up);
-  *buf =
-      uv_buf_init(msgpack_unpacker_buffer(&c->up), (unsigned)(cap > (1u << 30) ? 1u << 30 : cap));
+  *buf = uv_buf_init(dst, (unsigned)(avail > (1u << 30) ? 1u << 30 : avail));
 }
 
-/* Frames are cut with the unpacker's own zone, cleared after each frame instead of handing a zone
- * out (and allocating a fresh one) per frame: a small request costs no allocation here. */
+/* Hands out every complete frame buffered, each checked against the limits before msgpack-c
+ * decodes it; a frame that breaks one ends the connection (and only it). The limits are read per
+ * frame, so a handler that raises them (after seer.auth) affects the next frame. */
 static void cut_frames(seer_rpc_conn *c) {
-  char msg[200];
+  char msg[256];
   while (!c->closing) {
-    int rc = msgpack_unpacker_execute(&c->up);
-    if (rc > 0) {
-      size_t size = c->up.parsed;
-      msgpack_object obj = msgpack_unpacker_data(&c->up);
-      if (!msgpack_unpacker_flush_zone(&c->up)) { /* the frame's strings keep the buffer alive */
-        frame_error(c, "out of memory while decoding a frame");
-        break;
-      }
-      msgpack_unpacker_reset(&c->up);
-      if (size > c->opts.max_frame) {
-        snprintf(msg, sizeof msg, "frame of %zu bytes exceeds the limit of %zu bytes", size,
-                 c->opts.max_frame);
-        msgpack_unpacker_reset_zone(&c->up);
-        frame_error(c, msg);
-        break;
-      }
+    msgpack_object obj;
+    int rc = seer_rpc_reader_next(&c->rd, &c->opts.limits, &obj, msg, sizeof msg);
+    if (rc == SEER_RPC_FRAME_READY) {
       if (c->cbs.on_message) c->cbs.on_message(c, &obj, c->ud);
-      msgpack_unpacker_reset_zone(&c->up);
       continue;
     }
-    if (rc == 0) {
-      size_t partial = msgpack_unpacker_message_size(&c->up);
-      if (partial > c->opts.max_frame) {
-        snprintf(msg, sizeof msg, "frame exceeds the limit of %zu bytes (%zu bytes so far)",
-                 c->opts.max_frame, partial);
-        frame_error(c, msg);
-      }
-      break;
-    }
-    frame_error(c, rc == MSGPACK_UNPACK_NOMEM_ERROR
-                       ? "out of memory while decoding a frame"
-                       : "malformed msgpack frame (not valid msgpack, or nested deeper than 32)");
+    if (rc == SEER_RPC_FRAME_ERROR) frame_error(c, msg);
     break;
   }
 }
@@ -255,7 +254,7 @@ static void cut_frames(seer_rpc_conn *c) {
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   seer_rpc_conn *c = s->data;
   if (nread > 0) {
-    msgpack_unpacker_buffer_consumed(&c->up, (size_t)nread);
+    seer_rpc_reader_commit(&c->rd, (size_t)nread);
     cut_frames(c);
   } else if (nread == UV_EOF) {
     begin_close(c, "connection closed by the peer", 0);
@@ -280,8 +279,7 @@ static void start_reading(seer_rpc_conn *c) {
 
 void seer_rpc_conn_start(seer_rpc_conn *c, const seer_rpc_conn_opts *opts,
                          const seer_rpc_conn_cbs *cbs, void *ud) {
-  if (opts) c->opts = *opts;
-  if (!c->opts.max_frame) c->opts.max_frame = SEER_RPC_DEFAULT_MAX_FRAME;
+  set_opts(c, opts);
   c->cbs = *cbs;
   c->ud = ud;
   start_reading(c);
@@ -337,14 +335,22 @@ int seer_rpc_connect(seer_loop *loop, const char *addr, const seer_rpc_conn_opts
   if (!c) return seer_errorf(err, SEER_ENOMEM, "out of memory");
   c->addr = a;
   seer_rpc_addr_format(&a, c->peer, sizeof c->peer);
-  if (opts) c->opts = *opts;
-  if (!c->opts.max_frame) c->opts.max_frame = SEER_RPC_DEFAULT_MAX_FRAME;
+  set_opts(c, opts);
   c->cbs = *cbs;
   c->ud = ud;
   c->connecting = 1;
   if (a.kind == SEER_RPC_UNIX) {
+    char via[64];
+    int fd = seer_rpc__open_socket_path(a.path, via, sizeof via, err);
+    if (fd == -2) { /* a symlink or not a socket: refused before any connect */
+      c->cbs.on_close = NULL;
+      c->cbs.on_connect = NULL;
+      begin_close(c, NULL, 0);
+      return err ? err->code : SEER_EINVAL;
+    }
     c->connect_req.data = c;
-    uv_pipe_connect(&c->connect_req, &c->u.pipe, a.path, on_connected);
+    uv_pipe_connect(&c->connect_req, &c->u.pipe, fd >= 0 ? via : a.path, on_connected);
+    if (fd >= 0) close(fd); /* libuv connected (or failed) synchronously; the callback reports it */
   } else {
     char port[16];
     snprintf(port, sizeof port, "%d", a.port);
@@ -364,6 +370,26 @@ int seer_rpc_connect(seer_loop *loop, const char *addr, const seer_rpc_conn_opts
   }
   *out = c;
   return SEER_OK;
+}
+
+void seer_rpc_conn_set_limits(seer_rpc_conn *c, const seer_rpc_limits *limits) {
+  c->opts.limits = *limits;
+  seer_rpc_limits_normalize(&c->opts.limits);
+}
+
+static void on_timer(uv_timer_t *t) {
+  seer_rpc_conn *c = t->data;
+  if (!c->closing && c->cbs.on_timer) c->cbs.on_timer(c, c->ud);
+}
+
+void seer_rpc_conn_set_timer(seer_rpc_conn *c, double seconds) {
+  if (c->closing) return;
+  if (seconds <= 0) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  double ms = seconds * 1000.0;
+  uv_timer_start(&c->timer, on_timer, ms > 1e15 ? (uint64_t)1e15 : (uint64_t)(ms + 0.999), 0);
 }
 
 void seer_rpc_conn_keep_alive(seer_rpc_conn *c, int on) {

@@ -19,9 +19,10 @@ struct seer_rpc_conn {
   seer_rpc_handle u;
   seer_loop *loop;
   int tcp;
-  int refs; /* the handle + an in-flight getaddrinfo; freed at 0 */
+  int refs; /* the handle + the timer + an in-flight getaddrinfo; freed at 0 */
   int reading, closing, connecting;
-  msgpack_unpacker up;
+  seer_rpc_reader rd;
+  uv_timer_t timer;
   seer_rpc_conn_opts opts;
   seer_rpc_conn_cbs cbs;
   void *ud;
@@ -35,6 +36,12 @@ struct seer_rpc_conn {
 
 /* Allocates a connection with its handle initialised (not connected, not reading). */
 seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp);
+/* Opens a unix socket path for connecting without following a symlink in its last component.
+ * Returns an O_PATH descriptor whose name "/proc/self/fd/N" (written to via) connects to that very
+ * socket: close it once connected. Returns -1 when the path is missing or /proc is not mounted
+ * (connect to the path itself: it was checked not to be a symlink), and -2 with err set when the
+ * path is a symlink or not a socket. */
+int seer_rpc__open_socket_path(const char *path, char *via, size_t vialen, seer_error *err);
 /* Frees a connection whose handle was never opened to any peer (accept failed). */
 void seer_rpc__conn_discard(seer_rpc_conn *c);
 

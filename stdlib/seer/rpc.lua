@@ -1,12 +1,14 @@
 --- seer.rpc: msgpack-RPC over unix and tcp stream sockets (docs/PROTOCOL.md).
 --- `listen(addr, handler, opts)` serves a handler; `connect(addr, opts)` returns a Client whose calls
 --- yield the calling task (or drive the loop outside one) and may be pipelined. Framing, the frame
---- size cap and socket safety are in C (runtime/rpc); this module is the message protocol.
+--- limits and socket safety are in C (runtime/rpc); this module is the message protocol, the call
+--- and connect timeouts, and the authentication step (with its tighter frame limits).
 local rpc_c = require "seer._rpc"
 local msgpack = require "seer.msgpack"
 local task = require "seer.task"
 local core = require "seer.core"
 local json_array = require("seer.json").array
+local now = core.now
 -- Tensors (ext 1) decode into seer.Tensor even when the program never required seer.tensor.
 require "seer.tensor"
 
@@ -93,9 +95,39 @@ Client.__index = Client
 M.Client = Client
 
 local CLIENT_OPTS = {
-  token = true, timeout = true, call_timeout = true, max_frame = true, on_close_reason = true,
-  close_grace = true, on_notify = true,
+  token = true, timeout = true, call_timeout = true, max_frame = true, max_objects = true,
+  max_depth = true, max_decoded = true, on_close_reason = true, close_grace = true, on_notify = true,
 }
+
+M.DEFAULT_CONNECT_TIMEOUT = rpc_c.default_connect_timeout
+M.DEFAULT_CALL_TIMEOUT = rpc_c.default_call_timeout
+M.DEFAULT_LIMITS = rpc_c.default_limits
+M.PREAUTH_LIMITS = rpc_c.preauth_limits
+-- Seconds a token-protected server waits for seer.auth on a new connection.
+M.DEFAULT_AUTH_TIMEOUT = 10
+
+local LIMIT_NAMES = { "max_frame", "max_objects", "max_depth", "max_decoded" }
+
+-- The frame limits an options table asks for (nil fields: the defaults, in C).
+local function limits_of(who, opts)
+  local l = {}
+  for _, k in ipairs(LIMIT_NAMES) do
+    local v = opts[k]
+    if v ~= nil and (type(v) ~= "number" or v < 1) then
+      error(("%s: %s must be a positive number"):format(who, k), 3)
+    end
+    l[k] = v
+  end
+  return l
+end
+
+local function check_timeout(who, name, v, default)
+  if v == nil then return default end
+  if type(v) ~= "number" or not (v > 0) then
+    error(("%s: %s must be a positive number of seconds (math.huge: wait forever)"):format(who, name), 3)
+  end
+  return v
+end
 
 local function check_opts(who, opts, valid)
   if opts == nil then return {} end
@@ -112,8 +144,10 @@ local function check_opts(who, opts, valid)
 end
 
 --- Connect to a server. Options: `token` (sent with seer.auth before anything else; required by
---- tcp servers), `timeout` (seconds to connect, default 10), `call_timeout` (seconds per call,
---- default none), `max_frame` (bytes), `on_close_reason` (function returning a string that says
+--- tcp servers), `timeout` (seconds to connect, default 10), `call_timeout` (seconds each call
+--- waits for its answer, default 60; math.huge waits forever; `c:call_with{timeout = s}` sets it
+--- for one call), `max_frame`, `max_objects`, `max_depth`, `max_decoded` (limits on the frames
+--- the server sends, docs/PROTOCOL.md), `on_close_reason` (function returning a string that says
 --- why the connection dropped, e.g. "sandbox exited: killed (out of memory)"), `close_grace`
 --- (seconds to wait after a drop for `fail_pending(reason)` before failing calls with the plain
 --- reason), `on_notify` (function(method, params) for notifications from the server).
@@ -123,14 +157,16 @@ function M.connect(addr, opts)
   if type(addr) ~= "string" then
     error("seer.rpc.connect: expected an address such as unix:/path or tcp:host:port", 2)
   end
+  local limits = limits_of("seer.rpc.connect", opts)
+  local timeout = check_timeout("seer.rpc.connect", "timeout", opts.timeout, M.DEFAULT_CONNECT_TIMEOUT)
   local self = setmetatable({
-    address = addr, opts = opts, pending = {}, npending = 0, next_id = 1, closed = false,
-    connected = false,
+    address = addr, opts = opts, pending = {}, deadlines = {}, timeouts = {}, npending = 0,
+    next_id = 1, closed = false, connected = false,
+    call_timeout = check_timeout("seer.rpc.connect", "call_timeout", opts.call_timeout, M.DEFAULT_CALL_TIMEOUT),
   }, Client)
-  local conn, err = rpc_c.connect(addr, function(ev, v) self:_event(ev, v) end, opts.max_frame)
+  local conn, err = rpc_c.connect(addr, function(ev, v) self:_event(ev, v) end, limits)
   if not conn then error("seer.rpc.connect: " .. err, 2) end
   self.conn = conn
-  local timeout = opts.timeout or 10
   local ok, cerr = task.await(function(done)
     self.on_connect = done
     local stop = task.call_later(timeout, function()
@@ -181,6 +217,8 @@ function Client:_event(ev, v)
     if self.on_connect then
       if v == nil then self.connected = true self.on_connect(true) else self.on_connect(false, v) end
     end
+  elseif ev == "timer" then
+    self:_expire()
   elseif ev == "invalid" then
     self:_protocol_violation("an undecodable frame (" .. tostring(v) .. ")")
   elseif ev == "close" then
@@ -205,10 +243,21 @@ function Client:_event(ev, v)
   end
 end
 
-function Client:_add_pending(id, cb)
+-- Deadlines: each pending call has one; the connection's one timer is set for the earliest, and
+-- when it fires every call past its deadline fails with a Timeout (the connection stays open: a
+-- late answer is dropped).
+function Client:_add_pending(id, cb, timeout)
   self.pending[id] = cb
   self.npending = self.npending + 1
   if self.npending == 1 and not self.conn_closed then self.conn:keep_alive(true) end
+  if timeout == math.huge then return end
+  local deadline = now() + timeout
+  self.deadlines[id] = deadline
+  if timeout ~= self.call_timeout then self.timeouts[id] = timeout end
+  if (not self.timer_at or deadline < self.timer_at) and not self.conn_closed then
+    self.timer_at = deadline
+    self.conn:set_timer(timeout)
+  end
 end
 
 function Client:_take_pending(id)
@@ -216,9 +265,44 @@ function Client:_take_pending(id)
   if cb then
     self.pending[id] = nil
     self.npending = self.npending - 1
-    if self.npending == 0 and not self.conn_closed then self.conn:keep_alive(false) end
+    if self.deadlines[id] then
+      self.deadlines[id] = nil
+      self.timeouts[id] = nil
+    end
+    if self.npending == 0 and not self.conn_closed then
+      self.conn:keep_alive(false)
+      if self.timer_at then
+        self.timer_at = nil
+        self.conn:set_timer(0)
+      end
+    end
   end
   return cb
+end
+
+function Client:_expire()
+  self.timer_at = nil
+  local t = now() + 0.001 -- the loop's clock may lag the timer by a tick
+  local expired, next_at = {}, nil
+  for id, deadline in pairs(self.deadlines) do
+    if deadline <= t then
+      expired[#expired + 1] = id
+    elseif not next_at or deadline < next_at then
+      next_at = deadline
+    end
+  end
+  if next_at and not self.conn_closed then
+    self.timer_at = next_at
+    self.conn:set_timer(next_at - t + 0.001)
+  end
+  for _, id in ipairs(expired) do
+    local timeout = self.timeouts[id] or self.call_timeout
+    local cb = self:_take_pending(id)
+    if cb then
+      cb({ type = "Timeout", message = ("no answer from %s within %g s (raise call_timeout, or "
+        .. "c:call_with({timeout = s}, ...) for one call)"):format(self.address, timeout) })
+    end
+  end
 end
 
 function Client:_protocol_violation(what)
@@ -230,8 +314,12 @@ end
 --- behind the connection died. Later calls fail too once the connection is closed.
 function Client:fail_pending(reason, e)
   local pending = self.pending
-  self.pending, self.npending = {}, 0
-  if not self.conn_closed then self.conn:keep_alive(false) end
+  self.pending, self.npending, self.deadlines, self.timeouts = {}, 0, {}, {}
+  if not self.conn_closed then
+    self.conn:keep_alive(false)
+    self.conn:set_timer(0)
+  end
+  self.timer_at = nil
   for _, cb in pairs(pending) do
     cb(e or { type = "ConnectionClosed",
       message = ("connection to %s lost: %s"):format(self.address, tostring(reason)) }, nil, true)
@@ -245,33 +333,23 @@ local function raise(self, method, e)
   error(err, 0)
 end
 
---- Send a request and wait for its response. `params` is the full params array.
-function Client:_request(method, params)
+--- Send a request and wait for its response. `params` is the full params array; `timeout` the
+--- seconds to wait (nil: the client's call_timeout).
+function Client:_request(method, params, timeout)
   if self.closed then
     raise(self, method, { type = "ConnectionClosed", message = ("connection to %s is closed"):format(self.address) })
   end
   local id = self.next_id
   self.next_id = id + 1
-  local call_timeout = self.opts.call_timeout
+  timeout = timeout or self.call_timeout
   local e, result = task.await(function(done)
     local ok, err = self.conn:send({ M.REQUEST, id, method, params })
     if not ok then
       done({ type = "ConnectionClosed", message = err })
       return nil
     end
-    self:_add_pending(id, done)
-    local stop
-    if call_timeout then
-      stop = task.call_later(call_timeout, function()
-        if self:_take_pending(id) then
-          done({ type = "Timeout", message = ("no answer after %g s"):format(call_timeout) })
-        end
-      end)
-    end
-    return function()
-      if stop then stop() end
-      self:_take_pending(id)
-    end
+    self:_add_pending(id, done, timeout)
+    return function() self:_take_pending(id) end
   end)
   if e ~= null and e ~= nil then raise(self, method, e) end
   if result == null then return nil end
@@ -289,6 +367,17 @@ end
 function Client:call(method, ...)
   if type(method) ~= "string" then error("seer.rpc: call expects a method name", 2) end
   return self:_request(method, pack_params(...))
+end
+
+local CALL_OPTS = { timeout = true }
+
+--- Call `method` with per-call options: `timeout` (seconds to wait for the answer instead of the
+--- client's call_timeout; math.huge waits forever). `c:call_with({timeout = 300}, "generate", p)`.
+function Client:call_with(opts, method, ...)
+  opts = check_opts("seer.rpc: call_with", opts, CALL_OPTS)
+  if type(method) ~= "string" then error("seer.rpc: call_with expects a method name", 2) end
+  local timeout = check_timeout("seer.rpc: call_with", "timeout", opts.timeout, nil)
+  return self:_request(method, pack_params(...), timeout)
 end
 
 --- Call `method` with named arguments (and optional leading positional ones).
@@ -331,7 +420,10 @@ local Server = {}
 Server.__index = Server
 M.Server = Server
 
-local SERVER_OPTS = { token = true, max_frame = true, describe = true, allow_tcp_without_token = true }
+local SERVER_OPTS = {
+  token = true, max_frame = true, max_objects = true, max_depth = true, max_decoded = true,
+  auth_timeout = true, describe = true, allow_tcp_without_token = true,
+}
 
 local function traceback_handler(e)
   if type(e) == "table" then return e end
@@ -343,7 +435,9 @@ end
 --- Serve `handler` on `addr`. `handler` is `function(method, args, kwargs, conn)` returning one
 --- value (raising on failure), or a table with `call(self, method, args, kwargs)` and optionally
 --- `describe(self)`. Options: `token` (required for tcp: the first request of every connection
---- must be seer.auth with it), `max_frame` (bytes), `describe` (a function returning the
+--- must be seer.auth with it, within `auth_timeout` seconds (default 10), and until then frames
+--- are held to rpc.PREAUTH_LIMITS), `max_frame`, `max_objects`, `max_depth`, `max_decoded` (frame
+--- limits after authentication, docs/PROTOCOL.md), `describe` (a function returning the
 --- description when the handler is a function).
 ---@return seer.rpc.Server
 function M.listen(addr, handler, opts)
@@ -368,8 +462,12 @@ function M.listen(addr, handler, opts)
   if opts.token ~= nil and (type(opts.token) ~= "string" or opts.token == "") then
     error("seer.rpc.listen: token must be a non-empty string", 2)
   end
+  local limits = limits_of("seer.rpc.listen", opts)
+  local preauth = {}
+  for _, k in ipairs(LIMIT_NAMES) do preauth[k] = math.min(M.PREAUTH_LIMITS[k], limits[k] or math.huge) end
   local self = setmetatable({
-    call = call, describe_fn = describe, token = opts.token, max_frame = opts.max_frame,
+    call = call, describe_fn = describe, token = opts.token, limits = limits, preauth_limits = preauth,
+    auth_timeout = check_timeout("seer.rpc.listen", "auth_timeout", opts.auth_timeout, M.DEFAULT_AUTH_TIMEOUT),
     conns = {}, closed = false, idle = {}, nidle = 0,
   }, Server)
   local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end)
@@ -388,10 +486,17 @@ function Server:_accept(conn)
       self:_dispatch(state, v)
     elseif ev == "invalid" then
       self:_refuse(state, "FrameError", "cannot decode the frame: " .. tostring(v))
+    elseif ev == "timer" then
+      if not state.authed then
+        self:_refuse(state, "AuthError", ("no seer.auth within %g s"):format(self.auth_timeout))
+      end
     elseif ev == "close" then
       self.conns[conn] = nil
     end
-  end, self.max_frame, true)
+  end, state.authed and self.limits or self.preauth_limits, true)
+  -- Until seer.auth succeeds, a peer gets tiny frames and a deadline: it cannot make the server
+  -- buffer or decode much, nor hold the connection open.
+  if not state.authed then conn:set_timer(self.auth_timeout) end
 end
 
 local function send_response(conn, id, e, result, method)
@@ -455,6 +560,8 @@ function Server:_dispatch(state, msg)
   if not state.authed then
     if method == "seer.auth" and params[1] == self.token then
       state.authed = true
+      conn:set_limits(self.limits)
+      conn:set_timer(0)
       return send_response(conn, id, nil, true)
     end
     return self:_refuse(state, "AuthError",

@@ -13,13 +13,15 @@
 
 #include "seer/error.h"
 #include "seer/loop.h"
+#include "seer/rpc_frame.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Frames above this many bytes are refused unless a caller sets its own cap. */
-#define SEER_RPC_DEFAULT_MAX_FRAME ((size_t)256 << 20)
+/* Seconds a client waits to connect, and for each call's answer, unless told otherwise. */
+#define SEER_RPC_DEFAULT_CONNECT_TIMEOUT 10.0
+#define SEER_RPC_DEFAULT_CALL_TIMEOUT 60.0
 
 /* ---- addresses ---- */
 
@@ -51,14 +53,18 @@ typedef struct seer_rpc_conn_cbs {
   /* The connection is gone (peer closed, I/O error, bad frame, or seer_rpc_conn_close). reason is
    * NULL for a local close. After this returns the connection is freed: drop the pointer. */
   void (*on_close)(seer_rpc_conn *c, const char *reason, void *ud);
+  /* The timer set with seer_rpc_conn_set_timer fired (optional). */
+  void (*on_timer)(seer_rpc_conn *c, void *ud);
 } seer_rpc_conn_cbs;
 
 typedef struct seer_rpc_conn_opts {
-  size_t max_frame;  /* 0: SEER_RPC_DEFAULT_MAX_FRAME */
+  seer_rpc_limits limits; /* zero fields: the defaults (seer_rpc_limits_default) */
   int answer_errors; /* server side: answer a bad frame with [1, nil, {type,message,...}, nil] */
 } seer_rpc_conn_opts;
 
-/* Starts connecting; callbacks fire from the loop. *out is valid until on_close. */
+/* Starts connecting; callbacks fire from the loop. *out is valid until on_close. A unix socket path
+ * whose last component is a symbolic link is refused (the socket is opened without following it),
+ * so a peer that can write the socket's directory cannot point us at another socket. */
 int seer_rpc_connect(seer_loop *loop, const char *addr, const seer_rpc_conn_opts *opts,
                      const seer_rpc_conn_cbs *cbs, void *ud, seer_rpc_conn **out, seer_error *err);
 /* Starts reading an accepted connection with these callbacks. */
@@ -70,6 +76,11 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
 int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err);
 /* Bytes queued but not yet written (backpressure). */
 size_t seer_rpc_conn_pending_bytes(const seer_rpc_conn *c);
+/* The limits for the next frames (a server raises them once the peer has authenticated). */
+void seer_rpc_conn_set_limits(seer_rpc_conn *c, const seer_rpc_limits *limits);
+/* Fires on_timer once after `seconds` (replacing an earlier setting); <= 0 stops it. The timer does
+ * not keep the loop alive by itself. */
+void seer_rpc_conn_set_timer(seer_rpc_conn *c, double seconds);
 /* Whether this connection alone keeps the loop running (default yes). An idle client connection
  * should not hold a finished script open, so seer.rpc turns it off while no call is pending. */
 void seer_rpc_conn_keep_alive(seer_rpc_conn *c, int on);
@@ -109,8 +120,9 @@ void seer_rpc_stop_watch_close(seer_rpc_stop_watch *w);
 
 typedef struct seer_rpc_client seer_rpc_client;
 
-/* Connects (waiting up to timeout_s seconds; <= 0 waits as the OS does) and, when token is given,
- * authenticates with seer.auth. */
+/* Connects (waiting up to timeout_s seconds; <= 0 means SEER_RPC_DEFAULT_CONNECT_TIMEOUT) and,
+ * when token is given, authenticates with seer.auth. Frames from the server are held to
+ * seer_rpc_limits_default(); a unix socket path that is a symbolic link is refused. */
 int seer_rpc_client_connect(const char *addr, const char *token, double timeout_s,
                             seer_rpc_client **out, seer_error *err);
 /* Calls method with params, a msgpack-encoded array (NULL means no arguments). On success the
@@ -118,6 +130,10 @@ int seer_rpc_client_connect(const char *addr, const char *token, double timeout_
  * becomes SEER_EINVAL with "type: message" in err (the traceback follows on later lines). */
 int seer_rpc_client_call(seer_rpc_client *c, const char *method, const char *params,
                          size_t params_len, msgpack_unpacked *result, seer_error *err);
+/* Seconds each call waits for its answer (default SEER_RPC_DEFAULT_CALL_TIMEOUT; <= 0 restores the
+ * default, INFINITY waits forever). A call that times out fails with SEER_ETIMEOUT, and the
+ * connection is closed: a late answer would be taken for the next call's. */
+void seer_rpc_client_set_timeout(seer_rpc_client *c, double seconds);
 void seer_rpc_client_close(seer_rpc_client *c);
 
 #ifdef __cplusplus
