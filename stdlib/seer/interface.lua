@@ -309,6 +309,10 @@ function M.load(path, opts)
   local registry = {
     by_name = {},
     add = function(reg, name, fn, meta)
+      -- The host turns each name into a library function: only identifiers can be one.
+      if not name:match("^[%a_][%w_]*$") then
+        error(("expose: %q is not a Lua identifier (names must match ^[%%a_][%%w_]*$)"):format(name), 3)
+      end
       if reg.by_name[name] then
         error(("expose.%s is defined twice in %s"):format(name, path), 3)
       end

@@ -123,7 +123,7 @@ end
 
 local function check_timeout(who, name, v, default)
   if v == nil then return default end
-  if type(v) ~= "number" or not (v > 0) then
+  if type(v) ~= "number" or v ~= v or v <= 0 then
     error(("%s: %s must be a positive number of seconds (math.huge: wait forever)"):format(who, name), 3)
   end
   return v

@@ -1,6 +1,9 @@
---- seer.sandbox.interface_docs: turn a served interface's description (from `seer.describe`) into
---- the forms `serve` offers: a Library whose stubs call the server, prompt markdown, or a Skill.
+--- seer.sandbox.interface_docs: turn a served interface's description (from `seer.describe`, which
+--- the sandbox sends and so may be hostile) into the forms `serve` offers: a Library whose stubs
+--- call the server, prompt markdown, or a Skill. The description is checked first (M.check), and
+--- nothing in it is ever turned into Lua source (see seer.sandbox.served_library).
 local workspace = require "seer.workspace"
+local lib = require "seer.sandbox.served_library"
 
 local M = {}
 
@@ -14,43 +17,60 @@ local function param_list(fn)
   return names
 end
 
-local function lua_doc_lines(fn)
-  local out = {}
-  for line in ((fn.description or "") .. "\n"):gmatch("([^\n]*)\n") do
-    if line ~= "" then out[#out + 1] = "--- " .. line end
+--- Check a description from `seer.describe` (sent by the sandbox, so not trusted) before any of it
+--- is used: every function name must be a Lua identifier (no keyword, unique), every parameter
+--- name too, and the texts strings. Returns the function names in order; raises naming the bad
+--- entry otherwise.
+function M.check(description, who)
+  who = who or "serve"
+  if type(description) ~= "table" or type(description.functions) ~= "table" then
+    error(("%s: the interface server's description has no functions list"):format(who), 0)
   end
-  for _, p in ipairs(fn.params or {}) do
-    out[#out + 1] = ("---@param %s%s %s%s"):format(p.name, p.optional and "?" or "", p.type or "any",
-      p.description and p.description ~= "" and (" " .. p.description) or "")
+  local names, seen = {}, {}
+  for i, fn in ipairs(description.functions) do
+    if type(fn) ~= "table" then error(("%s: function %d of the description is not a table"):format(who, i), 0) end
+    local good, why = lib.check_name(fn.name)
+    if not good then
+      error(("%s: the interface exposes a function named %s, which cannot be a library function: %s"):format(
+        who, lib.show(fn.name), why), 0)
+    end
+    if seen[fn.name] then error(("%s: the interface exposes '%s' twice"):format(who, fn.name), 0) end
+    seen[fn.name] = true
+    if fn.description ~= nil and type(fn.description) ~= "string" then
+      error(("%s: the description of '%s' is not a string"):format(who, fn.name), 0)
+    end
+    if fn.params ~= nil and type(fn.params) ~= "table" then
+      error(("%s: the params of '%s' are not a list"):format(who, fn.name), 0)
+    end
+    for j, p in ipairs(fn.params or {}) do
+      if type(p) ~= "table" or type(p.name) ~= "string" or not p.name:match("^[%a_][%w_]*$") then
+        error(("%s: parameter %d of '%s' has no Lua identifier as its name (%s)"):format(who, j, fn.name,
+          lib.show(type(p) == "table" and p.name or p)), 0)
+      end
+      for _, k in ipairs({ "type", "description" }) do
+        if p[k] ~= nil and type(p[k]) ~= "string" then
+          error(("%s: the %s of parameter '%s' of '%s' is not a string"):format(who, k, p.name, fn.name), 0)
+        end
+      end
+    end
+    local r = fn.returns
+    if r ~= nil and (type(r) ~= "table" or (r.type ~= nil and type(r.type) ~= "string")
+        or (r.description ~= nil and type(r.description) ~= "string")) then
+      error(("%s: the returns of '%s' are not {type, description} strings"):format(who, fn.name), 0)
+    end
+    names[#names + 1] = fn.name
   end
-  if fn.returns then
-    out[#out + 1] = ("---@return %s%s"):format(fn.returns.type or "any",
-      fn.returns.description and fn.returns.description ~= "" and (" " .. fn.returns.description) or "")
-  end
-  return table.concat(out, "\n")
+  return names
 end
 
---- Generated module source: one stub per function, each carrying the function's annotations.
-function M.library_source(name, address, description)
-  local parts = {
-    ("--- %s: functions served from a sandbox by seer-lua (generated; do not edit).\n"):format(name),
-    ("--- Each call goes over msgpack-RPC to %s.\n"):format(address),
-    'local rpc = require "seer.rpc"\n',
-    ("local address = %q\n"):format(address),
-    "local client\n",
-    "local function conn()\n  if not client then client = rpc.connect(address) end\n  return client\nend\n\n",
-    "local M = {}\n\n",
+--- The files of a served library: the fixed loader `<name>.lua` and its data `<name>.rpc.json`
+--- (under `dir`, e.g. "lib/" for a skill). No text from the interface enters Lua source.
+function M.library_files(name, address, description, dir, call_timeout)
+  dir = dir or ""
+  return {
+    [dir .. name .. ".lua"] = lib.SOURCE,
+    [dir .. name .. lib.DATA_SUFFIX] = lib.data(address, M.check(description), call_timeout),
   }
-  for _, fn in ipairs(functions(description)) do
-    local params = table.concat(param_list(fn), ", ")
-    parts[#parts + 1] = lua_doc_lines(fn) .. "\n"
-    parts[#parts + 1] = ("function M.%s(%s)\n  return conn():call(%q%s)\nend\n\n"):format(
-      fn.name, params, fn.name, params ~= "" and (", " .. params) or "")
-  end
-  parts[#parts + 1] = "--- Call with named arguments: M.call_named(\"fn\", {arg = value}).\n"
-  parts[#parts + 1] = "function M.call_named(fn, args) return conn():call_named(fn, args) end\n\n"
-  parts[#parts + 1] = "return M\n"
-  return table.concat(parts)
 end
 
 --- Markdown documenting the functions, for a system prompt.
@@ -76,21 +96,20 @@ function M.prompt(name, description)
   return table.concat(out)
 end
 
-function M.library(name, address, description)
+function M.library(name, address, description, call_timeout)
   return workspace.Library.new({
-    name = name, files = { [name .. ".lua"] = M.library_source(name, address, description) },
+    name = name, files = M.library_files(name, address, description, "", call_timeout),
     docs = M.prompt(name, description),
   })
 end
 
-function M.skill(name, address, description)
-  local names = {}
-  for _, fn in ipairs(functions(description)) do names[#names + 1] = fn.name end
+function M.skill(name, address, description, call_timeout)
+  local names = M.check(description)
   return workspace.Skill.new({
     name = name,
     description = ("Functions served from a sandbox: %s."):format(table.concat(names, ", ")),
     content = M.prompt(name, description),
-    files = { ["lib/" .. name .. ".lua"] = M.library_source(name, address, description) },
+    files = M.library_files(name, address, description, "lib/", call_timeout),
   })
 end
 

@@ -30,8 +30,8 @@ end
 
 local function check_opts(opts)
   for k in pairs(opts) do
-    if k ~= "expose_as" and k ~= "name" and k ~= "timeout" then
-      error(("serve: unknown option '%s' (valid: expose_as, name, timeout)"):format(tostring(k)), 4)
+    if k ~= "expose_as" and k ~= "name" and k ~= "timeout" and k ~= "call_timeout" then
+      error(("serve: unknown option '%s' (valid: call_timeout, expose_as, name, timeout)"):format(tostring(k)), 4)
     end
   end
   local as = opts.expose_as or "library"
@@ -50,14 +50,14 @@ local STDERR_KEEP = 64 * 1024
 --- One attempt to connect to the interface's socket in the sandbox-owned run directory. The
 --- sandbox controls that name: anything but a socket there (a symlink to a host socket, say) is
 --- refused, so the host never connects outside the sandbox. nil when nothing is listening yet.
-local function try_connect(backend, host_sock)
+local function try_connect(backend, host_sock, call_timeout)
   local rpc = require "seer.rpc"
   if fs.readlink(host_sock) then
     error(("serve: '%s' is a symlink; the sandbox replaced its socket, refusing to follow it"):format(host_sock), 0)
   end
   if not fs.exists(host_sock) then return nil end
   local ok, client = pcall(rpc.connect, "unix:" .. host_sock, {
-    timeout = 2, close_grace = 1,
+    timeout = 2, close_grace = 1, call_timeout = call_timeout,
     -- When the connection drops, say why: the sandbox's own last word, or the server's exit.
     on_close_reason = function()
       if backend.exit_reason then return "sandbox exited: " .. backend.exit_reason end
@@ -104,7 +104,7 @@ function M.serve(sandbox, interface_path, opts)
   backend:on_exit(function() if not client then pcall(p.kill, p, 9) end end)
   local ok, werr = pcall(task.timeout, opts.timeout or 120, function()
     while not p.exited do
-      client = try_connect(backend, host_sock)
+      client = try_connect(backend, host_sock, opts.call_timeout)
       if client then return end
       task.sleep(0.02)
     end
@@ -142,10 +142,17 @@ function M.serve(sandbox, interface_path, opts)
   end)
   sandbox.served[name] = served
   local description = served.client:describe()
+  -- The description comes from the sandbox: check it before any of it is used.
+  local cok, cerr = pcall(docs.check, description, ("serve: interface '%s'"):format(host_path))
+  if not cok then
+    sandbox.served[name] = nil
+    served:close()
+    error(cerr, 3)
+  end
   served.description = description
-  if expose_as == "library" then return docs.library(name, served.address, description) end
+  if expose_as == "library" then return docs.library(name, served.address, description, opts.call_timeout) end
   if expose_as == "prompt" then return docs.prompt(name, description) end
-  return docs.skill(name, served.address, description)
+  return docs.skill(name, served.address, description, opts.call_timeout)
 end
 
 return M
