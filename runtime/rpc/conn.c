@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,20 @@ static void set_opts(seer_rpc_conn *c, const seer_rpc_conn_opts *opts) {
   seer_rpc_limits_normalize(&c->opts.limits);
 }
 
+/* libuv writes to sockets with write(), which raises SIGPIPE when the peer has gone: a peer that
+ * hangs up while we send would kill the whole process. The write fails with EPIPE instead once
+ * SIGPIPE is ignored; a program that installed its own handler keeps it. (Children spawned through
+ * libuv get the default disposition back.) */
+static void ignore_sigpipe(void) {
+  struct sigaction old;
+  if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL &&
+      !(old.sa_flags & SA_SIGINFO))
+    signal(SIGPIPE, SIG_IGN);
+}
+
 seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, ignore_sigpipe);
   seer_rpc_conn *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   if (seer_rpc_reader_init(&c->rd) != 0) {
