@@ -33,7 +33,10 @@ local function wait_for(cond, what, secs)
 end
 
 -- msgpack headers written by hand: the frames a conforming encoder would never produce.
-local function be32(n) return string.char(n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255) end
+local function be32(n)
+  return string.char(math.floor(n / 2 ^ 24) % 256, math.floor(n / 2 ^ 16) % 256, math.floor(n / 256) % 256, n % 256)
+end
+local MB = 1024 * 1024
 local function array32(n) return "\221" .. be32(n) end
 local function bin32(n) return "\198" .. be32(n) end
 
@@ -90,7 +93,7 @@ describe("a hostile server, seen by the host's client", function()
   end)
 
   it("announces a 300 MB string: refused at its header, without waiting for the bytes", function()
-    local addr, stop = hostile_server(function() return "\148\1\0\192\219" .. be32(300 << 20) end)
+    local addr, stop = hostile_server(function() return "\148\1\0\192\219" .. be32(300 * MB) end)
     local c = rpc.connect(addr, { call_timeout = 5 })
     local t0 = now()
     local e = call_error(c, "anything")
@@ -111,7 +114,7 @@ describe("a hostile server, seen by the host's client", function()
 
   it("sends a many-values bomb (an array of 4 G nils): refused after max_objects values", function()
     -- 5 MB of wire bytes would be 120 MB of msgpack objects, and the array announces 4 G of them.
-    local addr, stop = hostile_server(function() return array32(0xffffffff) .. ("\192"):rep(5 << 20) end)
+    local addr, stop = hostile_server(function() return array32(0xffffffff) .. ("\192"):rep(5 * MB) end)
     local c = rpc.connect(addr, { call_timeout = 5 })
     local e = call_error(c, "anything")
     assert.truthy(e.message:find("more than 4194304 values", 1, true), e.message)
@@ -120,8 +123,8 @@ describe("a hostile server, seen by the host's client", function()
   end)
 
   it("sends more decoded bytes than the client allows: refused by max_decoded", function()
-    local addr, stop = hostile_server(function() return "\148\1\1\192" .. bin32(2 << 20) .. ("x"):rep(2 << 20) end)
-    local c = rpc.connect(addr, { call_timeout = 5, max_decoded = 1 << 20 })
+    local addr, stop = hostile_server(function() return "\148\1\1\192" .. bin32(2 * MB) .. ("x"):rep(2 * MB) end)
+    local c = rpc.connect(addr, { call_timeout = 5, max_decoded = 1 * MB })
     local e = call_error(c, "anything")
     assert.truthy(e.message:find("max_decoded", 1, true), e.message)
     c:close()
@@ -194,7 +197,7 @@ describe("a hostile client, seen by the host's server", function()
 
   it("refuses deep nesting, a many-values bomb and a 4 GB string header", function()
     refused("\148\0\1\164echo" .. ("\145"):rep(40) .. "\192", "nested deeper than 32 levels")
-    refused(array32(0xffffffff) .. ("\192"):rep(5 << 20), "more than 4194304 values")
+    refused(array32(0xffffffff) .. ("\192"):rep(5 * MB), "more than 4194304 values")
     refused("\148\0\1\164echo\145\219" .. be32(0xffffffff), "exceeds the limit of 268435456 bytes")
   end)
 
@@ -232,7 +235,7 @@ describe("seer-lua serve --listen tcp with a token, attacked before authenticati
 
   local function status(field)
     local f = assert(io.open(("/proc/%d/status"):format(server.pid)))
-    local text = f:read("a")
+    local text = f:read("*a")
     f:close()
     return tonumber(text:match(field .. ":%s*(%d+) kB"))
   end
@@ -254,7 +257,7 @@ describe("seer-lua serve --listen tcp with a token, attacked before authenticati
   it("refuses a 50 MB frame early: its memory stays small", function()
     local before = status("VmHWM")
     local raw = raw_client(addr)
-    raw.conn:send_raw("\148\0\1\169seer.auth\145" .. bin32(50 << 20) .. ("x"):rep(50 << 20))
+    raw.conn:send_raw("\148\0\1\169seer.auth\145" .. bin32(50 * MB) .. ("x"):rep(50 * MB))
     wait_for(function() return raw.closed end, "the server to hang up", 20)
     local after = status("VmHWM")
     -- before the fix the server buffered the whole frame (and decoded it): +50 MB and more
@@ -264,7 +267,7 @@ describe("seer-lua serve --listen tcp with a token, attacked before authenticati
 
   it("refuses a many-values frame before seer.auth at its header", function()
     local raw = raw_client(addr)
-    raw.conn:send_raw(array32(50 << 20) .. ("\192"):rep(1 << 20))
+    raw.conn:send_raw(array32(50 * MB) .. ("\192"):rep(1 * MB))
     wait_for(function() return raw.closed end, "the server to hang up")
     local f = raw.frames[1]
     assert.is_not_nil(f, "no error answer: " .. tostring(raw.reason))
