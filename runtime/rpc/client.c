@@ -109,6 +109,12 @@ static int write_all(seer_rpc_client *c, const char *p, size_t n, seer_error *er
   return SEER_OK;
 }
 
+static int timed_out(seer_rpc_client *c, seer_error *err) {
+  return seer_errorf(err, SEER_ETIMEOUT,
+                     "rpc: %s did not answer within %g s (%zu bytes of a frame received)", c->peer,
+                     c->call_timeout, seer_rpc_reader_pending(&c->rd));
+}
+
 /* Reads until a whole frame is decoded into *res (a zone of its own, holding a copy of the frame:
  * the reader's buffer moves on), or the deadline passes. */
 static int read_frame(seer_rpc_client *c, double deadline, msgpack_unpacked *res, seer_error *err) {
@@ -132,22 +138,29 @@ static int read_frame(seer_rpc_client *c, double deadline, msgpack_unpacked *res
       return SEER_OK;
     }
     double left = deadline - now_s();
-    if (left <= 0)
-      return seer_errorf(err, SEER_ETIMEOUT,
-                         "rpc: %s did not answer within %g s (%zu bytes of a frame received)",
-                         c->peer, c->call_timeout, seer_rpc_reader_pending(&c->rd));
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-    int pr = poll(&pfd, 1, left > 86400.0 ? 86400 * 1000 : (int)(left * 1000.0) + 1);
-    if (pr < 0 && errno != EINTR) return seer_error_errno(err, SEER_EIO, errno, "rpc: poll");
-    if (pr <= 0) continue;
+    if (left <= 0) return timed_out(c, err);
+    /* The socket's receive timeout is the call timeout, so the first read of a call blocks in one
+     * syscall; later reads of the same call wait in poll() for what is left of the deadline. */
+    int flags = 0;
+    if (left < c->call_timeout - 0.001) {
+      struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+      int pr = poll(&pfd, 1, left > 86400.0 ? 86400 * 1000 : (int)(left * 1000.0) + 1);
+      if (pr < 0 && errno != EINTR) return seer_error_errno(err, SEER_EIO, errno, "rpc: poll");
+      if (pr <= 0) continue;
+      flags = MSG_DONTWAIT;
+    }
     size_t avail;
     char *dst = seer_rpc_reader_space(&c->rd, 256 * 1024, &avail);
     if (!dst) return seer_errorf(err, SEER_ENOMEM, "out of memory");
-    ssize_t n = recv(c->fd, dst, avail, MSG_DONTWAIT);
+    ssize_t n = recv(c->fd, dst, avail, flags);
     if (n == 0)
       return seer_errorf(err, SEER_EIO, "rpc: connection to %s closed by the peer", c->peer);
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!flags) return timed_out(c, err); /* SO_RCVTIMEO: the whole call timeout passed */
+        continue;
+      }
       return seer_error_errno(err, SEER_EIO, errno, "rpc: read from %s", c->peer);
     }
     seer_rpc_reader_commit(&c->rd, (size_t)n);
@@ -183,6 +196,16 @@ static int server_error(seer_rpc_client *c, const char *method, const msgpack_ob
 
 void seer_rpc_client_set_timeout(seer_rpc_client *c, double seconds) {
   c->call_timeout = seconds > 0 ? seconds : SEER_RPC_DEFAULT_CALL_TIMEOUT;
+  if (c->fd < 0) return;
+  /* 0 (no timeout) when waiting forever; else the call timeout, rounded up to a microsecond. */
+  double t = isinf(c->call_timeout) || c->call_timeout > 1e9 ? 0 : c->call_timeout;
+  struct timeval tv = {.tv_sec = (time_t)t,
+                       .tv_usec = (suseconds_t)((t - (double)(time_t)t) * 1e6) + (t > 0 ? 1 : 0)};
+  if (tv.tv_usec >= 1000000) {
+    tv.tv_sec++;
+    tv.tv_usec -= 1000000;
+  }
+  setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 }
 
 int seer_rpc_client_call(seer_rpc_client *c, const char *method, const char *params,
@@ -250,6 +273,7 @@ int seer_rpc_client_connect(const char *addr, const char *token, double timeout_
   }
   if (timeout_s <= 0) timeout_s = SEER_RPC_DEFAULT_CONNECT_TIMEOUT;
   int rc = open_socket(&a, timeout_s, c->peer, &c->fd, err);
+  if (rc == SEER_OK) seer_rpc_client_set_timeout(c, c->call_timeout);
   if (rc == SEER_OK && token) {
     msgpack_sbuffer params;
     msgpack_sbuffer_init(&params);
