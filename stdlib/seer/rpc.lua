@@ -243,9 +243,9 @@ function Client:_event(ev, v)
   end
 end
 
--- Deadlines: each pending call has one; the connection's one timer is set for the earliest, and
--- when it fires every call past its deadline fails with a Timeout (the connection stays open: a
--- late answer is dropped).
+-- Deadlines: each pending call has one; the connection's one timer is set no later than the
+-- earliest, and when it fires every call past its deadline fails with a Timeout (the connection
+-- stays open: a late answer is dropped).
 function Client:_add_pending(id, cb, timeout)
   self.pending[id] = cb
   self.npending = self.npending + 1
@@ -269,13 +269,9 @@ function Client:_take_pending(id)
       self.deadlines[id] = nil
       self.timeouts[id] = nil
     end
-    if self.npending == 0 and not self.conn_closed then
-      self.conn:keep_alive(false)
-      if self.timer_at then
-        self.timer_at = nil
-        self.conn:set_timer(0)
-      end
-    end
+    -- The timer stays set when nothing is pending (it does not hold the loop): sequential calls
+    -- then cost no timer call at all, and a firing with nothing expired just sets it again.
+    if self.npending == 0 and not self.conn_closed then self.conn:keep_alive(false) end
   end
   return cb
 end
