@@ -10,7 +10,7 @@
 #include <time.h>
 #include <utf8proc.h>
 
-static int oom(jctx *c) { return seer_errorf(c->err, SEER_ENOMEM, "template: out of memory"); }
+static int oom(jctx *c) { return joom(c); }
 
 static bool streq(const char *a, const char *b) { return !strcmp(a, b); }
 
@@ -569,10 +569,17 @@ int jcall_builtin(jctx *c, const char *name, jv *args, size_t nargs, const char 
       return jerr(c, line, "range() expects 1 to 3 arguments");
     if (nargs == 3) step = args[2].u.i;
     if (step == 0) return jerr(c, line, "range() step must not be zero");
+    /* The list is built in full, so its length is bounded like the steps that would walk it. */
+    __int128 span = step > 0 ? (__int128)b - a : (__int128)a - b,
+             st = step > 0 ? step : -(__int128)step;
+    __int128 count = span > 0 ? (span + st - 1) / st : 0;
+    if (count > JINJA_MAX_STEPS)
+      return jerr(c, line, "range() of %lld items is more than the %ld steps a render may take",
+                  (long long)(count > INT64_MAX ? INT64_MAX : count), JINJA_MAX_STEPS);
     jv l = jv_new_list(c->a);
     if (l.t != JV_LIST) return oom(c);
-    for (int64_t i = a; step > 0 ? i < b : i > b; i += step)
-      if (jv_list_push(c->a, l.u.l, jv_int(i))) return oom(c);
+    for (int64_t k = 0; k < (int64_t)count; k++) /* each element lies between a and b */
+      if (jv_list_push(c->a, l.u.l, jv_int((int64_t)(a + (__int128)k * step)))) return oom(c);
     *out = l;
     return SEER_OK;
   }

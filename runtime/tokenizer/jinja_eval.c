@@ -20,7 +20,14 @@ int jerr(jctx *c, int line, const char *fmt, ...) {
   return seer_errorf(c->err, SEER_EINVAL, "template line %d: %s", line, msg);
 }
 
-static int oom(jctx *c) { return seer_errorf(c->err, SEER_ENOMEM, "template: out of memory"); }
+int joom(jctx *c) {
+  if (c->a->over)
+    return seer_errorf(c->err, SEER_ENOMEM,
+                       "template: needs more than %zu MiB of memory; it is hostile or runs away",
+                       JINJA_MAX_BYTES >> 20);
+  return seer_errorf(c->err, SEER_ENOMEM, "template: out of memory");
+}
+static int oom(jctx *c) { return joom(c); }
 
 static bool lookup(jscope *s, const char *name, size_t n, jv *out) {
   for (; s; s = s->parent) {
@@ -72,11 +79,18 @@ static int binop(jctx *c, int op, jv a, jv b, int line, jv *out) {
   if (op == '*' && ((a.t == JV_STR && b.t == JV_INT) || (a.t == JV_INT && b.t == JV_STR))) {
     jv s = a.t == JV_STR ? a : b;
     int64_t k = a.t == JV_INT ? a.u.i : b.u.i;
-    seer_buf buf = SEER_BUF_INIT;
-    for (int64_t i = 0; i < k; i++)
-      if (seer_buf_append(&buf, s.u.s.p, s.u.s.n)) return oom(c);
-    *out = jv_str_from_buf(c->a, &buf);
-    seer_buf_free(&buf);
+    if (k > 0 && s.u.s.n > 0 && (uint64_t)k > JINJA_MAX_BYTES / s.u.s.n) {
+      c->a->over = true;
+      return oom(c);
+    }
+    size_t total = k > 0 ? (size_t)k * s.u.s.n : 0;
+    char *p = ja_alloc(c->a, total + 1);
+    if (!p) return oom(c);
+    /* Copy once, then double what is there: 1e7 one-byte appends took seconds. */
+    if (total) memcpy(p, s.u.s.p, s.u.s.n);
+    for (size_t have = s.u.s.n; have < total; have *= 2)
+      memcpy(p + have, p, have < total - have ? have : total - have);
+    *out = jv_str(p, total);
     return SEER_OK;
   }
   if (!isnum(a) || !isnum(b))
@@ -85,6 +99,13 @@ static int binop(jctx *c, int op, jv a, jv b, int line, jv *out) {
   bool ints = a.t != JV_FLOAT && b.t != JV_FLOAT;
   double x = fnum(a), y = fnum(b);
   int64_t i = ints ? inum(a) : 0, j = ints ? inum(b) : 0;
+  /* Python's ints do not overflow; 64-bit ones do, and that is an error here, not a wrap. */
+  int64_t r;
+  if (ints && ((op == '+' && __builtin_add_overflow(i, j, &r)) ||
+               (op == '-' && __builtin_sub_overflow(i, j, &r)) ||
+               (op == '*' && __builtin_mul_overflow(i, j, &r)) ||
+               ((op == JOP_FLOORDIV || op == '%') && i == INT64_MIN && j == -1)))
+    return jerr(c, line, "integer overflow");
   switch (op) {
   case '+': *out = ints ? jv_int(i + j) : jv_float(x + y); return SEER_OK;
   case '-': *out = ints ? jv_int(i - j) : jv_float(x - y); return SEER_OK;
@@ -342,7 +363,7 @@ static int eval_compare(jctx *c, jscope *s, const jnode *n, jv *out) {
   return SEER_OK;
 }
 
-int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
+static int eval_node(jctx *c, jscope *s, const jnode *n, jv *out) {
   int rc;
   jv a, b;
   switch (n->k) {
@@ -681,12 +702,45 @@ static int render_set(jctx *c, jscope *s, const jnode *n) {
   return jv_dict_set(c->a, ns.u.d, jv_cstr(n->targets[0]), v) ? oom(c) : SEER_OK;
 }
 
+/* Every expression and statement passes here: the step and nesting bounds of jinja_internal.h. */
+static int enter(jctx *c, int line) {
+  if (++c->steps > JINJA_MAX_STEPS)
+    return jerr(
+        c, line,
+        "rendering takes more than %ld steps; the template is hostile or loops without bound",
+        JINJA_MAX_STEPS);
+  if (c->nest >= JINJA_MAX_RENDER_NEST)
+    return jerr(c, line, "rendering nests more than %d levels deep", JINJA_MAX_RENDER_NEST);
+  c->nest++;
+  return SEER_OK;
+}
+
+int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
+  int rc = enter(c, n->line);
+  if (rc) return rc;
+  rc = eval_node(c, s, n, out);
+  c->nest--;
+  return rc;
+}
+
+static int render_statements(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf *out);
+
 /* Renders statements; returns <0 on error, JR_BREAK / JR_CONTINUE when a loop control ran. */
 int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf *out) {
+  int rc = enter(c, nbody ? body[0]->line : 0);
+  if (rc) return rc;
+  rc = render_statements(c, s, body, nbody, out);
+  c->nest--;
+  return rc;
+}
+
+static int render_statements(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf *out) {
   for (size_t i = 0; i < nbody; i++) {
     const jnode *n = body[i];
     int rc = SEER_OK;
     jv v;
+    if (out->len > JINJA_MAX_BYTES)
+      return jerr(c, n->line, "the output exceeds %zu MiB", JINJA_MAX_BYTES >> 20);
     switch (n->k) {
     case JN_TEXT:
       if (seer_buf_append(out, n->lit.u.s.p, n->lit.u.s.n)) return oom(c);
@@ -774,8 +828,8 @@ int seer_jinja_compile(const char *src, size_t len, const seer_jinja_options *op
 
 int seer_jinja_render(const seer_jinja_template *t, const json_t *vars, seer_buf *out,
                       seer_error *err) {
-  jarena arena = {0};
-  jctx c = {&arena, err, NULL, 0, {.t = JV_UNDEF}};
+  jarena arena = {.limit = JINJA_MAX_BYTES};
+  jctx c = {&arena, err, NULL, 0, {.t = JV_UNDEF}, 0, 0};
   jscope *root = ja_alloc(&arena, sizeof *root);
   int rc = SEER_OK;
   if (!root) rc = seer_errorf(err, SEER_ENOMEM, "out of memory");

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int oom(jctx *c) { return seer_errorf(c->err, SEER_ENOMEM, "template: out of memory"); }
+static int oom(jctx *c) { return joom(c); }
 static bool streq(const char *a, const char *b) { return !strcmp(a, b); }
 
 /* ---- filters ---- */

@@ -15,8 +15,19 @@
 /* ---- arena: everything a compile or a render allocates is freed at once ---- */
 
 typedef struct ja_block ja_block;
+/* Templates come with downloaded tokenizers, so one compile or render is bounded: the memory its
+ * arena hands out and the text it writes (JINJA_MAX_BYTES each), the steps it evaluates, and how
+ * deep it nests while parsing and rendering. Past a bound it fails naming the bound. */
+#define JINJA_MAX_BYTES ((size_t)64 << 20)
+#define JINJA_MAX_STEPS 1000000L
+#define JINJA_MAX_PARSE_NEST 100
+#define JINJA_MAX_RENDER_NEST 400
+
 typedef struct jarena {
   ja_block *head;
+  size_t bytes; /* handed out so far */
+  size_t limit; /* 0, or the most it may hand out (JINJA_MAX_BYTES for a render) */
+  bool over;    /* an allocation failed because of the limit */
 } jarena;
 
 void *ja_alloc(jarena *a, size_t n); /* zeroed; NULL when out of memory */
@@ -255,6 +266,8 @@ typedef struct jctx {
   jscope *globals;
   int depth;
   jv pending_caller; /* set by {% call %} for the macro call it makes; the macro takes it */
+  int nest;          /* jeval and jrender_body frames on the stack */
+  long steps;        /* expressions and statements evaluated */
 } jctx;
 
 int jeval(jctx *c, jscope *s, const jnode *n, jv *out);
@@ -293,5 +306,7 @@ int jb_percent_format(jctx *c, jv fmt, jv args, int line, jv *out);
 
 /* A runtime error at `line`; raise_exception messages bypass this to stay verbatim. */
 int jerr(jctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Out of memory; names JINJA_MAX_BYTES when that bound is what failed. */
+int joom(jctx *c);
 
 #endif

@@ -10,6 +10,7 @@ typedef struct parser {
   const jtoks *t;
   size_t i;
   seer_error *err;
+  int depth; /* expression and statement nesting, bounded: the parser recurses on it */
 } parser;
 
 static const jtok *cur(parser *p) { return &p->t->v[p->i]; }
@@ -57,6 +58,15 @@ static int unsupported(parser *p, const jtok *t, const char *what) {
                      (int)(t->n > 40 ? 40 : t->n), t->s);
 }
 
+/* A template from a download can nest (((...))) or {% if %} blocks a million deep; each level is a
+ * few stack frames here and in the evaluator, so nesting is bounded (Jinja2 itself stops near the
+ * Python recursion limit). The recursive entry points below go through enter/leave. */
+static int too_deep(parser *p) {
+  return seer_errorf(p->err, SEER_EFORMAT,
+                     "template line %d: nested more than %d levels deep (expressions and blocks)",
+                     cur(p)->line, JINJA_MAX_PARSE_NEST);
+}
+
 static jnode *node(parser *p, jnode_kind k) {
   jnode *n = ja_alloc(p->a, sizeof *n);
   if (n) {
@@ -97,6 +107,8 @@ static int nvec_push(parser *p, nvec *v, jnode *x) {
 static int parse_expr(parser *p, jnode **out);
 static int parse_or(parser *p, jnode **out);
 static int parse_unary(parser *p, bool with_filter, jnode **out);
+static int parse_not(parser *p, jnode **out);
+static int parse_condexpr(parser *p, bool allow_cond, jnode **out);
 
 static int parse_call_args(parser *p, jnode *n) {
   /* cur is '(' */
@@ -363,7 +375,7 @@ static int parse_filters(parser *p, jnode **io) {
   }
 }
 
-static int parse_unary(parser *p, bool with_filter, jnode **out) {
+static int parse_unary_at(parser *p, bool with_filter, jnode **out) {
   jnode *n;
   if (is_op(cur(p), "-") || is_op(cur(p), "+")) {
     NEW(u, JN_UNARY);
@@ -378,6 +390,14 @@ static int parse_unary(parser *p, bool with_filter, jnode **out) {
   if (with_filter) TRY(parse_filters(p, &n));
   *out = n;
   return SEER_OK;
+}
+
+static int parse_unary(parser *p, bool with_filter, jnode **out) {
+  if (p->depth >= JINJA_MAX_PARSE_NEST) return too_deep(p);
+  p->depth++;
+  int rc = parse_unary_at(p, with_filter, out);
+  p->depth--;
+  return rc;
 }
 
 static int binary(parser *p, jnode **io, int op, jnode *rhs) {
@@ -482,13 +502,14 @@ static int parse_compare(parser *p, jnode **out) {
 }
 
 static int parse_not(parser *p, jnode **out) {
-  if (accept_name(p, "not")) {
-    NEW(n, JN_NOT);
-    TRY(parse_not(p, &n->a));
-    *out = n;
-    return SEER_OK;
-  }
-  return parse_compare(p, out);
+  if (!accept_name(p, "not")) return parse_compare(p, out);
+  if (p->depth >= JINJA_MAX_PARSE_NEST) return too_deep(p);
+  NEW(n, JN_NOT);
+  p->depth++;
+  int rc = parse_not(p, &n->a);
+  p->depth--;
+  *out = n;
+  return rc;
 }
 
 static int parse_and(parser *p, jnode **out) {
@@ -519,7 +540,13 @@ static int parse_condexpr(parser *p, bool allow_cond, jnode **out) {
     NEW(n, JN_COND);
     n->a = *out;
     TRY(parse_or(p, &n->b));
-    if (accept_name(p, "else")) TRY(parse_condexpr(p, true, &n->c));
+    if (accept_name(p, "else")) {
+      if (p->depth >= JINJA_MAX_PARSE_NEST) return too_deep(p);
+      p->depth++;
+      int rc = parse_condexpr(p, true, &n->c);
+      p->depth--;
+      TRY(rc);
+    }
     *out = n;
   }
   return SEER_OK;
@@ -733,7 +760,7 @@ static int parse_with(parser *p, jnode **out) {
   return SEER_OK;
 }
 
-static int parse_statement(parser *p, jnode **out) {
+static int parse_statement_at(parser *p, jnode **out) {
   const jtok *t = cur(p);
   if (t->t != JT_NAME) return fail(p, "a statement name");
   p->i++;
@@ -772,6 +799,14 @@ static int parse_statement(parser *p, jnode **out) {
 
 /* Parses statements until one of `ends` (left positioned after its name) or EOF when ends is
  * NULL. */
+static int parse_statement(parser *p, jnode **out) {
+  if (p->depth >= JINJA_MAX_PARSE_NEST) return too_deep(p);
+  p->depth++;
+  int rc = parse_statement_at(p, out);
+  p->depth--;
+  return rc;
+}
+
 static int parse_body(parser *p, const char *const *ends, nvec *body, const char **ended) {
   for (;;) {
     const jtok *t = cur(p);
@@ -820,7 +855,7 @@ static int parse_body(parser *p, const char *const *ends, nvec *body, const char
 }
 
 int seer_jinja_parse(jarena *a, const jtoks *toks, jnode ***body, size_t *nbody, seer_error *err) {
-  parser p = {a, toks, 0, err};
+  parser p = {a, toks, 0, err, 0};
   nvec b = {0};
   const char *ended;
   int rc = parse_body(&p, NULL, &b, &ended);

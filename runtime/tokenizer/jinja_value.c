@@ -14,7 +14,14 @@ struct ja_block {
 };
 
 void *ja_alloc(jarena *a, size_t n) {
+  /* A compile is bounded by its source; a render by a->limit (a->bytes never exceeds it). */
+  if (a->limit && (n > a->limit || ((n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1)) >
+                                       a->limit - a->bytes)) {
+    a->over = true;
+    return NULL;
+  }
   n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+  a->bytes += n;
   ja_block *b = a->head;
   if (!b || b->used + n > b->cap) {
     size_t cap = n > 32768 ? n : 32768;

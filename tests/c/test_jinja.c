@@ -210,8 +210,80 @@ static void gemma_raise(void) {
   seer_tokenizer_free(tok);
 }
 
+/* Renders src and checks that it fails with code and a message containing needle. */
+static void fails_with(const char *src, int code, const char *needle) {
+  seer_error e = {0};
+  int rc;
+  char *r = render(src, NULL, &rc, &e);
+  CHECK_MSG(r == NULL && rc == code, "%.60s...: rc=%d, expected %d", src, rc, code);
+  CHECK_STR_CONTAINS(e.msg, needle);
+  free(r);
+}
+
+/* "x" + open * n + "1" + close * n + "y" */
+static char *nested(const char *x, const char *open, const char *close, const char *y, int n) {
+  size_t lo = strlen(open), lc = strlen(close);
+  char *s = malloc(strlen(x) + (lo + lc) * (size_t)n + strlen(y) + 2), *p = s;
+  p += sprintf(p, "%s", x);
+  for (int i = 0; i < n; i++)
+    p += sprintf(p, "%s", open);
+  p += sprintf(p, "1");
+  for (int i = 0; i < n; i++)
+    p += sprintf(p, "%s", close);
+  sprintf(p, "%s", y);
+  return s;
+}
+
+/* Hostile templates (they come with downloaded tokenizers): nesting that overflowed the stack,
+ * loops and strings that ran for minutes or took gigabytes, 64-bit overflow (and a SIGFPE). */
+static void hostile(void) {
+  const struct {
+    const char *x, *open, *close, *y;
+  } deep[] = {{"{{ ", "(", ")", " }}"},
+              {"{{ ", "[", "]", " }}"},
+              {"{{ ", "-", "", " }}"},
+              {"{{ ", "not ", "", " }}"},
+              {"{{ ", "1 if 0 else ", "", " }}"},
+              {"", "{% if 1 %}", "{% endif %}", ""}};
+  for (size_t i = 0; i < sizeof deep / sizeof *deep; i++) {
+    char *s = nested(deep[i].x, deep[i].open, deep[i].close, deep[i].y, 100000);
+    fails_with(s, SEER_EFORMAT, "nested more than 100 levels deep");
+    free(s);
+    /* Ordinary depths still work. */
+    s = nested(deep[i].x, deep[i].open, deep[i].close, deep[i].y, 40);
+    int rc;
+    seer_error e = {0};
+    char *r = render(s, NULL, &rc, &e);
+    CHECK_MSG(rc == 0, "depth 40 of %s: %s", deep[i].open, e.msg);
+    free(r);
+    free(s);
+  }
+  fails_with("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", SEER_EINVAL,
+             "rendering nests more than 400 levels deep");
+  fails_with("{% for i in range(1000000000) %}{% endfor %}", SEER_EINVAL,
+             "range() of 1000000000 items is more than the 1000000 steps a render may take");
+  fails_with("{% for i in range(9223372036854775807) %}{% endfor %}", SEER_EINVAL,
+             "range() of 9223372036854775807 items");
+  /* Each iteration keeps its loop variables until the render ends: 256k of them pass 64 MiB. */
+  fails_with("{% for a in range(2000) %}{% for b in range(1000) %}{% endfor %}{% endfor %}",
+             SEER_ENOMEM, "needs more than 64 MiB");
+  RENDERS(
+      "{{ range(9223372036854775805, 9223372036854775807) | list }} {{ range(5, -5, -4) | list }}",
+      NULL, "[9223372036854775805, 9223372036854775806] [5, 1, -3]");
+  fails_with("{{ 'x' * 2000000000 }}", SEER_ENOMEM, "needs more than 64 MiB");
+  fails_with("{% set s = 'x' * 10000000 %}{% for i in range(100) %}{{ s }}{% endfor %}",
+             SEER_EINVAL, "output exceeds 64 MiB");
+  fails_with("{{ 9223372036854775807 + 1 }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ 4294967296 * 4294967296 }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ (-9223372036854775807 - 1) // -1 }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ (-9223372036854775807 - 1) % -1 }}", SEER_EINVAL, "integer overflow");
+  RENDERS("{{ 9223372036854775806 + 1 }} {{ -7 // 2 }} {{ -7 % 2 }}", NULL,
+          "9223372036854775807 -4 1");
+}
+
 int main(void) {
   features();
+  hostile();
   const char *names[] = {"llama3", "qwen3", "llama2", "gemma3"};
   for (size_t i = 0; i < 4; i++)
     chat_cases(names[i]);
