@@ -449,6 +449,12 @@ static int listener_address(lua_State *L) {
   return 1;
 }
 
+static int listener_keep_alive(lua_State *L) {
+  listener_box *lb = luaL_checkudata(L, 1, LISTENER_MT);
+  if (lb->l) seer_rpc_listener_keep_alive(lb->l, lua_toboolean(L, 2));
+  return 0;
+}
+
 static int listener_is_tcp(lua_State *L) {
   listener_box *lb = luaL_checkudata(L, 1, LISTENER_MT);
   lua_pushboolean(L, strncmp(lb->address, "tcp:", 4) == 0);
@@ -559,6 +565,7 @@ int luaopen_seer__rpc(lua_State *L) {
   static const luaL_Reg listener_methods[] = {{"close", listener_close},
                                               {"address", listener_address},
                                               {"is_tcp", listener_is_tcp},
+                                              {"keep_alive", listener_keep_alive},
                                               {NULL, NULL}};
   new_metatable(L, LISTENER_MT, listener_methods);
   lua_pop(L, 1);

@@ -120,6 +120,18 @@ int seer_process_pid(const seer_process *p) { return p->handle.pid; }
 
 int seer_process_exited(const seer_process *p) { return p->exited; }
 
+void seer_process_keep_alive(seer_process *p, int on) {
+  uv_handle_t *handles[4] = {(uv_handle_t *)&p->handle, (uv_handle_t *)&p->pipes[0],
+                             (uv_handle_t *)&p->pipes[1], (uv_handle_t *)&p->pipes[2]};
+  for (int i = 0; i < 4; i++) {
+    if (i == 0 ? p->exited : !p->pipe_open[i - 1]) continue;
+    if (on)
+      uv_ref(handles[i]);
+    else
+      uv_unref(handles[i]);
+  }
+}
+
 typedef struct {
   uv_write_t req;
   char data[];

@@ -171,6 +171,14 @@ int seer_rpc_listen(seer_loop *loop, const char *addr, seer_rpc_accept_cb on_acc
 const char *seer_rpc_listener_address(const seer_rpc_listener *l) { return l->address; }
 int seer_rpc_listener_is_tcp(const seer_rpc_listener *l) { return l->tcp; }
 
+void seer_rpc_listener_keep_alive(seer_rpc_listener *l, int on) {
+  if (uv_is_closing(&l->u.handle)) return;
+  if (on)
+    uv_ref(&l->u.handle);
+  else
+    uv_unref(&l->u.handle);
+}
+
 void seer_rpc_listener_close(seer_rpc_listener *l) {
   if (!l || uv_is_closing(&l->u.handle)) return;
   if (l->path[0]) unlink(l->path);

@@ -114,6 +114,11 @@ int seer_sandbox_build_tree(const seer_sandbox_spec *spec, seer_error *err) {
   if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=16m") != 0)
     return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot mount the root tmpfs on '%s'",
                             root);
+  /* /tmp first: binds below it (a session's workspace, its interface sockets) then land on it. */
+  path_in_root(p, sizeof p, root, "/tmp");
+  mkdir(p, 01777);
+  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+    return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot mount /tmp");
   for (size_t i = 0; i < spec->nbinds; i++) {
     const seer_sandbox_bind *b = &spec->binds[i];
     if (b->optional && access(b->src, F_OK) != 0) continue;
@@ -128,10 +133,6 @@ int seer_sandbox_build_tree(const seer_sandbox_spec *spec, seer_error *err) {
                               spec->links[i].path);
   }
   if (build_dev(root, err) != SEER_OK) return SEER_EIO;
-  path_in_root(p, sizeof p, root, "/tmp");
-  mkdir(p, 01777);
-  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
-    return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot mount /tmp");
   /* Mount points for what enter_root adds, made now while the root is still writable. */
   path_in_root(p, sizeof p, root, "/proc");
   mkdir(p, 0555);

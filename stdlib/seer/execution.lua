@@ -1,17 +1,23 @@
 --- seer.execution: agent sessions, as in Seer. A local session owns a workspace directory and a
---- Lua environment of its own where agent-written code runs (`session:exec`, and the harness's
---- `run_lua` tool through `session:run_lua`); workspace libraries are `require`-able from it.
+--- Lua state where agent-written code runs (`session:exec`, and the harness's `run_lua` tool
+--- through `session:run_lua`); workspace libraries are `require`-able from it, and variables
+--- persist from one call to the next.
+---
+--- By default the agent's code runs in a session sandbox of its own (seer.session.sandboxed): no
+--- models, no network, nothing of the host's files but the workspace, and of the interfaces only
+--- those given in `workspace.libraries`. `isolation = "none"` runs it in this process instead, with
+--- everything this process can reach: for trusted code only.
 local fs = require "seer.fs"
 local path = require "seer.path"
-local pretty = require "seer.pretty"
+local C = require "seer._http"
 local Workspace = require("seer.workspace").Workspace
+local files = require "seer.session.files"
+local lua_state = require "seer.session.lua_state"
+local sandboxed = require "seer.session.sandboxed"
 
 local M = {}
 
-local load_chunk = loadstring or load
-local setfenv = setfenv -- luacheck: ignore 113 (LuaJIT only)
 local unpack = table.unpack or unpack
-local pack = table.pack or function(...) return { n = select("#", ...), ... } end
 
 ---@class seer.Session
 ---@field name string
@@ -19,77 +25,7 @@ local pack = table.pack or function(...) return { n = select("#", ...), ... } en
 local Session = {}
 Session.__index = Session
 M.Session = Session
-
-local SAFE_GLOBALS = {
-  "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawlen", "rawset",
-  "select", "setmetatable", "getmetatable", "tonumber", "tostring", "type", "xpcall", "unpack",
-  "_VERSION", "collectgarbage", "load", "loadstring", "dofile",
-}
-local LIBS = { "string", "table", "math", "os", "io", "coroutine", "utf8", "debug", "bit", "jit" }
-
--- Each session gets fresh copies of the library tables, so agent code that patches them
--- (string.foo = ...) cannot reach the host's or another session's.
-local function copy(t)
-  local c = {}
-  for k, v in pairs(t) do c[k] = v end
-  return c
-end
-
-local function load_in(env, code, chunkname)
-  if setfenv then
-    local fn, err = load_chunk(code, chunkname)
-    if fn then setfenv(fn, env) end
-    return fn, err
-  end
-  return load(code, chunkname, "t", env)
-end
-
-local function make_env(session)
-  local env = {}
-  for _, name in ipairs(SAFE_GLOBALS) do env[name] = _G[name] end
-  for _, name in ipairs(LIBS) do if _G[name] then env[name] = copy(_G[name]) end end
-  env._G = env
-  env.seer = require("seer")
-  env.print = function(...)
-    local parts = {}
-    for i = 1, select("#", ...) do parts[i] = tostring((select(i, ...))) end
-    session.output[#session.output + 1] = table.concat(parts, "\t") .. "\n"
-  end
-  -- require: the session's own libraries first, then whatever the host can load.
-  local loaded = {}
-  local lib_dir = session.lib_dir
-  env.package = { loaded = loaded, path = path.join(lib_dir, "?.lua") .. ";" .. path.join(lib_dir, "?/init.lua") }
-  env.require = function(name)
-    if loaded[name] ~= nil then return loaded[name] end
-    local rel = name:gsub("%.", "/")
-    for _, candidate in ipairs({ path.join(lib_dir, rel .. ".lua"), path.join(lib_dir, rel, "init.lua") }) do
-      if fs.is_file(candidate) then
-        local src = assert(fs.read(candidate))
-        local fn, err = load_in(env, src, "@" .. candidate)
-        if not fn then error(err, 2) end
-        local mod = fn(name, candidate)
-        if mod == nil then mod = true end
-        loaded[name] = mod
-        return mod
-      end
-    end
-    local mod = require(name)
-    loaded[name] = mod
-    return mod
-  end
-  env.dofile = function(file)
-    local src = assert(fs.read(path.join(session.workspace_dir, file)))
-    local fn = assert(load_in(env, src, "@" .. file))
-    return fn()
-  end
-  return env
-end
-
-local function traceback(err)
-  if type(err) ~= "string" then return err end
-  if err:find("\nstack traceback:", 1, true) then return err end
-  return debug.traceback(err, 2)
-end
+M.SandboxedSession = sandboxed.Session
 
 --- Run code in the session and return what it returns; raises with the traceback on error.
 --- Expressions work too: "1 + 1" returns 2.
@@ -101,59 +37,80 @@ end
 
 --- Run code for an agent: never raises. Returns {output = printed text, values = {...}, error =
 --- message with traceback or nil}.
-function Session:run_lua(code)
-  if type(code) ~= "string" then
-    return { output = "", values = { n = 0 }, error = "run_lua: code must be a string" }
-  end
-  local fn, err = load_in(self.env, "return " .. code, "=run_lua")
-  if not fn then fn, err = load_in(self.env, code, "=run_lua") end
-  self.output = {}
-  if not fn then return { output = "", values = { n = 0 }, error = err } end
-  local res = pack(xpcall(fn, traceback))
-  local out = table.concat(self.output)
-  self.output = {}
-  if not res[1] then
-    local e = res[2]
-    return { output = out, values = { n = 0 }, error = type(e) == "string" and e or pretty.format(e) }
-  end
-  local values = { n = res.n - 1 }
-  for i = 2, res.n do values[i - 1] = res[i] end
-  return { output = out, values = values }
-end
+function Session:run_lua(code) return self.state:run(code) end
 
---- Write custom init code, libraries, skills and files into the session's workspace.
-local function install(self, ws)
-  for _, lib in ipairs(ws.libraries) do lib:install(self.lib_dir) end
-  local skills_dir = path.join(self.workspace_dir, ".claude", "skills")
-  for _, skill in ipairs(ws.skills) do skill:write(skills_dir) end
-  local function copy_tree(src, dst)
-    assert(fs.mkdir(dst))
-    for _, e in ipairs(assert(fs.list(src))) do
-      local s, d = path.join(src, e), path.join(dst, e)
-      if fs.is_dir(s) then copy_tree(s, d) else assert(fs.write(d, assert(fs.read(s)))) end
+--- The file tools, confined to the workspace.
+function Session:read_file(p) return files.read(self.workspace_dir, p) end
+function Session:write_file(p, content) return files.write(self.workspace_dir, p, content) end
+function Session:list_files(p) return files.list(self.workspace_dir, p) end
+
+--- Nothing to release for an in-process session; here so both kinds can be closed alike.
+function Session.close() end
+
+-- What a workspace puts into the session's directory: {relative path, contents} pairs.
+local function workspace_files(ws)
+  local out = {}
+  local function add(rel, data) out[#out + 1] = { rel, data } end
+  for _, lib in ipairs(ws.libraries) do
+    local names = {}
+    for rel in pairs(lib.files) do names[#names + 1] = rel end
+    table.sort(names)
+    for _, rel in ipairs(names) do add(".seer/lib/" .. rel, lib.files[rel]) end
+  end
+  for _, skill in ipairs(ws.skills) do
+    local base = ".claude/skills/" .. skill.name .. "/"
+    add(base .. "SKILL.md", skill:markdown())
+    for rel, data in pairs(skill.files) do add(base .. rel, data) end
+  end
+  local function add_tree(src, dst)
+    local entries, err = fs.list(src)
+    if not entries then error("create_local_session: " .. err, 0) end
+    for _, e in ipairs(entries) do
+      local s = path.join(src, e)
+      if fs.is_dir(s) then add_tree(s, dst .. "/" .. e) else add(dst .. "/" .. e, assert(fs.read(s))) end
     end
   end
-  for _, dir in ipairs(ws.skill_dirs) do copy_tree(dir, path.join(skills_dir, path.basename(dir))) end
+  for _, dir in ipairs(ws.skill_dirs) do add_tree(dir, ".claude/skills/" .. path.basename(dir)) end
   for _, pair in ipairs(ws.local_files) do
-    local dst = path.join(self.workspace_dir, pair[2] or path.basename(pair[1]))
-    assert(fs.mkdir(path.dirname(dst)))
     local data, err = fs.read(pair[1])
-    if not data then error("create_local_session: local_files: " .. err, 3) end
-    assert(fs.write(dst, data))
+    if not data then error("create_local_session: local_files: " .. err, 0) end
+    add(pair[2] or path.basename(pair[1]), data)
   end
-  for _, pair in ipairs(ws.local_dirs) do
-    copy_tree(pair[1], path.join(self.workspace_dir, pair[2] or path.basename(pair[1])))
-  end
+  for _, pair in ipairs(ws.local_dirs) do add_tree(pair[1], pair[2] or path.basename(pair[1])) end
+  return out
 end
 
---- create_local_session{workspace, workspace_dir, name}
----@return seer.Session
+-- The addresses of the served interfaces a workspace gives (a Library or Skill made by serve()).
+local function interface_addresses(ws)
+  local out, seen = {}, {}
+  for _, list in ipairs({ ws.libraries, ws.skills }) do
+    for _, item in ipairs(list) do
+      local a = item.address
+      if a and not seen[a] then
+        seen[a] = true
+        out[#out + 1] = a
+      end
+    end
+  end
+  return out
+end
+
+local OPTIONS = { workspace = true, workspace_dir = true, name = true, isolation = true }
+
+--- create_local_session{workspace, workspace_dir, name, isolation = "sandbox" | "none"}
+---@return seer.Session|seer.SandboxedSession
 function M.create_local_session(opts)
   opts = opts or {}
   for k in pairs(opts) do
-    if k ~= "workspace" and k ~= "workspace_dir" and k ~= "name" then
-      error(("create_local_session: unknown option '%s' (valid: name, workspace, workspace_dir)"):format(k), 2)
+    if not OPTIONS[k] then
+      error(("create_local_session: unknown option '%s' (valid: isolation, name, workspace, workspace_dir)")
+        :format(tostring(k)), 2)
     end
+  end
+  local isolation = opts.isolation or "sandbox"
+  if isolation ~= "sandbox" and isolation ~= "none" then
+    error(("create_local_session: isolation must be \"sandbox\" (the default) or \"none\" (trusted code, run "
+      .. "in this process), got %s"):format(tostring(isolation)), 2)
   end
   local ws = opts.workspace or Workspace({})
   if getmetatable(ws) ~= Workspace then ws = Workspace(ws) end
@@ -161,11 +118,33 @@ function M.create_local_session(opts)
   dir = path.abspath(dir)
   local ok, err = fs.mkdir(dir)
   if not ok then error("create_local_session: " .. err, 2) end
-  local self = setmetatable({ name = opts.name or "session", workspace_dir = dir,
-                              lib_dir = path.join(dir, ".seer", "lib"), output = {} }, Session)
+  -- The workspace is confined by its real path: symlinks above it would defeat the checks.
+  dir = assert(C.realpath(dir))
+  local pok, items = pcall(workspace_files, ws)
+  if not pok then error(items, 2) end
+  local name = opts.name or "session"
+  if isolation == "sandbox" then
+    local addresses = interface_addresses(ws)
+    for _, a in ipairs(addresses) do
+      local _, why = require("seer.session.proxy").unix_path(a)
+      if why then error("create_local_session: a library " .. why, 2) end
+    end
+    local sok, session = pcall(sandboxed.start, { name = name, workspace_dir = dir, addresses = addresses,
+                                                  files = items, init_code = ws.custom_init_code })
+    if not sok then
+      error(("create_local_session: cannot start the session sandbox: %s (isolation = \"none\" runs trusted "
+        .. "code in this process instead)"):format(tostring(session)), 2)
+    end
+    return session
+  end
+  local self = setmetatable({ name = name, workspace_dir = dir, lib_dir = path.join(dir, ".seer", "lib"),
+                              isolation = "none" }, Session)
   assert(fs.mkdir(self.lib_dir))
-  install(self, ws)
-  self.env = make_env(self)
+  for _, f in ipairs(items) do
+    local wok, werr = pcall(files.write, dir, f[1], f[2])
+    if not wok then error("create_local_session: " .. tostring(werr), 2) end
+  end
+  self.state = lua_state.new({ workspace_dir = dir, lib_dir = self.lib_dir })
   if ws.custom_init_code then
     local r = self:run_lua(ws.custom_init_code)
     if r.error then error("create_local_session: custom_init_code failed: " .. r.error, 2) end

@@ -116,6 +116,10 @@ function Process:write(data) self.handle:write(data) end
 --- Close stdin so the process sees end of input.
 function Process:close_stdin() self.handle:close_stdin() end
 
+--- Whether the process keeps the program running (default true). A helper that lives as long as
+--- the program (a session's sandbox) passes false, so that a script ends when its work is done.
+function Process:keep_alive(on) self.handle:keep_alive(on) end
+
 --- Send a signal (a number or a name such as "TERM"; default TERM).
 function Process:kill(sig)
   if type(sig) == "string" then

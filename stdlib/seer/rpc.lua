@@ -418,7 +418,7 @@ M.Server = Server
 
 local SERVER_OPTS = {
   token = true, max_frame = true, max_objects = true, max_depth = true, max_decoded = true,
-  auth_timeout = true, describe = true, allow_tcp_without_token = true,
+  auth_timeout = true, describe = true, allow_tcp_without_token = true, keep_alive = true,
 }
 
 local function traceback_handler(e)
@@ -434,7 +434,8 @@ end
 --- must be seer.auth with it, within `auth_timeout` seconds (default 10), and until then frames
 --- are held to rpc.PREAUTH_LIMITS), `max_frame`, `max_objects`, `max_depth`, `max_decoded` (frame
 --- limits after authentication, docs/PROTOCOL.md), `describe` (a function returning the
---- description when the handler is a function).
+--- description when the handler is a function), `keep_alive` (false: neither the listener nor its
+--- connections keep the program running; calls in flight still do through their callers).
 ---@return seer.rpc.Server
 function M.listen(addr, handler, opts)
   opts = check_opts("seer.rpc.listen", opts, SERVER_OPTS)
@@ -464,12 +465,13 @@ function M.listen(addr, handler, opts)
   local self = setmetatable({
     call = call, describe_fn = describe, token = opts.token, limits = limits, preauth_limits = preauth,
     auth_timeout = check_timeout("seer.rpc.listen", "auth_timeout", opts.auth_timeout, M.DEFAULT_AUTH_TIMEOUT),
-    conns = {}, closed = false, idle = {}, nidle = 0,
+    conns = {}, closed = false, idle = {}, nidle = 0, keep_alive = opts.keep_alive ~= false,
   }, Server)
   local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end)
   if not listener then error("seer.rpc.listen: " .. address, 2) end
   self.listener = listener
   self.address = address
+  if not self.keep_alive then listener:keep_alive(false) end
   return self
 end
 
@@ -477,6 +479,7 @@ function Server:_accept(conn)
   if self.closed then conn:close() return end
   local state = { conn = conn, authed = self.token == nil }
   self.conns[conn] = state
+  if not self.keep_alive then conn:keep_alive(false) end
   conn:start(function(ev, v)
     if ev == "message" then
       self:_dispatch(state, v)

@@ -10,6 +10,8 @@ local M = {}
 ---@field name string
 ---@field files table<string, string> relative path -> contents (a module is "<name>.lua")
 ---@field docs string|nil markdown describing the functions
+---@field address string|nil where the served interface behind it listens (unix:PATH); a sandboxed
+---  session can reach that address and no other
 local Library = {}
 Library.__index = Library
 Library.__name = "Library"
@@ -24,7 +26,7 @@ end
 function Library.new(fields)
   check_name(fields.name, "Library")
   return setmetatable({ name = fields.name, files = fields.files or {}, docs = fields.docs,
-                        description = fields.description }, Library)
+                        description = fields.description, address = fields.address }, Library)
 end
 
 --- A single-file module; its name defaults to the file name.
@@ -95,13 +97,14 @@ Skill.__index = Skill
 Skill.__name = "Skill"
 M.Skill = Skill
 
---- Skill{name, description, content}: a SKILL.md with YAML front matter.
+--- Skill{name, description, content, files, address}: a SKILL.md with YAML front matter; `address`
+--- as for a Library.
 function Skill.new(fields)
   if type(fields.name) ~= "string" or not fields.name:match("^[%w_-]+$") then
     error("Skill: 'name' must be letters, digits, '-' or '_'", 2)
   end
   return setmetatable({ name = fields.name, description = fields.description or "",
-                        content = fields.content or "", files = fields.files or {} }, Skill)
+                        content = fields.content or "", files = fields.files or {}, address = fields.address }, Skill)
 end
 setmetatable(Skill, { __call = function(_, f) return Skill.new(f) end })
 

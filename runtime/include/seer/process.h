@@ -35,5 +35,8 @@ int seer_process_close_stdin(seer_process *p);
 int seer_process_kill(seer_process *p, int signum, seer_error *err);
 /* 1 once the exit callback has run. */
 int seer_process_exited(const seer_process *p);
+/* on = 0: the child and its pipes no longer keep the loop alive (a helper that lives as long as the
+ * program, such as a session's sandbox); on = 1 (the default): they do. */
+void seer_process_keep_alive(seer_process *p, int on);
 
 #endif

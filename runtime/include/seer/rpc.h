@@ -103,6 +103,8 @@ int seer_rpc_listen(seer_loop *loop, const char *addr, seer_rpc_accept_cb on_acc
 /* The bound address, with the real port for tcp:HOST:0. */
 const char *seer_rpc_listener_address(const seer_rpc_listener *l);
 int seer_rpc_listener_is_tcp(const seer_rpc_listener *l);
+/* on = 0: the listener no longer keeps the loop alive; on = 1 (the default): it does. */
+void seer_rpc_listener_keep_alive(seer_rpc_listener *l, int on);
 /* Stops listening and removes a unix socket file; frees the listener once libuv lets go of it.
  * Connections already accepted stay open. */
 void seer_rpc_listener_close(seer_rpc_listener *l);

@@ -1,11 +1,11 @@
 --- seer.harness.tools: the tools an agent gets: explicit Lua tools, and a session's own tools
---- (run_lua, read_file, write_file, list_files confined to the workspace). Calls are checked
---- against the tool's schema, and every failure (invalid input, an unknown tool, an error raised
---- by the tool) becomes an is_error result instead of an error in the agent loop.
-local fs = require "seer.fs"
+--- (run_lua, read_file, write_file, list_files confined to the workspace; a sandboxed session runs
+--- them in its sandbox). Calls are checked against the tool's schema, and every failure (invalid
+--- input, an unknown tool, an error raised by the tool) becomes an is_error result instead of an
+--- error in the agent loop.
 local json = require "seer.json"
-local path = require "seer.path"
 local schema = require "seer.harness.schema"
+local files = require "seer.session.files"
 local C = require "seer._http"
 
 local M = {}
@@ -47,28 +47,14 @@ local function realpath(p)
   return r, err
 end
 
--- Resolves `p` (relative to the workspace, or absolute) and refuses anything outside it, both
--- lexically (`..`) and after resolving symlinks of the deepest existing ancestor.
-local function confine(root_real, p, what)
-  if type(p) ~= "string" or p == "" then error(what .. ": 'path' must be a non-empty string", 0) end
-  local full = path.normalize(path.is_abs(p) and p or path.join(root_real, p))
-  if not path.is_within(full, root_real) then
-    error(("%s: '%s' is outside the workspace"):format(what, p), 0)
-  end
-  local probe, rest = full, {}
-  while true do
-    local r = realpath(probe)
-    if r then
-      if not path.is_within(r, root_real) then
-        error(("%s: '%s' resolves outside the workspace (through a symlink)"):format(what, p), 0)
-      end
-      return #rest == 0 and r or path.join(r, table.concat(rest, "/"))
-    end
-    if probe == root_real or probe == "/" then break end
-    table.insert(rest, 1, path.basename(probe))
-    probe = path.dirname(probe)
-  end
-  error(("%s: the workspace directory '%s' does not exist"):format(what, root_real), 0)
+-- The file tools of a session object that brings none of its own (only workspace_dir and
+-- run_lua): seer.session.files on the host.
+local function host_file_ops(root)
+  return {
+    read_file = function(_, p) return files.read(root, p) end,
+    write_file = function(_, p, content) return files.write(root, p, content) end,
+    list_files = function(_, p) return files.list(root, p) end,
+  }
 end
 
 local function format_run_lua(r)
@@ -103,6 +89,8 @@ function M.session_tools(session)
   if not root then
     error(("seer.harness.run_agent: the session's workspace_dir '%s' does not exist"):format(session.workspace_dir), 3)
   end
+  -- A session's own file methods run where its code runs (in its sandbox, for a sandboxed one).
+  local ops = type(session.read_file) == "function" and session or host_file_ops(root)
   return {
     {
       name = "run_lua",
@@ -122,12 +110,7 @@ function M.session_tools(session)
       name = "read_file",
       description = "Read a text file from the workspace. Paths are relative to the workspace directory.",
       input_schema = { type = "object", properties = { path = { type = "string" } }, required = { "path" } },
-      fn = function(input)
-        local p = confine(root, input.path, "read_file")
-        local data, err = fs.read(p)
-        if not data then error("read_file: " .. err, 0) end
-        return data
-      end,
+      fn = function(input) return ops.read_file(session, input.path) end,
     },
     {
       name = "write_file",
@@ -135,11 +118,7 @@ function M.session_tools(session)
       input_schema = { type = "object", properties = { path = { type = "string" }, content = { type = "string" } },
                        required = { "path", "content" } },
       fn = function(input)
-        local p = confine(root, input.path, "write_file")
-        local ok, err = fs.mkdir(path.dirname(p))
-        if not ok then error("write_file: " .. err, 0) end
-        ok, err = fs.write(p, input.content)
-        if not ok then error("write_file: " .. err, 0) end
+        ops.write_file(session, input.path, input.content)
         return ("wrote %d bytes to %s"):format(#input.content, input.path)
       end,
     },
@@ -148,11 +127,7 @@ function M.session_tools(session)
       description = "List a directory of the workspace (default: its root); directories end with '/'.",
       input_schema = { type = "object", properties = { path = { type = "string" } } },
       fn = function(input)
-        local p = confine(root, input.path or ".", "list_files")
-        local names, err = fs.list(p)
-        if not names then error("list_files: " .. err, 0) end
-        local out = {}
-        for i, n in ipairs(names) do out[i] = fs.is_dir(path.join(p, n)) and (n .. "/") or n end
+        local out = ops.list_files(session, input.path or ".")
         return #out > 0 and table.concat(out, "\n") or "(empty)"
       end,
     },

@@ -99,7 +99,7 @@ end
 function M.library(name, address, description, call_timeout)
   return workspace.Library.new({
     name = name, files = M.library_files(name, address, description, "", call_timeout),
-    docs = M.prompt(name, description),
+    docs = M.prompt(name, description), address = address,
   })
 end
 
@@ -109,7 +109,7 @@ function M.skill(name, address, description, call_timeout)
     name = name,
     description = ("Functions served from a sandbox: %s."):format(table.concat(names, ", ")),
     content = M.prompt(name, description),
-    files = M.library_files(name, address, description, "lib/", call_timeout),
+    files = M.library_files(name, address, description, "lib/", call_timeout), address = address,
   })
 end
 

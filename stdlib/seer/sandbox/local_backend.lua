@@ -65,7 +65,10 @@ function M.model_env_name(id)
 end
 
 ---@param opts table { models = {ResolvedModel...}, memory_bytes, pids, nofile, cpus, timeout,
----                    network, env = {K=V}, stdlib_dir }
+---                    network, env = {K=V}, stdlib_dir, workspace_dir, binds, keep_alive }
+--- A session sandbox (seer.session.sandboxed) passes workspace_dir (a host directory bound
+--- read-write at its own path), binds (more {src, dst, ro}: its interface sockets) and
+--- keep_alive = false (an idle sandbox does not keep the program running).
 ---@return seer.LocalSandbox
 function M.start(opts)
   local helper, herr = core.sandbox_helper()
@@ -100,6 +103,8 @@ function M.start(opts)
   binds[#binds + 1] = { src = self.run_dir, dst = "/run/seer", ro = false }
   -- After /run/seer: a read-only mount the sandbox can neither write into nor rename nor replace.
   binds[#binds + 1] = { src = self.iface_dir, dst = "/run/seer/iface" }
+  if opts.workspace_dir then binds[#binds + 1] = { src = opts.workspace_dir, dst = opts.workspace_dir, ro = false } end
+  for _, b in ipairs(opts.binds or {}) do binds[#binds + 1] = b end
   local model_list = {}
   for _, m in ipairs(opts.models or {}) do
     local folder = "models--" .. m.id:gsub("/", "--")
@@ -115,7 +120,7 @@ function M.start(opts)
     root = self.root, control = self.control, hostname = "sandbox", network = opts.network == true,
     memory_bytes = opts.memory_bytes or 0, pids = opts.pids or 0, nofile = opts.nofile or 0,
     cpus = opts.cpus or 0, timeout = opts.timeout or 0,
-    binds = binds, links = links, writable = { self.workspace, self.run_dir },
+    binds = binds, links = links, writable = { self.workspace, self.run_dir, opts.workspace_dir },
   }
   local spec_path = path.join(state, "spec.json")
   assert(fs.write(spec_path, json.encode(spec)))
@@ -143,6 +148,7 @@ function M.start(opts)
       err_lines[1] or table.concat(stderr):gsub("%s+$", "") or "the supervisor exited"), 0)
   end
   self.alive = true
+  if opts.keep_alive == false then self.init:keep_alive(false) end
   -- Watch the supervisor for the rest of its life: its last line says why it ended.
   self.watcher = task.spawn(function()
     for line in lines do
