@@ -73,7 +73,9 @@ local function format_run_lua(r)
       if v == nil then v = json.null end
       list[i] = v
     end
-    local ok, enc = pcall(json.encode, n == 1 and list[1] or list)
+    local shown = list
+    if n == 1 then shown = list[1] end -- (not `n == 1 and list[1] or list`: list[1] may be false)
+    local ok, enc = pcall(json.encode, shown)
     parts[#parts + 1] = "returned: " .. (ok and enc or tostring(r.values[1]))
   end
   if #parts == 0 then return "(no output)", false end
