@@ -224,7 +224,7 @@ function M.start(opts)
   }, Session)
   local ok, err = pcall(function()
     if #opts.addresses > 0 then
-      self.proxy_dir = assert(fs.tmpdir("seer-session-relay"))
+      self.proxy_dir = assert(fs.tmpdir("seer-relay"))
       assert(fs.chmod(self.proxy_dir, 448)) -- 0700
     end
     for i, address in ipairs(opts.addresses) do
