@@ -52,8 +52,10 @@ print(("cold start, sandboxed: p50 %.1f ms p90 %.1f ms"):format(cold("sandbox"))
 print(("cold start, isolation = none: p50 %.1f ms p90 %.1f ms"):format(cold("none")))
 local boxed = execution.create_local_session({ workspace = Workspace({ libraries = { lib } }) })
 local plain = execution.create_local_session({ workspace = Workspace({ libraries = { lib } }), isolation = "none" })
-print(("run_lua 'return 1', sandboxed: p50 %.1f us p99 %.1f us"):format(per_call(function() boxed:exec("return 1") end)))
-print(("run_lua 'return 1', isolation = none: p50 %.1f us p99 %.1f us"):format(per_call(function() plain:exec("return 1") end)))
+print(("run_lua 'return 1', sandboxed: p50 %.1f us p99 %.1f us"):format(
+  per_call(function() boxed:exec("return 1") end)))
+print(("run_lua 'return 1', isolation = none: p50 %.1f us p99 %.1f us"):format(
+  per_call(function() plain:exec("return 1") end)))
 boxed:exec('noop = require("noop")')
 print(("library call from a sandboxed session (run_lua + relay): p50 %.1f us p99 %.1f us"):format(
   per_call(function() boxed:exec("return noop.noop()") end)))

@@ -66,10 +66,11 @@ describe("an agent in a sandboxed session", function()
     local out, is_error = run_lua(session, ([[
       local fs = require "seer.fs"
       local f = io.open(%s .. "/model.safetensors", "rb")
+      local status = os.execute("ls " .. %s .. " >/dev/null 2>&1") -- true (5.4) or 0 (LuaJIT) on success
       return tostring(f) .. " " .. tostring(fs.list(%s)) .. " " .. tostring(os.getenv("HF_HUB_CACHE"))
-        .. " " .. tostring(os.execute("ls " .. %s .. " >/dev/null 2>&1"))]]):format(q(SNAPSHOT), q(CACHE), q(CACHE)))
+        .. " " .. tostring(status == true or status == 0)]]):format(q(SNAPSHOT), q(CACHE), q(CACHE)))
     assert.is_false(is_error, out)
-    assert.matches('^returned: "nil nil nil [fn][ai][l]', out) -- os.execute: false (5.4) or a status (JIT)
+    assert.are.equal('returned: "nil nil nil false"', out)
     out, is_error = tool(session, "read_file", { path = path.join(SNAPSHOT, "config.json") })
     assert.is_true(is_error)
     assert.matches("outside the workspace", out)
