@@ -40,16 +40,17 @@ local function executor_env(self)
   return env
 end
 
--- Keep reading what the executor prints (nobody wants it, but a full pipe would stop it), keeping
--- only the tail of stderr to say why it died.
-local function drain(self, p)
-  for _, which in ipairs({ "stdout", "stderr" }) do
-    task.spawn(function()
-      for chunk in function() return p:read(which) end do
-        if which == "stderr" then self.stderr_tail = (self.stderr_tail .. chunk):sub(-STDERR_TAIL) end
-      end
-    end).name = "session-drain:" .. which
+-- One attempt to connect to the executor's socket in the sandbox-owned run directory: anything but
+-- a socket there (a symlink to a host socket, say) is refused. nil while nothing listens yet.
+local function try_connect(self, host_sock)
+  if fs.readlink(host_sock) then
+    error(("'%s' is a symlink; the sandbox replaced its socket, refusing to follow it"):format(host_sock), 0)
   end
+  if not fs.exists(host_sock) then return nil end
+  local ok, client = pcall(rpc.connect, "unix:" .. host_sock, {
+    timeout = 2, close_grace = 0.5, on_close_reason = function() return self:_death_reason() end,
+  })
+  return ok and client or nil
 end
 
 -- Start the sandbox and the executor in it, and connect. Raises with the reason on failure.
@@ -65,32 +66,34 @@ function Session:_start_runner()
   self.backend = backend
   self.stderr_tail = ""
   local ok, err = pcall(function()
-    local p = backend:spawn({ "/.seer/seer-lua", "-e", 'require("seer.session.server").main()' },
-      { env = executor_env(self), cwd = self.workspace_dir, stdin = true, stream = true })
+    if not backend.has_interpreter then
+      error("the sandbox has no seer-lua interpreter (install seer-lua beside the seer-sandbox helper)", 0)
+    end
+    -- What the executor prints is the sandbox's to fill: stdout is dropped, the tail of stderr kept
+    -- to say why it died.
+    local p = backend:spawn({ "/.seer/seer-lua", "-e", 'require("seer.session.server").main()' }, {
+      env = executor_env(self), cwd = self.workspace_dir, stdin = true, on_stdout = function() end,
+      on_stderr = function(chunk) self.stderr_tail = (self.stderr_tail .. chunk):sub(-STDERR_TAIL) end,
+    })
     self.process = p
-    local ready = false
-    backend:on_exit(function() if not ready then pcall(p.kill, p, 9) end end)
-    local lines = p:lines()
+    backend:on_exit(function() if not self.client then pcall(p.kill, p, 9) end end)
+    -- Ready means a connection to its socket succeeds, never a line the sandbox prints.
+    local host_sock = backend:run_path(SOCKET:match("[^/]+$"))
     local werr = select(2, pcall(task.timeout, START_TIMEOUT, function()
-      for line in lines do
-        if line:match("^listening on ") then ready = true return end
+      while not p.exited do
+        self.client = try_connect(self, host_sock)
+        if self.client then return end
+        task.sleep(0.01)
       end
     end))
-    if not ready then
+    if not self.client then
       pcall(p.kill, p, 9)
-      local tail = {}
-      for chunk in function() return p:read("stderr") end do tail[#tail + 1] = chunk end
-      local why = table.concat(tail):gsub("%s+$", "")
+      pcall(task.timeout, 2, function() p:wait() end)
+      local why = self.stderr_tail:gsub("%s+$", "")
       if why == "" then why = tostring(werr or backend.exit_reason or "it exited") end
       error("the session's Lua process did not start: " .. why, 0)
     end
-    drain(self, p)
     p:keep_alive(false) -- an idle session does not keep the program running; calls in flight do
-    -- Only our executor has run in the sandbox so far, so the socket it made is the one we meet.
-    self.client = rpc.connect("unix:" .. backend:run_path("session.sock"), {
-      close_grace = 0.5,
-      on_close_reason = function() return self:_death_reason() end,
-    })
   end)
   if not ok then
     self:_stop_runner()
