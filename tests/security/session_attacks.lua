@@ -87,7 +87,8 @@ describe("an agent in a sandboxed session", function()
     local out, is_error = run_lua(session, ("return seer.model.load(%s)"):format(q(SNAPSHOT)))
     assert.is_true(is_error)
     assert.matches("no model directory", out)
-    out = run_lua(session, ('return tostring(require("seer.hf_cache").resolve(%s, "main", %s))'):format(q(MODEL), q(CACHE)))
+    out = run_lua(session, ('return tostring(require("seer.hf_cache").resolve(%s, "main", %s))')
+      :format(q(MODEL), q(CACHE)))
     assert.are.equal('returned: "nil"', out)
     -- Nor start a sandbox of its own with the model in it.
     out, is_error = run_lua(session, ([[
