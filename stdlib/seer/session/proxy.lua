@@ -19,7 +19,10 @@ local Proxy = {}
 Proxy.__index = Proxy
 
 function Proxy:_upstream()
-  if not self.client or self.client.closed then self.client = rpc.connect(self.address) end
+  -- No call timeout of its own: the caller in the session has one (the library's call_timeout).
+  if not self.client or self.client.closed then
+    self.client = rpc.connect(self.address, { call_timeout = math.huge })
+  end
   return self.client
 end
 

@@ -47,8 +47,10 @@ local function try_connect(self, host_sock)
     error(("'%s' is a symlink; the sandbox replaced its socket, refusing to follow it"):format(host_sock), 0)
   end
   if not fs.exists(host_sock) then return nil end
+  -- No call timeout: agent code may run as long as it likes (its sandbox's limits bound it).
   local ok, client = pcall(rpc.connect, "unix:" .. host_sock, {
-    timeout = 2, close_grace = 0.5, on_close_reason = function() return self:_death_reason() end,
+    timeout = 2, call_timeout = math.huge, close_grace = 0.5,
+    on_close_reason = function() return self:_death_reason() end,
   })
   return ok and client or nil
 end
