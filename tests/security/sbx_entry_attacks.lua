@@ -113,7 +113,7 @@ describe("sandbox entry", function()
       "socket_vsock", "keyctl", "add_key", "request_key", "bpf", "userfaultfd", "perf_event_open",
       "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module", "mount",
       "umount2", "pivot_root", "unshare_user", "unshare_mnt", "setns", "clone_newuser",
-      "ptrace_traceme", "process_vm_readv", "process_vm_writev", "pidfd_getfd_self",
+      "modify_ldt", "ptrace_traceme", "process_vm_readv", "process_vm_writev", "pidfd_getfd_self",
     }
     for _, name in ipairs(denied) do
       assert.are.equal("EPERM", r[name], name .. " was not denied:\n" .. out)

@@ -132,6 +132,7 @@ static int mode_syscalls(void) {
   if (child == 0) _exit(0);
   if (child > 0) waitpid((pid_t)child, NULL, 0);
   report("clone_newuser", child);
+  report("modify_ldt", syscall(SYS_modify_ldt, 0, buf, sizeof buf));
   report("ptrace_traceme", ptrace(PTRACE_TRACEME, 0, NULL, NULL));
   report("process_vm_readv", syscall(SYS_process_vm_readv, 1, &local, 1, &remote, 1, 0));
   report("process_vm_writev", syscall(SYS_process_vm_writev, 1, &local, 1, &remote, 1, 0));
