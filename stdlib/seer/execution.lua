@@ -14,6 +14,7 @@ local Workspace = require("seer.workspace").Workspace
 local files = require "seer.session.files"
 local lua_state = require "seer.session.lua_state"
 local sandboxed = require "seer.session.sandboxed"
+local config = require "seer.sandbox.config"
 
 local M = {}
 
@@ -95,15 +96,45 @@ local function interface_addresses(ws)
   return out
 end
 
-local OPTIONS = { workspace = true, workspace_dir = true, name = true, isolation = true }
+local OPTIONS = { workspace = true, workspace_dir = true, name = true, isolation = true, sandbox = true,
+                  run_timeout = true }
+local SANDBOX_FIELDS = { memory = true, pids = true, nofile = true, cpus = true }
 
---- create_local_session{workspace, workspace_dir, name, isolation = "sandbox" | "none"}
+-- The `sandbox` option: limits of the session sandbox over seer.session.sandboxed's defaults.
+local function session_limits(given)
+  local limits = {}
+  for k, v in pairs(sandboxed.DEFAULT_LIMITS) do limits[k] = v end
+  if given == nil then return limits end
+  if type(given) ~= "table" then
+    error("create_local_session: 'sandbox' must be a table {memory, pids, nofile, cpus}", 3)
+  end
+  for k, v in pairs(given) do
+    if not SANDBOX_FIELDS[k] then
+      error(("create_local_session: sandbox: unknown field '%s' (valid: cpus, memory, nofile, pids; a session "
+        .. "has no models, network, env or secrets)"):format(tostring(k)), 3)
+    end
+    if k ~= "memory" and (type(v) ~= "number" or v < 0) then
+      error(("create_local_session: sandbox.%s must be a number >= 0"):format(k), 3)
+    end
+  end
+  if given.memory ~= nil then
+    limits.memory_bytes = config.parse_bytes(given.memory, "create_local_session: sandbox.memory")
+  end
+  for _, k in ipairs({ "pids", "nofile", "cpus" }) do if given[k] ~= nil then limits[k] = given[k] end end
+  return limits
+end
+
+--- create_local_session{workspace, workspace_dir, name, isolation = "sandbox" | "none", sandbox = {memory,
+--- pids, nofile, cpus}, run_timeout = seconds}. `sandbox` sets the session sandbox's limits (default
+--- 4G, 256 processes, 1024 files); `run_timeout` bounds each run_lua call (default none): past it
+--- the session's Lua process is stopped and the next call starts a fresh one.
 ---@return seer.Session|seer.SandboxedSession
 function M.create_local_session(opts)
   opts = opts or {}
   for k in pairs(opts) do
     if not OPTIONS[k] then
-      error(("create_local_session: unknown option '%s' (valid: isolation, name, workspace, workspace_dir)")
+      error(("create_local_session: unknown option '%s' (valid: isolation, name, run_timeout, sandbox, workspace, "
+        .. "workspace_dir)")
         :format(tostring(k)), 2)
     end
   end
@@ -111,6 +142,15 @@ function M.create_local_session(opts)
   if isolation ~= "sandbox" and isolation ~= "none" then
     error(("create_local_session: isolation must be \"sandbox\" (the default) or \"none\" (trusted code, run "
       .. "in this process), got %s"):format(tostring(isolation)), 2)
+  end
+  local limits = session_limits(opts.sandbox)
+  if opts.run_timeout ~= nil and (type(opts.run_timeout) ~= "number" or opts.run_timeout ~= opts.run_timeout
+      or opts.run_timeout <= 0) then
+    error("create_local_session: run_timeout must be a positive number of seconds", 2)
+  end
+  if isolation == "none" and (opts.sandbox or opts.run_timeout) then
+    error("create_local_session: 'sandbox' and 'run_timeout' need isolation = \"sandbox\" (in-process code "
+      .. "has no sandbox to limit or stop)", 2)
   end
   local ws = opts.workspace or Workspace({})
   if getmetatable(ws) ~= Workspace then ws = Workspace(ws) end
@@ -130,7 +170,8 @@ function M.create_local_session(opts)
       if why then error("create_local_session: a library " .. why, 2) end
     end
     local sok, session = pcall(sandboxed.start, { name = name, workspace_dir = dir, addresses = addresses,
-                                                  files = items, init_code = ws.custom_init_code })
+                                                  files = items, init_code = ws.custom_init_code, limits = limits,
+                                                  run_timeout = opts.run_timeout })
     if not sok then
       error(("create_local_session: cannot start the session sandbox: %s (isolation = \"none\" runs trusted "
         .. "code in this process instead)"):format(tostring(session)), 2)

@@ -20,8 +20,8 @@ local START_TIMEOUT = 60 -- seconds for the executor to listen
 local MAX_OUTPUT = 1024 * 1024 -- bytes of run_lua output accepted from the sandbox
 local STDERR_TAIL = 4096 -- bytes of the executor's stderr kept to explain its death
 
--- Limits of a session sandbox: the defaults of SandboxConfig.
-local LIMITS = { memory_bytes = 8 * 1024 ^ 3, pids = 512, nofile = 4096 }
+-- Limits of a session sandbox unless create_local_session's `sandbox` option says otherwise.
+M.DEFAULT_LIMITS = { memory_bytes = 4 * 1024 ^ 3, pids = 256, nofile = 1024, cpus = 0 }
 
 ---@class seer.SandboxedSession
 ---@field name string
@@ -62,7 +62,8 @@ function Session:_start_runner()
     binds[#binds + 1] = { src = px.socket, dst = assert(proxy.unix_path(px.address)) }
   end
   local backend = backend_local.start({
-    memory_bytes = LIMITS.memory_bytes, pids = LIMITS.pids, nofile = LIMITS.nofile, network = false,
+    memory_bytes = self.limits.memory_bytes, pids = self.limits.pids, nofile = self.limits.nofile,
+    cpus = self.limits.cpus, network = false,
     stdlib_dir = self.stdlib_dir, workspace_dir = self.workspace_dir, binds = binds, keep_alive = false,
   })
   self.backend = backend
@@ -118,12 +119,13 @@ end
 
 function Session:_stop_runner()
   if self.client then pcall(self.client.close, self.client) end
+  -- Ending the sandbox kills everything in it, the executor too (which may be stuck in a loop that
+  -- never lets it see a SIGTERM); its helper on the host then exits.
+  if self.backend then self.backend:terminate() end
   if self.process then
     local p = self.process
-    pcall(p.kill, p, 15)
     if not pcall(task.timeout, 2, function() p:wait() end) then pcall(p.kill, p, 9) end
   end
-  if self.backend then self.backend:terminate() end
   self.client, self.process, self.backend = nil, nil, nil
 end
 
@@ -142,8 +144,14 @@ function Session:_call(method, ...)
     end
   end
   local client = self.client
-  local ok, res = pcall(client.call, client, method, ...)
+  local timeout = method == "run_lua" and self.run_timeout or math.huge
+  local ok, res = pcall(client.call_with, client, { timeout = timeout }, method, ...)
   if ok then return res end
+  if rpc.is_error(res) and res.type == "Timeout" then
+    self:_stop_runner()
+    return nil, ("run_lua: no answer within run_timeout = %g s; the session's Lua process was stopped, its "
+      .. "variables are lost, and the next call starts a fresh Lua state"):format(timeout), true
+  end
   if rpc.is_error(res) and res.type ~= "ConnectionClosed" then return nil, res.message, false end
   local why = self:_death_reason() or (rpc.is_error(res) and res.message or tostring(res))
   self:_stop_runner()
@@ -217,14 +225,16 @@ function Session:close()
   if self.proxy_dir then fs.remove(self.proxy_dir) end
 end
 
---- start{name, workspace_dir, addresses = {unix:PATH...}, files = {{rel, data}...}, init_code}
+--- start{name, workspace_dir, addresses = {unix:PATH...}, files = {{rel, data}...}, init_code,
+---       limits = {memory_bytes, pids, nofile, cpus} (default M.DEFAULT_LIMITS), run_timeout}
 --- `workspace_dir` exists and is free of symlinks; `files` are written from inside the sandbox.
 ---@return seer.SandboxedSession
 function M.start(opts)
   local stdlib = os.getenv("SEER_PATH")
   local self = setmetatable({
     name = opts.name, workspace_dir = opts.workspace_dir, lib_dir = path.join(opts.workspace_dir, ".seer", "lib"),
-    proxies = {}, init_code = opts.init_code, isolation = "sandbox",
+    proxies = {}, init_code = opts.init_code, isolation = "sandbox", run_timeout = opts.run_timeout or math.huge,
+    limits = opts.limits or M.DEFAULT_LIMITS,
     stdlib_dir = stdlib and stdlib ~= "" and path.abspath(stdlib) or nil,
   }, Session)
   local ok, err = pcall(function()
