@@ -20,6 +20,7 @@ packages=(
   libpcre2-dev libutf8proc-dev libedit-dev libopenblas-dev
   lua-busted lua-check clang-format
   python3 python3-venv
+  clang libclang-rt-14-dev # tests/fuzz: libFuzzer and the sanitizer runtimes
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh clone to the whole test suite: install dependencies, build the Lua 5.4,
 # LuaJIT and ASan+UBSan (5.4) flavours, run luacheck and the clang-format check, then ctest in each
-# build. Exits non-zero if anything failed, after a summary of all of it.
+# build, then fuzz every parser for a bounded time (tests/fuzz: clang, libFuzzer). Exits non-zero if
+# anything failed, after a summary of all of it.
 #   --reference   also run the reference tier (tests/reference: the engine and chat templates
 #                 against transformers itself) in the Lua 5.4 and LuaJIT builds; it installs
 #                 torch and transformers from PyPI into the venv (several GB), so CI leaves it out.
@@ -58,6 +59,29 @@ run_ctest() { # run_ctest DIR
   return "$status"
 }
 
+# Builds every tests/fuzz harness with clang (libFuzzer, ASan, UBSan) and fuzzes each for a bounded
+# time over its committed corpus; new inputs go to a scratch dir, crashes to build-ci-fuzz/crash-*.
+# Any crash, leak, timeout (10 s per input) or memory blow-up (2 GB) fails the step.
+fuzz_all() {
+  local dir="$root/build-ci-fuzz" seconds=${SEER_FUZZ_SECONDS:-45} status=0 h name work
+  build "$dir" -DCMAKE_C_COMPILER=clang -DSEER_FUZZ=ON -DSEER_BUILD_TESTS=OFF -DSEER_BUILD_BENCH=OFF || return 1
+  for h in "$dir"/tests/fuzz/fuzz_*; do
+    [[ -x $h ]] || continue
+    name=${h##*/fuzz_}
+    work=$(mktemp -d)
+    if "$h" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$dir/crash-$name-" "$work" "$root/tests/fuzz/corpus/$name" >"$dir/fuzz-$name.log" 2>&1; then
+      echo "fuzz $name: $(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$dir/fuzz-$name.log" | grep -o '[0-9]*$') runs in ${seconds}s, nothing found"
+    else
+      echo "fuzz $name: FAILED (log $dir/fuzz-$name.log, inputs $dir/crash-$name-*)"
+      tail -60 "$dir/fuzz-$name.log"
+      status=1
+    fi
+    rm -rf "$work"
+  done
+  return $status
+}
+
 check_format() { (cd "$root" && git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror); }
 
 step "clang-format" check_format
@@ -73,10 +97,11 @@ for b in lua54 luajit asan; do
     failed=1
   fi
 done
+step "fuzz" fuzz_all
 
 echo
 echo "==================== seer-lua test summary ===================="
-for k in "clang-format" "luacheck" "build lua54" "build luajit" "build asan" "ctest lua54" "ctest luajit" "ctest asan"; do
+for k in "clang-format" "luacheck" "build lua54" "build luajit" "build asan" "ctest lua54" "ctest luajit" "ctest asan" "fuzz"; do
   printf '  %-14s %s\n' "$k" "${results[$k]:-not run}"
 done
 echo "total: $total_pass passed, $total_fail failed"
