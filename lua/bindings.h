@@ -13,5 +13,6 @@ int luaopen_seer_tokenizer(lua_State *L);
 int luaopen_seer_tensor(lua_State *L);
 int luaopen_seer__model(lua_State *L);
 int luaopen_seer__http(lua_State *L);
+int luaopen_seer__sandbox(lua_State *L);
 
 #endif

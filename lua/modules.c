@@ -19,6 +19,7 @@ static const luaL_Reg c_modules[] = {
     {"seer.tensor", luaopen_seer_tensor},
     {"seer._model", luaopen_seer__model},
     {"seer._http", luaopen_seer__http},
+    {"seer._sandbox", luaopen_seer__sandbox},
     {NULL, NULL},
 };
 // clang-format on

@@ -1,17 +1,28 @@
 /* exec.c: owns running a command inside a started sandbox
- * (`seer-sandbox exec CONTROL CWD NOFILE PIDS CPUS -- CMD ARGS...`): close what the host left open,
- * get the sandbox's namespace descriptors from its init over the host-only CONTROL socket, join
- * them, become the sandbox's root, apply the same limits, no_new_privs and seccomp filter, and run
- * CMD with this process's environment. The exit status (or signal) is passed through; SIGTERM kills
- * the command's whole process group. */
+ * (`seer-sandbox exec CONTROL CWD NOFILE PIDS CPUS CPU_SECONDS -- CMD ARGS...`): close what the
+ * host left open, get the sandbox's namespace descriptors from its init over the host-only CONTROL
+ * socket, join them, become the sandbox's root, apply the same limits, no_new_privs and seccomp
+ * filter, and run CMD with this process's environment. The exit status (or signal) is passed
+ * through.
+ *
+ * Each command runs in a pid namespace of its own, under a small init (the "reaper"): whatever
+ * the command starts, backgrounded, setsid'd or double-forked, stays in that namespace, and the
+ * kernel kills all of it when the reaper exits. The reaper exits when the command does, and is
+ * killed when this process gets SIGTERM (the host's timeout) or dies, so nothing a command starts
+ * can outlive it or keep its output pipes, and with them the host's call, open. The namespace
+ * gets its own /proc, so `$!` and /proc/<pid> agree inside it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,16 +30,86 @@
 
 #include "seer/sandbox.h"
 
-static pid_t child_pid;
-/* The command runs in a process group of its own, so a signal (a timeout, terminate) reaches what
- * it started too: a shell's children would otherwise outlive it and hold its output open. */
-static void forward(int sig) {
-  if (child_pid > 0) kill(-child_pid, sig == SIGTERM ? SIGKILL : sig);
+static pid_t reaper_pid;  /* the child that ends the command's namespace when killed */
+static pid_t command_pid; /* in the reaper: the command, leader of its own process group */
+
+/* SIGTERM (timeout, terminate) ends the whole namespace; other signals go to the command. */
+static void forward_to_reaper(int sig) {
+  if (reaper_pid > 0) kill(reaper_pid, sig == SIGTERM ? SIGKILL : sig);
+}
+static void forward_to_command(int sig) {
+  if (command_pid > 0) kill(-command_pid, sig);
 }
 
 static int fail(const char *what) {
   fprintf(stderr, "sandbox: %s: %s\n", what, strerror(errno));
   return 126;
+}
+
+/* pid 1 of the command's namespace. Reports the command's wait status on status_fd. */
+static void reaper(char **argv, int status_fd, int parent_alive_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* The parent may have died before PDEATHSIG was set: its end of this pipe is then closed. */
+  struct pollfd p = {parent_alive_fd, POLLIN, 0};
+  if (poll(&p, 1, 0) > 0) _exit(126);
+  seer_error err;
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0) {
+    fprintf(stderr, "sandbox: cannot mount /proc for the command: %s\n", strerror(errno));
+    _exit(126);
+  }
+  if (seer_sandbox_seccomp_apply(&err) != SEER_OK) {
+    fprintf(stderr, "%s\n", err.msg);
+    _exit(126);
+  }
+  static const int forwarded[] = {SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_to_command;
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    sigaction(forwarded[i], &sa, NULL);
+  /* SIGCHLD through a signalfd, so that one poll waits for both a child and the parent's end. */
+  sigset_t chld, old_mask;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &old_mask);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) _exit(fail("signalfd"));
+  command_pid = fork();
+  if (command_pid < 0) _exit(fail("fork"));
+  if (command_pid == 0) {
+    sigprocmask(SIG_SETMASK, &old_mask, NULL);
+    setpgid(0, 0);
+    close(status_fd);
+    close(parent_alive_fd);
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+      sigaction(forwarded[i], &sa, NULL);
+    execvp(argv[0], argv);
+    int e = errno;
+    fprintf(stderr, "sandbox: cannot run '%s': %s\n", argv[0], strerror(e));
+    _exit(e == ENOENT ? 127 : 126);
+  }
+  setpgid(command_pid, command_pid); /* also here, so a signal right after fork finds the group */
+  /* Reap orphans until the command itself ends, or until __sandbox-exec is gone (its end of
+   * parent_alive_fd closes). Exiting as pid 1 makes the kernel kill all else in the namespace. */
+  for (;;) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+      if (pid == command_pid) {
+        int32_t s = status;
+        ssize_t w = write(status_fd, &s, sizeof s);
+        (void)w;
+        _exit(0);
+      }
+    if (pid < 0 && errno != EINTR) _exit(126);
+    struct pollfd fds[2] = {{parent_alive_fd, POLLIN, 0}, {sfd, POLLIN, 0}};
+    if (poll(fds, 2, -1) < 0) continue;
+    if (fds[0].revents) _exit(126);
+    struct signalfd_siginfo info;
+    while (read(sfd, &info, sizeof info) > 0)
+      ;
+  }
 }
 
 /* Receives the namespace descriptors (and their CLONE_NEW* types) from the sandbox's init. */
@@ -61,14 +142,40 @@ static int receive_namespaces(const char *control, int *fds, int *types) {
   return count;
 }
 
+/* In the sandbox's pid namespace: make one for the command, nested in it (so pid 1 and its
+ * watchdog still see and count everything in it), and start its reaper there. The kernel lets only
+ * a process already in the sandbox's namespace do that, hence this extra process, which stays as
+ * the reaper's parent: killing it kills the reaper (PDEATHSIG), and with it the namespace. */
+static void in_own_pid_namespace(char **argv, int status_fd, int parent_alive_fd) {
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  struct pollfd p = {parent_alive_fd, POLLIN, 0};
+  if (poll(&p, 1, 0) > 0) _exit(126);
+  if (unshare(CLONE_NEWPID) != 0) _exit(fail("a pid namespace for the command"));
+  reaper_pid = fork();
+  if (reaper_pid < 0) _exit(fail("fork"));
+  if (reaper_pid == 0) reaper(argv, status_fd, parent_alive_fd);
+  close(status_fd);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_to_reaper;
+  static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    sigaction(forwarded[i], &sa, NULL);
+  int status;
+  while (waitpid(reaper_pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  _exit(0); /* the command's status went to status_fd */
+}
+
 int seer_sandbox_exec_main(int argc, char **argv) {
   seer_error err;
   if (seer_sandbox_enter_helper(&err) != SEER_OK) {
     fprintf(stderr, "%s\n", err.msg);
     return 126;
   }
-  if (argc < 8 || strcmp(argv[6], "--") != 0) {
-    fprintf(stderr, "usage: seer-sandbox exec CONTROL CWD NOFILE PIDS CPUS -- CMD [ARGS...]\n");
+  if (argc < 9 || strcmp(argv[7], "--") != 0) {
+    fprintf(stderr, "usage: seer-sandbox exec CONTROL CWD NOFILE PIDS CPUS CPU_SECONDS -- CMD "
+                    "[ARGS...]\n");
     return 2;
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -88,33 +195,37 @@ int seer_sandbox_exec_main(int argc, char **argv) {
   for (int j = 0; j < count; j++)
     close(fds[j]);
   if (chdir(cwd) != 0) return fail(cwd);
-  if (seer_sandbox_apply_limits(atoll(argv[3]), atoll(argv[4]), atoi(argv[5]), &err) != SEER_OK) {
+  /* A mount namespace in which the command's /proc can be mounted. */
+  if (unshare(CLONE_NEWNS) != 0) return fail("a mount namespace for the command");
+  if (seer_sandbox_apply_limits(atoll(argv[3]), atoll(argv[4]), atoi(argv[5]), atoll(argv[6]),
+                                &err) != SEER_OK) {
     fprintf(stderr, "%s\n", err.msg);
     return 126;
   }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return fail("no_new_privs");
-  child_pid = fork(); /* the child is the first process in the sandbox's pid namespace */
-  if (child_pid < 0) return fail("fork");
-  if (child_pid == 0) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (seer_sandbox_seccomp_apply(&err) != SEER_OK) {
-      fprintf(stderr, "%s\n", err.msg);
-      _exit(126);
-    }
-    execvp(argv[7], argv + 7);
-    int e = errno;
-    fprintf(stderr, "sandbox: cannot run '%s': %s\n", argv[7], strerror(e));
-    _exit(e == ENOENT ? 127 : 126);
+  int status_pipe[2], alive_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) != 0 || pipe2(alive_pipe, O_CLOEXEC) != 0) return fail("pipe");
+  reaper_pid = fork();
+  if (reaper_pid < 0) return fail("fork");
+  if (reaper_pid == 0) {
+    close(status_pipe[0]);
+    close(alive_pipe[1]);
+    in_own_pid_namespace(argv + 8, status_pipe[1], alive_pipe[0]);
   }
-  setpgid(child_pid, child_pid); /* also here, so a signal right after fork finds the group */
-  signal(SIGTERM, forward);
-  signal(SIGINT, forward);
-  signal(SIGHUP, forward);
-  signal(SIGQUIT, forward);
-  int status;
-  while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR)
+  close(status_pipe[1]);
+  close(alive_pipe[0]);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_to_reaper;
+  static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    sigaction(forwarded[i], &sa, NULL);
+  int reaper_status;
+  while (waitpid(reaper_pid, &reaper_status, 0) < 0 && errno == EINTR)
     ;
+  /* The command's own status when the reaper saw it end, else what ended the reaper. */
+  int32_t s;
+  int status = read(status_pipe[0], &s, sizeof s) == (ssize_t)sizeof s ? (int)s : reaper_status;
   if (WIFSIGNALED(status)) {
     /* Die of the same signal, so the host sees what happened to the command itself. */
     signal(WTERMSIG(status), SIG_DFL);

@@ -85,7 +85,8 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
       (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) != 0 &&
        seer_error_errno(&err, SEER_EIO, errno, "sandbox: sethostname")) ||
       (!spec->network && seer_sandbox_loopback_up(&err) != SEER_OK) ||
-      seer_sandbox_apply_limits(spec->nofile, spec->pids, spec->cpus, &err) != SEER_OK) {
+      seer_sandbox_apply_limits(spec->nofile, spec->pids, spec->cpus, spec->cpu_seconds, &err) !=
+          SEER_OK) {
     say("error %s", err.msg);
     _exit(1);
   }
@@ -95,7 +96,8 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
   }
   say("ready");
   double started = now_s();
-  for (;;) {
+  seer_sandbox_memory mem = {0, 0, 0, 0};
+  for (unsigned tick = 0;; tick++) {
     struct pollfd p = {STDIN_FILENO, POLLIN, 0};
     int r = poll(&p, 1, 20);
     if (r > 0) {
@@ -110,10 +112,13 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
     while (waitpid(-1, NULL, WNOHANG) > 0)
       ;
     if (spec->memory_bytes > 0) {
-      long long rss = seer_sandbox_tree_rss();
-      if (rss > spec->memory_bytes) {
+      /* Private memory and tmpfs every 20 ms; shared memory, slower to measure, every 100 ms. */
+      seer_sandbox_memory_measure(&mem, tick % 5 == 0);
+      if (mem.total > spec->memory_bytes) {
         kill(-1, SIGKILL);
-        say("exit killed (out of memory: %lld MiB resident, limit %lld MiB)", rss >> 20,
+        say("exit killed (out of memory: %lld MiB in use (%lld private, %lld in tmpfs, %lld "
+            "shared), limit %lld MiB)",
+            mem.total >> 20, mem.private_bytes >> 20, mem.tmpfs >> 20, mem.shared >> 20,
             spec->memory_bytes >> 20);
         _exit(137);
       }

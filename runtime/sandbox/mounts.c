@@ -1,6 +1,7 @@
 /* mounts.c: owns the sandbox filesystem: a tmpfs root holding read-only binds of system
- * directories, a minimal /dev, a fresh /proc, a tmpfs /tmp and the configured binds, then
- * pivot_root into it so that nothing else of the host is reachable. Also brings loopback up. */
+ * directories, a minimal /dev, a fresh /proc, sized tmpfs /tmp and /workspace and the configured
+ * binds, then pivot_root into it so that nothing else of the host is reachable. Also brings
+ * loopback up. */
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -17,6 +18,12 @@
 
 #include "seer/fs.h"
 #include "seer/sandbox.h"
+
+/* Size option of a sandbox tmpfs: the configured bytes, at least a page; 0 means 1 GiB. */
+static long long tmpfs_size(long long bytes) {
+  if (bytes <= 0) return 1LL << 30;
+  return bytes < 4096 ? 4096 : bytes;
+}
 
 static int path_in_root(char *out, size_t n, const char *root, const char *path) {
   int w = snprintf(out, n, "%s%s", root, path);
@@ -117,7 +124,10 @@ int seer_sandbox_build_tree(const seer_sandbox_spec *spec, seer_error *err) {
   /* /tmp first: binds below it (a session's workspace, its interface sockets) then land on it. */
   path_in_root(p, sizeof p, root, "/tmp");
   mkdir(p, 01777);
-  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+  /* Sized, so that filling it fails with ENOSPC rather than taking the host's shared memory. */
+  char opts[64];
+  snprintf(opts, sizeof opts, "mode=1777,size=%lld", tmpfs_size(spec->tmp_bytes));
+  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
     return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot mount /tmp");
   for (size_t i = 0; i < spec->nbinds; i++) {
     const seer_sandbox_bind *b = &spec->binds[i];
@@ -136,6 +146,8 @@ int seer_sandbox_build_tree(const seer_sandbox_spec *spec, seer_error *err) {
   /* Mount points for what enter_root adds, made now while the root is still writable. */
   path_in_root(p, sizeof p, root, "/proc");
   mkdir(p, 0555);
+  path_in_root(p, sizeof p, root, "/workspace");
+  mkdir(p, 0755);
   path_in_root(p, sizeof p, root, "/.oldroot");
   mkdir(p, 0700);
   return SEER_OK;
@@ -153,6 +165,14 @@ int seer_sandbox_enter_root(const seer_sandbox_spec *spec, seer_error *err) {
   path_in_root(p, sizeof p, root, "/proc");
   if (mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
     return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot mount /proc");
+  /* The workspace: a tmpfs of the configured disk size (the quota; the kernel answers ENOSPC
+   * past it), mounted here by the sandbox's root so that it owns it. It ends with the sandbox,
+   * and its use counts toward the memory limit (memory.c). */
+  path_in_root(p, sizeof p, root, "/workspace");
+  char opts[64];
+  snprintf(opts, sizeof opts, "mode=0755,size=%lld", tmpfs_size(spec->disk_bytes));
+  if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opts) != 0)
+    return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot mount /workspace");
   if (chdir(root) != 0 || syscall(SYS_pivot_root, ".", ".oldroot") != 0)
     return seer_error_errno(err, SEER_EIO, errno, "sandbox: pivot_root into '%s' failed", root);
   if (chdir("/") != 0 || umount2("/.oldroot", MNT_DETACH) != 0)

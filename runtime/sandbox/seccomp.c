@@ -3,7 +3,8 @@
  * denied by argument (namespace flags of clone, terminal input injection through ioctl, raw and
  * packet sockets). Everything else is allowed, so ordinary programs (shells, Python, compilers) run
  * unchanged. Syscalls of another ABI (i386, x32) fail the architecture check and kill the caller.
- */
+ * sched_setaffinity is denied so that the CPUs a sandbox is limited to (set before the filter) stay
+ * its limit. */
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -67,7 +68,8 @@ static const char *const denied[] = {"ptrace",
                                      "vhangup",
                                      "nfsservctl",
                                      "uselib",
-                                     "personality"};
+                                     "personality",
+                                     "sched_setaffinity"};
 
 /* Pushing characters into a terminal's input (TIOCSTI) or the Linux console's (TIOCLINUX) would run
  * them as whoever reads that terminal. The sandbox has no terminal of its own; this holds even if a

@@ -7,8 +7,13 @@ local hf_cache = require "seer.hf_cache"
 local config = require "seer.sandbox.config"
 local backend_local = require "seer.sandbox.local_backend"
 local serving = require "seer.sandbox.serving"
+local log = require "seer.log"
+local host_files = require "seer._sandbox"
 
 local M = {}
+
+--- What exec keeps of each output stream by default; the rest is read, counted and dropped.
+M.DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
 
 M.SandboxConfig = config.SandboxConfig
 M.ModelConfig = config.ModelConfig
@@ -75,7 +80,8 @@ function Sandbox:start()
   local stdlib = os.getenv("SEER_PATH")
   self.backend = backend_local.start({
     models = models, memory_bytes = cfg.memory_bytes, pids = cfg.pids, nofile = cfg.nofile,
-    cpus = cfg.cpus, timeout = cfg.timeout, network = cfg.network,
+    cpus = cfg.cpus, timeout = cfg.timeout, network = cfg.network, cpu_time = cfg.cpu_time,
+    tmp_bytes = cfg.tmp_bytes, disk_bytes = cfg.disk_bytes,
     stdlib_dir = stdlib and stdlib ~= "" and path.abspath(stdlib) or nil,
   })
   self.state = "running"
@@ -104,18 +110,74 @@ local function env_list(env)
   return list
 end
 
---- Run a command in the sandbox: a string runs through /bin/sh -c, a table is an argv.
---- Returns stdout; a non-zero exit raises with the exit code and stderr, unless check = false,
---- which returns stdout, stderr, code instead. opts: timeout (s), check, stdin, cwd, env.
-function Sandbox:exec(cmd, opts)
-  require_running(self, "exec")
+-- Keeps the first `limit` bytes of a stream and counts the rest, which is read and dropped: output
+-- is the sandbox's to choose, and the host never holds more of it than the caller allowed.
+local function capped(limit)
+  local sink = { parts = {}, kept = 0, total = 0 }
+  function sink.put(chunk)
+    sink.total = sink.total + #chunk
+    local room = limit - sink.kept
+    if room > 0 then
+      local part = #chunk <= room and chunk or chunk:sub(1, room)
+      sink.parts[#sink.parts + 1] = part
+      sink.kept = sink.kept + #part
+    end
+  end
+  function sink.text() return table.concat(sink.parts) end
+  return sink
+end
+
+local function truncation_note(shown, limit, out, err)
+  local which = {}
+  for name, sink in pairs({ stdout = out, stderr = err }) do
+    if sink.total > sink.kept then which[#which + 1] = ("%s (%d bytes)"):format(name, sink.total) end
+  end
+  if not which[1] then return nil end
+  table.sort(which)
+  local note = ("sandbox: '%s' printed more than max_output = %d bytes on %s; kept the first %d "
+    .. "bytes and dropped the rest (pass a larger max_output to keep more)")
+    :format(shown, limit, table.concat(which, " and "), limit)
+  log.warn("sandbox", "%s", note)
+  return note
+end
+
+--- Run a command in the sandbox and return what happened, whatever it was: a string runs through
+--- /bin/sh -c, a table is an argv. opts: timeout (s), stdin, cwd, env, max_output (bytes kept of
+--- each of stdout and stderr, default 16 MiB: the rest is read, counted and dropped).
+--- The result: stdout, stderr, code (nil when killed by a signal or timed out), signal,
+--- signal_name, timed_out, stdout_bytes and stderr_bytes (all that was printed), truncated, and
+--- note (what was dropped, also logged as a warning) when it is.
+--- The command owns everything it starts: when it exits or times out, what it left running
+--- (backgrounded, setsid'd, daemonized) is killed with it.
+function Sandbox:run(cmd, opts)
+  require_running(self, "run")
   opts = opts or {}
   local argv = type(cmd) == "table" and cmd or { "/bin/sh", "-c", tostring(cmd) }
   local env = env_list(self.env)
   for k, v in pairs(opts.env or {}) do env[k] = tostring(v) end
-  local p = self.backend:spawn(argv, { env = env, stdin = opts.stdin, timeout = opts.timeout, cwd = opts.cwd })
+  local limit = opts.max_output or M.DEFAULT_MAX_OUTPUT
+  if type(limit) ~= "number" or limit < 0 then error("sandbox: 'max_output' must be a number of bytes", 2) end
+  local out, err = capped(limit), capped(limit)
+  local p = self.backend:spawn(argv, { env = env, stdin = opts.stdin, timeout = opts.timeout, cwd = opts.cwd,
+                                       on_stdout = out.put, on_stderr = err.put })
   local r = p:wait()
   local shown = type(cmd) == "table" and table.concat(cmd, " ") or cmd
+  local note = truncation_note(shown, limit, out, err)
+  return {
+    stdout = out.text(), stderr = err.text(), code = not r.timed_out and r.code or nil, signal = r.signal,
+    signal_name = r.signal_name, timed_out = r.timed_out, stdout_bytes = out.total, stderr_bytes = err.total,
+    truncated = note ~= nil, note = note, shown = shown,
+  }
+end
+
+--- Run a command in the sandbox (see run for cmd and opts). Returns stdout; a non-zero exit
+--- raises with the exit code and stderr, unless check = false, which returns stdout, stderr, code
+--- instead. Output past max_output is dropped, with a warning; `run` reports it in its result.
+function Sandbox:exec(cmd, opts)
+  require_running(self, "exec")
+  opts = opts or {}
+  local r = self:run(cmd, opts)
+  local shown = r.shown
   if r.timed_out then
     if opts.check == false then return r.stdout, r.stderr, nil end
     error(("sandbox.exec: '%s' timed out after %g s"):format(shown, opts.timeout), 2)
@@ -148,10 +210,19 @@ function Sandbox:write_file(p, data)
   self:exec({ "/bin/sh", "-c", 'mkdir -p "$(dirname "$1")" && cat > "$1"', "sh", p }, { stdin = data })
 end
 
---- Read a file inside the sandbox.
-function Sandbox:read_file(p)
+--- Read a file inside the sandbox. opts.max_output: the largest file it reads (default 16 MiB).
+function Sandbox:read_file(p, opts)
   require_running(self, "read_file")
-  return self:exec({ "cat", "--", p })
+  local limit = opts and opts.max_output or M.DEFAULT_MAX_OUTPUT
+  local r = self:run({ "cat", "--", p }, { max_output = limit })
+  if r.truncated then
+    error(("sandbox.read_file: '%s' has more than %d bytes; pass { max_output = n } to read more")
+      :format(p, limit), 2)
+  end
+  if r.code ~= 0 then
+    error(("sandbox.read_file: cannot read '%s': %s"):format(p, (r.stderr:gsub("%s+$", ""))), 2)
+  end
+  return r.stdout
 end
 
 --- mkdir -p inside the sandbox.
@@ -160,13 +231,48 @@ function Sandbox:ensure_dir(p)
   self:exec({ "mkdir", "-p", "--", p })
 end
 
---- Write a gzip tarball of /workspace to `file` on the host (default: a new file in $TMPDIR).
+--- Write a gzip tarball of /workspace to `file` on the host (default: a new file in $TMPDIR),
+--- streamed to disk as tar makes it. opts.max_bytes bounds the file (default: the workspace's
+--- size plus 1% and 64 MiB, more than any tarball of it takes); past it the snapshot fails and
+--- the partial file is removed.
 ---@return string the tarball's host path
-function Sandbox:snapshot(file)
+function Sandbox:snapshot(file, opts)
   require_running(self, "snapshot")
-  local data = self:exec({ "tar", "-C", "/workspace", "-czf", "-", "." })
+  opts = opts or {}
+  local limit = opts.max_bytes or math.floor(self.config.disk_bytes * 1.01) + 64 * 1024 * 1024
   file = file or path.join(assert(fs.tmpdir("seer-snapshot")), "workspace.tar.gz")
-  assert(fs.write(file, data))
+  local sink, open_err = host_files.open_sink(file)
+  if not sink then error("sandbox.snapshot: " .. open_err, 2) end
+  local written, failure, p = 0, nil, nil
+  local stderr = capped(64 * 1024)
+  p = self.backend:spawn({ "tar", "-C", "/workspace", "-czf", "-", "." }, {
+    env = env_list(self.env), cwd = "/workspace", on_stderr = stderr.put,
+    on_stdout = function(chunk)
+      if failure then return end
+      written = written + #chunk
+      local ok, werr
+      if written > limit then
+        ok, werr = false, ("the archive passed max_bytes = %d bytes"):format(limit)
+      else
+        ok, werr = sink:write(chunk)
+      end
+      if not ok then
+        failure = werr
+        p:kill(15)
+      end
+    end,
+  })
+  local r = p:wait()
+  local closed, close_err = sink:close()
+  failure = failure or (not closed and close_err) or nil
+  if not failure and not r.ok then
+    local how = r.signal and ("was killed by signal " .. r.signal) or ("exited with code " .. tostring(r.code))
+    failure = ("tar %s: %s"):format(how, (stderr.text():gsub("%s+$", "")))
+  end
+  if failure then
+    os.remove(file)
+    error("sandbox.snapshot: " .. failure, 2)
+  end
   return file
 end
 

@@ -154,7 +154,7 @@ function M.create_local_session(opts)
   end
   local ws = opts.workspace or Workspace({})
   if getmetatable(ws) ~= Workspace then ws = Workspace(ws) end
-  local dir = opts.workspace_dir or assert(fs.tmpdir("seer-session"))
+  local dir = opts.workspace_dir or require("seer.sandbox.state_dirs").create("seer-session")
   dir = path.abspath(dir)
   local ok, err = fs.mkdir(dir)
   if not ok then error("create_local_session: " .. err, 2) end

@@ -39,6 +39,9 @@ typedef struct seer_sandbox_spec {
   long long nofile;       /* open files per process; 0: default */
   int cpus;               /* CPUs the tree may run on; 0: all */
   double timeout_s;       /* wall clock for the whole sandbox; 0: none */
+  long long cpu_seconds;  /* CPU time per process (RLIMIT_CPU); 0: unlimited */
+  long long tmp_bytes;    /* size of the /tmp tmpfs; 0: 1 GiB */
+  long long disk_bytes;   /* size of the /workspace tmpfs; 0: 1 GiB */
 } seer_sandbox_spec;
 
 int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error *err);
@@ -78,9 +81,15 @@ int seer_sandbox_host_id(long pid, unsigned long *id, seer_error *err);
 int seer_sandbox_build_tree(const seer_sandbox_spec *spec, seer_error *err);
 int seer_sandbox_enter_root(const seer_sandbox_spec *spec, seer_error *err);
 int seer_sandbox_seccomp_apply(seer_error *err); /* seccomp.c */
-int seer_sandbox_apply_limits(long long nofile, long long pids, int cpus,
+int seer_sandbox_apply_limits(long long nofile, long long pids, int cpus, long long cpu_seconds,
                               seer_error *err); /* limits.c */
-long long seer_sandbox_tree_rss(void);          /* limits.c */
-int seer_sandbox_loopback_up(seer_error *err);  /* mounts.c */
+/* memory.c: what the sandbox's processes, tmpfs mounts and shared memory hold, in bytes. The
+ * shared part is slow to measure: it is refreshed only when refresh_shared is set, and kept
+ * otherwise. */
+typedef struct seer_sandbox_memory {
+  long long private_bytes, tmpfs, shared, total;
+} seer_sandbox_memory;
+void seer_sandbox_memory_measure(seer_sandbox_memory *m, int refresh_shared);
+int seer_sandbox_loopback_up(seer_error *err); /* mounts.c */
 
 #endif

@@ -62,8 +62,13 @@ local SANDBOX_FIELDS = {
   gpu = "any", gpu_count = "number", models = "table", secrets = "table", env = "table",
   timeout = "number", local_files = "table", local_dirs = "table", execution_mode = "string",
   backend = "string", memory = "any", cpus = "number", pids = "number", network = "boolean",
-  nofile = "number", python_packages = "any",
+  nofile = "number", python_packages = "any", disk = "any", tmp = "any", cpu_time = "number",
 }
+
+-- A sandbox ends after this long unless `timeout` says otherwise: none runs forever unnoticed.
+M.DEFAULT_TIMEOUT = 24 * 3600
+-- /workspace and /tmp are tmpfs mounts of these sizes, at most the memory limit, which counts them.
+local DEFAULT_DISK, DEFAULT_TMP = 2 * 1024 ^ 3, 1024 ^ 3
 
 local SandboxConfig = {}
 SandboxConfig.__index = SandboxConfig
@@ -112,7 +117,13 @@ M.SandboxConfig = setmetatable(SandboxConfig, {
       c.gpu_count = c.gpu_count > 0 and c.gpu_count or 1
     end
     c.memory_bytes = M.parse_bytes(c.memory, "SandboxConfig.memory")
+    local cap = c.memory_bytes > 0 and c.memory_bytes or math.huge
+    c.disk_bytes = c.disk and M.parse_bytes(c.disk, "SandboxConfig.disk") or math.min(DEFAULT_DISK, cap)
+    c.tmp_bytes = c.tmp and M.parse_bytes(c.tmp, "SandboxConfig.tmp") or math.min(DEFAULT_TMP, cap)
+    if c.disk_bytes <= 0 or c.tmp_bytes <= 0 then error("SandboxConfig: 'disk' and 'tmp' must be positive sizes", 2) end
     if c.timeout ~= nil and c.timeout <= 0 then error("SandboxConfig: 'timeout' must be positive seconds", 2) end
+    c.timeout = c.timeout or M.DEFAULT_TIMEOUT
+    if c.cpu_time ~= nil and c.cpu_time <= 0 then error("SandboxConfig: 'cpu_time' must be positive seconds", 2) end
     return setmetatable(c, SandboxConfig)
   end,
 })

@@ -5,8 +5,9 @@
 ---
 --- Host state directory (0700, the host's): spec.json and control.sock (never visible inside),
 --- root/ (the sandbox's root mount point), etc/ (its passwd, hosts...), iface/ (interface copies the
---- host writes; bound read-only at /run/seer/iface), workspace/ and run/ (the sandbox's own, bound
---- writable at /workspace and /run/seer; the host never writes there). The helpers start with an
+--- host writes; bound read-only at /run/seer/iface), run/ (the sandbox's own, bound writable at
+--- /run/seer; the host never writes there), and .owner.lock (seer.sandbox.state_dirs). /workspace
+--- is a tmpfs of the sandbox's own (`disk` sized), not on the host. The helpers start with an
 --- empty environment: declared env and secrets go to the commands run inside, never to pid 1.
 local core = require "seer.core"
 local fs = require "seer.fs"
@@ -15,6 +16,7 @@ local path = require "seer.path"
 local process = require "seer.process"
 local task = require "seer.task"
 local log = require "seer.log"
+local state_dirs = require "seer.sandbox.state_dirs"
 
 local M = {}
 
@@ -65,7 +67,8 @@ function M.model_env_name(id)
 end
 
 ---@param opts table { models = {ResolvedModel...}, memory_bytes, pids, nofile, cpus, timeout,
----                    network, env = {K=V}, stdlib_dir, workspace_dir, binds, keep_alive }
+---                    cpu_time, tmp_bytes, disk_bytes, network, env = {K=V}, stdlib_dir,
+---                    workspace_dir, binds, keep_alive }
 --- A session sandbox (seer.session.sandboxed) passes workspace_dir (a host directory bound
 --- read-write at its own path), binds (more {src, dst, ro}: its interface sockets) and
 --- keep_alive = false (an idle sandbox does not keep the program running).
@@ -73,14 +76,14 @@ end
 function M.start(opts)
   local helper, herr = core.sandbox_helper()
   if not helper then error(herr, 0) end
-  local state = assert(fs.tmpdir("seer-sandbox"))
+  local state = state_dirs.create("seer-sandbox")
   local self = setmetatable({
     state = state, root = path.join(state, "root"), run_dir = path.join(state, "run"),
-    iface_dir = path.join(state, "iface"), workspace = path.join(state, "workspace"),
+    iface_dir = path.join(state, "iface"),
     control = path.join(state, "control.sock"), alive = false, exit_reason = nil,
     exit_listeners = {}, opts = opts, exe = helper,
   }, Backend)
-  for _, d in ipairs({ self.root, self.run_dir, self.workspace, path.join(state, "etc") }) do
+  for _, d in ipairs({ self.root, self.run_dir, path.join(state, "etc") }) do
     assert(fs.mkdir(d, 448)) -- 0700
   end
   assert(fs.mkdir(self.iface_dir, 493)) -- 0755: readable by the sandbox's uid, writable by the host
@@ -99,7 +102,6 @@ function M.start(opts)
   if lua_exe then binds[#binds + 1] = { src = lua_exe, dst = "/.seer/seer-lua" } end
   self.has_interpreter = lua_exe ~= nil
   if opts.stdlib_dir then binds[#binds + 1] = { src = opts.stdlib_dir, dst = "/.seer/stdlib" } end
-  binds[#binds + 1] = { src = self.workspace, dst = "/workspace", ro = false }
   binds[#binds + 1] = { src = self.run_dir, dst = "/run/seer", ro = false }
   -- After /run/seer: a read-only mount the sandbox can neither write into nor rename nor replace.
   binds[#binds + 1] = { src = self.iface_dir, dst = "/run/seer/iface" }
@@ -119,8 +121,9 @@ function M.start(opts)
   local spec = {
     root = self.root, control = self.control, hostname = "sandbox", network = opts.network == true,
     memory_bytes = opts.memory_bytes or 0, pids = opts.pids or 0, nofile = opts.nofile or 0,
-    cpus = opts.cpus or 0, timeout = opts.timeout or 0,
-    binds = binds, links = links, writable = { self.workspace, self.run_dir, opts.workspace_dir },
+    cpus = opts.cpus or 0, timeout = opts.timeout or 0, cpu_seconds = opts.cpu_time or 0,
+    tmp_bytes = opts.tmp_bytes or 0, disk_bytes = opts.disk_bytes or 0,
+    binds = binds, links = links, writable = { self.run_dir, opts.workspace_dir },
   }
   local spec_path = path.join(state, "spec.json")
   assert(fs.write(spec_path, json.encode(spec)))
@@ -143,7 +146,7 @@ function M.start(opts)
     local stderr = {}
     for chunk in function() return self.init:read("stderr") end do stderr[#stderr + 1] = chunk end
     self.init:wait()
-    fs.remove(state)
+    state_dirs.release(state)
     error(("sandbox failed to start: %s"):format(
       err_lines[1] or table.concat(stderr):gsub("%s+$", "") or "the supervisor exited"), 0)
   end
@@ -179,9 +182,10 @@ function Backend:spawn(argv, opts)
   if not self.alive then error("sandbox is not running (" .. (self.exit_reason or "terminated") .. ")", 3) end
   local o = self.opts
   local args = { "exec", self.control, opts.cwd or "/workspace", tostring(o.nofile or 0),
-                 tostring(o.pids or 0), tostring(o.cpus or 0), "--" }
+                 tostring(o.pids or 0), tostring(o.cpus or 0), tostring(o.cpu_time or 0), "--" }
   for i = 1, #argv do args[#args + 1] = argv[i] end
-  -- On timeout, SIGTERM: `seer-sandbox exec` then kills the command's whole process group.
+  -- On timeout, SIGTERM: `seer-sandbox exec` then kills the command's pid namespace, which holds
+  -- everything it started.
   return process.spawn({ cmd = self.exe, args = args, env = opts.env or {}, stdin = opts.stdin,
                          stream = opts.stream, on_stdout = opts.on_stdout, on_stderr = opts.on_stderr,
                          timeout = opts.timeout, kill_signal = 15 })
@@ -209,7 +213,8 @@ function Backend:terminate()
   if self.watcher and not self.watcher:done() then pcall(task.timeout, 1, function() self.watcher:wait() end) end
   self.alive = false
   self.exit_reason = self.exit_reason or "terminated"
-  fs.remove(self.state)
+  local ok, err = state_dirs.release(self.state)
+  if not ok then log.warn("sandbox", "%s", err) end
 end
 
 return M
