@@ -85,8 +85,8 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
       (spec->hostname && sethostname(spec->hostname, strlen(spec->hostname)) != 0 &&
        seer_error_errno(&err, SEER_EIO, errno, "sandbox: sethostname")) ||
       (!spec->network && seer_sandbox_loopback_up(&err) != SEER_OK) ||
-      seer_sandbox_apply_limits(spec->nofile, spec->pids, spec->cpus, spec->cpu_seconds, &err) !=
-          SEER_OK) {
+      /* No CPU-time limit here: it is for the commands (exec.c), not for this watchdog. */
+      seer_sandbox_apply_limits(spec->nofile, spec->pids, spec->cpus, 0, &err) != SEER_OK) {
     say("error %s", err.msg);
     _exit(1);
   }

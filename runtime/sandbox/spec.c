@@ -31,7 +31,6 @@ int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error
   spec->nofile = (long long)num_field(root, "nofile");
   spec->cpus = (int)num_field(root, "cpus");
   spec->timeout_s = num_field(root, "timeout");
-  spec->cpu_seconds = (long long)num_field(root, "cpu_seconds");
   spec->tmp_bytes = (long long)num_field(root, "tmp_bytes");
   spec->disk_bytes = (long long)num_field(root, "disk_bytes");
   json_t *binds = json_object_get(root, "binds");

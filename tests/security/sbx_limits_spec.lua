@@ -11,7 +11,6 @@ local task = require "seer.task"
 local now = require("seer.core").now
 
 local SEER_LUA = assert(os.getenv("SEER_LUA_BIN"), "SEER_LUA_BIN must name the seer-lua binary")
-local SOURCE = os.getenv("SEER_SOURCE_DIR") or fs.cwd()
 
 local function start(fields)
   local sb = env.Sandbox(env.SandboxConfig(fields))
@@ -162,15 +161,8 @@ describe("snapshots (item 9)", function()
 end)
 
 describe("memory limits (item 11)", function()
-  local helper_dir, helper
-  setup(function()
-    helper_dir = assert(fs.tmpdir("seer-sbxl"))
-    helper = path.join(helper_dir, "mem")
-    local r = seer.process.run({ cmd = "cc", args = { "-O1", "-o", helper,
-      path.join(SOURCE, "tests/security/sbx_limits_mem.c") } })
-    assert(r.ok, "cannot compile the memory helper: " .. r.stderr)
-  end)
-  teardown(function() fs.remove(helper_dir) end)
+  -- The probe (tests/security/sbx_limits_probe.c), built by ctest.
+  local helper = assert(os.getenv("SEER_sbx_limits_probe"), "SEER_sbx_limits_probe must name the probe")
 
   it("sizes /tmp (default: the memory limit, at most 1 GiB) and fails writes past it", function()
     local sb = start({ memory = "256M", tmp = "16M" })
@@ -224,7 +216,7 @@ describe("memory limits (item 11)", function()
     local sb = start({ memory = "256M" })
     sb:write_file("/workspace/mem", assert(fs.read(helper)))
     sb:exec("chmod +x /workspace/mem")
-    sb:exec("/workspace/mem shared 32")
+    sb:exec("/workspace/mem shared 32 0")
     sb:terminate()
   end)
 end)

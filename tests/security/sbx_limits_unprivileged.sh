@@ -15,9 +15,10 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tests/lua" "$work/tests/security"
 cp "$SEER_LUA_BIN" "$work/seer-lua"
 cp "$src/tests/lua/run_busted.lua" "$work/tests/lua/"
-cp "$src/tests/security/sbx_limits_spec.lua" "$src/tests/security/sbx_limits_mem.c" "$work/tests/security/"
+cp "$src/tests/security/sbx_limits_spec.lua" "$work/tests/security/"
+cp "$SEER_sbx_limits_probe" "$work/sbx_limits_probe"
 chown -R "$user" "$work"
 chmod 755 "$work"
 cd "$work"
 runuser -u "$user" -- env HOME="/home/$user" PATH="$PATH" SEER_LUA_BIN="$work/seer-lua" \
-  SEER_SOURCE_DIR="$work" ./seer-lua tests/lua/run_busted.lua tests/security/sbx_limits_spec.lua
+  SEER_sbx_limits_probe="$work/sbx_limits_probe" ./seer-lua tests/lua/run_busted.lua tests/security/sbx_limits_spec.lua

@@ -39,7 +39,6 @@ typedef struct seer_sandbox_spec {
   long long nofile;       /* open files per process; 0: default */
   int cpus;               /* CPUs the tree may run on; 0: all */
   double timeout_s;       /* wall clock for the whole sandbox; 0: none */
-  long long cpu_seconds;  /* CPU time per process (RLIMIT_CPU); 0: unlimited */
   long long tmp_bytes;    /* size of the /tmp tmpfs; 0: 1 GiB */
   long long disk_bytes;   /* size of the /workspace tmpfs; 0: 1 GiB */
 } seer_sandbox_spec;

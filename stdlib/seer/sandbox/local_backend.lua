@@ -121,7 +121,7 @@ function M.start(opts)
   local spec = {
     root = self.root, control = self.control, hostname = "sandbox", network = opts.network == true,
     memory_bytes = opts.memory_bytes or 0, pids = opts.pids or 0, nofile = opts.nofile or 0,
-    cpus = opts.cpus or 0, timeout = opts.timeout or 0, cpu_seconds = opts.cpu_time or 0,
+    cpus = opts.cpus or 0, timeout = opts.timeout or 0,
     tmp_bytes = opts.tmp_bytes or 0, disk_bytes = opts.disk_bytes or 0,
     binds = binds, links = links, writable = { self.run_dir, opts.workspace_dir },
   }

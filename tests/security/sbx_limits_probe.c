@@ -1,8 +1,8 @@
-/* sbx_limits_mem.c: holds memory in a way a sandbox's memory limit must count, for
- * sbx_limits_spec.lua. `sbx_limits_mem KIND MIB`: KIND is shared (MAP_SHARED anonymous), memfd
- * (written, never mapped) or sysv (a System V segment, touched then detached). It holds MIB MiB for
- * three seconds, then exits 0: a sandbox whose limit it escapes sees the command succeed. */
-#define _GNU_SOURCE
+/* sbx_limits_probe.c: holds memory in a way a sandbox's memory limit must count, for
+ * sbx_limits_spec.lua. `sbx_limits_probe KIND MIB [SECONDS]`: KIND is shared (MAP_SHARED
+ * anonymous), memfd (written, never mapped) or sysv (a System V segment, touched then detached). It
+ * holds MIB MiB for SECONDS (default 2), then exits 0: a sandbox whose limit it escapes sees the
+ * command succeed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: sbx_limits_mem shared|memfd|sysv MIB\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: sbx_limits_probe shared|memfd|sysv MIB [SECONDS]\n");
     return 2;
   }
   size_t bytes = (size_t)atol(argv[2]) << 20;
@@ -38,6 +38,6 @@ int main(int argc, char **argv) {
     fprintf(stderr, "unknown kind '%s'\n", argv[1]);
     return 2;
   }
-  sleep(3);
+  sleep(argc == 4 ? (unsigned)atoi(argv[3]) : 2);
   return 0;
 }
