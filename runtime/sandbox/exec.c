@@ -179,6 +179,11 @@ int seer_sandbox_exec_main(int argc, char **argv) {
     return 2;
   }
   prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* Non-dumpable, and so are the reaper and its parent, which are visible inside (the reaper is
+   * pid 1 of the command's namespace): no /proc/<pid>/mem, fd or environ of theirs opens there.
+   * Their memory was created in the host's user namespace, where the sandbox has no capabilities.
+   * The command becomes dumpable again when it is executed. */
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) return fail("non-dumpable");
   const char *control = argv[1], *cwd = argv[2];
   int fds[SEER_SANDBOX_NS_COUNT], types[SEER_SANDBOX_NS_COUNT];
   int count = receive_namespaces(control, fds, types);

@@ -14,6 +14,7 @@ work=$(mktemp -d /tmp/seer-unpriv-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/tests/lua" "$work/tests/security"
 cp "$SEER_LUA_BIN" "$work/seer-lua"
+cp "$(dirname "$SEER_LUA_BIN")/seer-sandbox" "$work/seer-sandbox" # found beside seer-lua
 cp "$src/tests/lua/run_busted.lua" "$work/tests/lua/"
 cp "$src/tests/security/sbx_limits_spec.lua" "$work/tests/security/"
 cp "$SEER_sbx_limits_probe" "$work/sbx_limits_probe"
