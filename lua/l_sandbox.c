@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "bindings.h"
@@ -53,20 +52,25 @@ typedef struct {
   held_dir *h; /* NULL once released */
 } lock_box;
 
-/* lock(dir) -> lock (removes dir on :release(), when collected or at exit) | nil, err */
-static int sb_lock(lua_State *L) {
-  size_t len;
-  const char *dir = luaL_checklstring(L, 1, &len);
+/* create(base, prefix) -> dir, lock (removes dir on :release(), when collected or at exit) |
+ * nil, err */
+static int sb_create(lua_State *L) {
+  const char *base = luaL_checkstring(L, 1);
+  const char *prefix = luaL_checkstring(L, 2);
   lock_box *b = lua_newuserdata(L, sizeof *b);
   b->h = NULL;
   luaL_setmetatable(L, LOCK_MT);
+  char dir[4096];
   int fd;
   seer_error err;
-  if (seer_statedir_lock(dir, &fd, &err) != SEER_OK) return fail(L, err.msg);
+  if (seer_statedir_create(base, prefix, dir, sizeof dir, &fd, &err) != SEER_OK)
+    return fail(L, err.msg);
+  size_t len = strlen(dir);
   held_dir *h = malloc(sizeof *h + len + 1);
   if (!h) {
     close(fd);
-    return luaL_error(L, "lock: out of memory");
+    seer_statedir_remove(dir, &err);
+    return luaL_error(L, "create: out of memory");
   }
   static int hooked;
   if (!hooked) hooked = atexit(release_all_at_exit) == 0;
@@ -75,7 +79,9 @@ static int sb_lock(lua_State *L) {
   h->next = held;
   held = h;
   b->h = h;
-  return 1;
+  lua_pushstring(L, dir);
+  lua_insert(L, -2);
+  return 2;
 }
 
 static int lock_release(lua_State *L) {
@@ -195,7 +201,7 @@ int luaopen_seer__sandbox(lua_State *L) {
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
   }
-  static const luaL_Reg fns[] = {{"lock", sb_lock},
+  static const luaL_Reg fns[] = {{"create", sb_create},
                                  {"sweep", sb_sweep},
                                  {"remove_tree", sb_remove_tree},
                                  {"open_sink", sb_open_sink},

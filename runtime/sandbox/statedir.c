@@ -1,11 +1,12 @@
-/* statedir.c: owns host state directories: their owner's lock, removal through directory fds,
- * and the sweep of dead owners' directories (see seer/statedir.h). */
+/* statedir.c: owns host state directories: creating them locked by their owner, removal through
+ * directory fds, and the sweep of dead owners' directories (see seer/statedir.h). */
 #include "seer/statedir.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -14,28 +15,42 @@
 /* Deeper trees than this (which only a hostile sandbox makes) are left, with an error. */
 #define MAX_DEPTH 128
 
-int seer_statedir_lock(const char *dir, int *fd_out, seer_error *err) {
-  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dfd < 0) return seer_error_errno(err, SEER_EIO, errno, "cannot open state dir '%s'", dir);
-  char tmp[64];
-  snprintf(tmp, sizeof tmp, "%s.%d", SEER_STATEDIR_LOCK, (int)getpid());
-  int fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  int e = errno;
-  if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    e = errno;
-    close(fd);
-    fd = -1;
+int seer_statedir_create(const char *base, const char *prefix, char *out, size_t out_size,
+                         int *fd_out, seer_error *err) {
+  for (int attempt = 0; attempt < 100; attempt++) {
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s/.%s-new-XXXXXX", base, prefix);
+    if (n < 0 || (size_t)n >= sizeof tmp)
+      return seer_errorf(err, SEER_EINVAL, "tmpdir: path too long");
+    if (!mkdtemp(tmp))
+      return seer_error_errno(err, SEER_EIO, errno, "cannot create a directory in '%s'", base);
+    const char *suffix = tmp + strlen(tmp) - 6;
+    n = snprintf(out, out_size, "%s/%s-%s", base, prefix, suffix);
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int marker = fd < 0 ? -1
+                        : openat(fd, SEER_STATEDIR_MARKER,
+                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int e = errno;
+    if (marker >= 0) close(marker);
+    if (n < 0 || (size_t)n >= out_size) {
+      e = ENAMETOOLONG;
+      marker = -1;
+    }
+    if (marker >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out, RENAME_NOREPLACE) == 0) {
+        *fd_out = fd;
+        return SEER_OK;
+      }
+      e = errno;
+    }
+    if (fd >= 0) {
+      unlinkat(fd, SEER_STATEDIR_MARKER, 0);
+      close(fd);
+    }
+    rmdir(tmp);
+    if (e != EEXIST) return seer_error_errno(err, SEER_EIO, e, "cannot create '%s'", out);
   }
-  if (fd >= 0 && renameat(dfd, tmp, dfd, SEER_STATEDIR_LOCK) != 0) {
-    e = errno;
-    close(fd);
-    fd = -1;
-  }
-  if (fd < 0) unlinkat(dfd, tmp, 0);
-  close(dfd);
-  if (fd < 0) return seer_error_errno(err, SEER_EIO, e, "cannot lock state dir '%s'", dir);
-  *fd_out = fd;
-  return SEER_OK;
+  return seer_errorf(err, SEER_EIO, "cannot create a directory '%s-*' in '%s'", prefix, base);
 }
 
 static int remove_at(int dfd, const char *name, dev_t dev, int depth, seer_error *err);
@@ -160,11 +175,14 @@ int seer_statedir_sweep(const char *base, const char *const *prefixes, int *remo
     if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
         st.st_uid != geteuid())
       continue;
-    int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd < 0) continue;
-    int lock = openat(dfd, SEER_STATEDIR_LOCK, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    close(dfd);
-    if (lock < 0) continue; /* no lock file: not ours, or its owner is still creating it */
+    int lock = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (lock < 0) continue;
+    struct stat marker;
+    if (fstatat(lock, SEER_STATEDIR_MARKER, &marker, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(marker.st_mode)) { /* not made by seer_statedir_create: never ours to judge */
+      close(lock);
+      continue;
+    }
     if (flock(lock, LOCK_EX | LOCK_NB) == 0) { /* the owner is dead */
       seer_error one;
       if (remove_at(dirfd(d), e->d_name, st.st_dev, 0, &one) == SEER_OK)

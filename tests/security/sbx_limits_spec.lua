@@ -313,6 +313,10 @@ describe("leftovers (item 13)", function()
     local canary_dir = assert(fs.tmpdir("seer-sbxl-canary"))
     assert(fs.write(path.join(canary_dir, "keep"), "keep"))
     assert(seer.process.run({ cmd = "ln", args = { "-s", canary_dir, path.join(dead_dirs[1], "run", "escape") } }).ok)
+    -- A directory of the same name pattern that no seer-lua of this kind made (no marker, no lock):
+    -- an older version's, say, which may well be alive. The sweep must leave it.
+    local foreign = path.join(base, "seer-sandbox-OLDVER")
+    assert(fs.mkdir(foreign, 448))
     -- Another host starts: its sweep runs.
     local next_host, next_dirs = host("exit")
     within(20, function() return next_host:wait() end)
@@ -320,6 +324,7 @@ describe("leftovers (item 13)", function()
     assert.is_false(fs.exists(dead_dirs[2]), "the killed host's session dir is still there")
     assert.is_false(fs.exists(next_dirs[1]))
     assert.are.equal("keep", fs.read(path.join(canary_dir, "keep")))
+    assert.is_true(fs.is_dir(foreign), "the sweep removed a directory it did not make")
     fs.remove(canary_dir)
     assert.is_true(fs.exists(live_dirs[1]) and fs.exists(live_dirs[2]), "a live host's dirs were removed")
     live:close_stdin()

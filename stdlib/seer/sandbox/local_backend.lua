@@ -6,7 +6,7 @@
 --- Host state directory (0700, the host's): spec.json and control.sock (never visible inside),
 --- root/ (the sandbox's root mount point), etc/ (its passwd, hosts...), iface/ (interface copies the
 --- host writes; bound read-only at /run/seer/iface), run/ (the sandbox's own, bound writable at
---- /run/seer; the host never writes there), and .owner.lock (seer.sandbox.state_dirs). /workspace
+--- /run/seer; the host never writes there), and .seer-owner (seer.sandbox.state_dirs). /workspace
 --- is a tmpfs of the sandbox's own (`disk` sized), not on the host. The helpers start with an
 --- empty environment: declared env and secrets go to the commands run inside, never to pid 1.
 local core = require "seer.core"

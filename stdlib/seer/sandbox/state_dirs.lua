@@ -1,9 +1,9 @@
 --- seer.sandbox.state_dirs: the host directories of sandboxes and sessions ($TMPDIR/seer-sandbox-*,
---- $TMPDIR/seer-session-*). Each is locked by its owner for as long as it lives, removed when its
---- owner releases it or the runtime exits (the lock's finalizer), and, after a crash or kill -9,
---- removed by the next create's sweep: a directory whose lock nobody holds has a dead owner.
+--- $TMPDIR/seer-session-*). Each is locked (flock on the directory) by its owner for as long as it
+--- lives, removed when its owner releases it or the runtime exits (the lock's finalizer, an atexit
+--- hook), and, after a crash or kill -9, by the next create's sweep: a directory whose lock nobody
+--- holds has a dead owner.
 --- Removal goes through directory fds and never follows a symlink (seer._sandbox).
-local fs = require "seer.fs"
 local native = require "seer._sandbox"
 local log = require "seer.log"
 
@@ -30,12 +30,8 @@ end
 --- A new locked state directory $TMPDIR/<prefix>-XXXXXX, after sweeping dead owners' ones.
 function M.create(prefix)
   M.sweep()
-  local dir = assert(fs.tmpdir(prefix))
-  local lock, err = native.lock(dir)
-  if not lock then
-    native.remove_tree(dir)
-    error(err, 2)
-  end
+  local dir, lock = native.create(tmp_base(), prefix)
+  if not dir then error(lock, 2) end
   held[dir] = lock
   return dir
 end
