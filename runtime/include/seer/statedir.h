@@ -25,8 +25,8 @@ int seer_statedir_create(const char *base, const char *prefix, char *out, size_t
 int seer_statedir_remove(const char *path, seer_error *err);
 
 /* In base, removes every directory named <prefix>-XXXXXX (for each of the NULL-terminated
- * prefixes) that this user owns, that holds the marker, and that nobody holds locked: its owner is
- * dead. Sets *removed to how many went. */
+ * prefixes) that this user owns (root: any), that holds the marker, and that nobody holds locked:
+ * its owner is dead. Sets *removed to how many went. */
 int seer_statedir_sweep(const char *base, const char *const *prefixes, int *removed,
                         seer_error *err);
 
