@@ -31,8 +31,13 @@ local function host_processes(argv)
   return found
 end
 
--- A unique number for sleep, so the host can find exactly this test's processes.
-local function marker() return tostring(900000 + math.random(0, 99999)) end
+-- A number for sleep unique to this process and call, so the host finds exactly this test's
+-- processes (not those of the same spec running as another user at the same time).
+local markers = 0
+local function marker()
+  markers = markers + 1
+  return ("%s%03d"):format(assert(fs.readlink("/proc/self")), markers)
+end
 
 -- Runs fn, failing (rather than hanging the suite) if it takes longer than s seconds.
 local function within(s, fn)
