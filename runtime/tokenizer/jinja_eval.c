@@ -725,7 +725,6 @@ int jeval(jctx *c, jscope *s, const jnode *n, jv *out) {
 
 static int render_statements(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf *out);
 
-/* Renders statements; returns <0 on error, JR_BREAK / JR_CONTINUE when a loop control ran. */
 int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t nbody, seer_buf *out) {
   int rc = enter(c, nbody ? body[0]->line : 0);
   if (rc) return rc;

@@ -180,7 +180,10 @@ int jfilter(jctx *c, const char *name, jv v, jv *args, size_t nargs, const char 
     seer_buf b = SEER_BUF_INIT;
     if (jv_to_json(v, &o, &b)) {
       seer_buf_free(&b);
-      return jerr(c, line, "tojson: cannot serialise a %s", jv_type_name(v));
+      return jerr(
+          c, line,
+          "tojson: cannot serialise a %s (a macro, or nested too deeply: does it contain itself?)",
+          jv_type_name(v));
     }
     *out = jb_mkstr(c, &b);
     return SEER_OK;

@@ -157,7 +157,11 @@ static double num(jv v) {
 }
 static int64_t inum(jv v) { return v.t == JV_INT ? v.u.i : (int64_t)v.u.b; }
 
-bool jv_eq(jv a, jv b) {
+/* Values a template builds can nest deeply or contain themselves ({% set ns.me = ns %}): the
+ * recursive walks below stop at this depth instead of exhausting the C stack. */
+#define VALUE_DEPTH 256
+
+static bool eq_rec(jv a, jv b, int depth) {
   if (is_num(a) && is_num(b)) {
     if (a.t != JV_FLOAT && b.t != JV_FLOAT) return inum(a) == inum(b);
     return num(a) == num(b);
@@ -168,15 +172,17 @@ bool jv_eq(jv a, jv b) {
   case JV_NONE: return true;
   case JV_STR: return a.u.s.n == b.u.s.n && !memcmp(a.u.s.p, b.u.s.p, a.u.s.n);
   case JV_LIST:
-    if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple) return false;
+    if (a.u.l == b.u.l) return true; /* Python compares container items by identity first */
+    if (a.u.l->n != b.u.l->n || a.u.l->tuple != b.u.l->tuple || depth >= VALUE_DEPTH) return false;
     for (size_t i = 0; i < a.u.l->n; i++)
-      if (!jv_eq(a.u.l->v[i], b.u.l->v[i])) return false;
+      if (!eq_rec(a.u.l->v[i], b.u.l->v[i], depth + 1)) return false;
     return true;
   case JV_DICT:
-    if (a.u.d->n != b.u.d->n) return false;
+    if (a.u.d == b.u.d) return true;
+    if (a.u.d->n != b.u.d->n || depth >= VALUE_DEPTH) return false;
     for (size_t i = 0; i < a.u.d->n; i++) {
       jv o;
-      if (!jv_dict_get(b.u.d, a.u.d->k[i], &o) || !jv_eq(a.u.d->v[i], o)) return false;
+      if (!jv_dict_get(b.u.d, a.u.d->k[i], &o) || !eq_rec(a.u.d->v[i], o, depth + 1)) return false;
     }
     return true;
   case JV_MACRO: return a.u.m == b.u.m;
@@ -186,7 +192,9 @@ bool jv_eq(jv a, jv b) {
   }
 }
 
-int jv_cmp(jv a, jv b, bool *ok) {
+bool jv_eq(jv a, jv b) { return eq_rec(a, b, 0); }
+
+static int cmp_rec(jv a, jv b, bool *ok, int depth) {
   *ok = true;
   if (is_num(a) && is_num(b)) {
     if (a.t != JV_FLOAT && b.t != JV_FLOAT) return (inum(a) > inum(b)) - (inum(a) < inum(b));
@@ -199,10 +207,11 @@ int jv_cmp(jv a, jv b, bool *ok) {
     if (c) return c < 0 ? -1 : 1;
     return (a.u.s.n > b.u.s.n) - (a.u.s.n < b.u.s.n);
   }
-  if (a.t == JV_LIST && b.t == JV_LIST) {
+  if (a.t == JV_LIST && b.t == JV_LIST && depth < VALUE_DEPTH) {
     size_t n = a.u.l->n < b.u.l->n ? a.u.l->n : b.u.l->n;
     for (size_t i = 0; i < n; i++) {
-      int c = jv_cmp(a.u.l->v[i], b.u.l->v[i], ok);
+      if (a.u.l->v[i].t == JV_LIST && a.u.l->v[i].u.l == b.u.l->v[i].u.l) continue;
+      int c = cmp_rec(a.u.l->v[i], b.u.l->v[i], ok, depth + 1);
       if (!*ok || c) return c;
     }
     return (a.u.l->n > b.u.l->n) - (a.u.l->n < b.u.l->n);
@@ -210,6 +219,8 @@ int jv_cmp(jv a, jv b, bool *ok) {
   *ok = false;
   return 0;
 }
+
+int jv_cmp(jv a, jv b, bool *ok) { return cmp_rec(a, b, ok, 0); }
 
 const char *jv_type_name(jv v) {
   static const char *const names[] = {"undefined", "NoneType", "bool",   "int",
@@ -295,13 +306,25 @@ static int str_repr(jv v, seer_buf *out) {
   return rc || seer_buf_appendc(out, q) ? SEER_ENOMEM : SEER_OK;
 }
 
-static int repr(jv v, seer_buf *out) {
-  if (v.t == JV_STR) return str_repr(v, out);
-  return jv_to_str(v, out);
-}
+/* str() of containers prints their items' repr(). `open` holds the containers being printed, so
+ * that one containing itself prints [...] / {...} as Python does. */
+typedef struct print_stack {
+  const void *open[VALUE_DEPTH];
+  int n;
+} print_stack;
 
-int jv_to_str(jv v, seer_buf *out) {
+static int to_str_rec(jv v, bool as_repr, print_stack *ps, seer_buf *out) {
   int rc = 0;
+  if (as_repr && v.t == JV_STR) return str_repr(v, out);
+  if (v.t == JV_LIST || v.t == JV_DICT) {
+    const void *self = v.t == JV_LIST ? (const void *)v.u.l : (const void *)v.u.d;
+    bool seen = ps->n >= VALUE_DEPTH;
+    for (int i = 0; i < ps->n && !seen; i++)
+      seen = ps->open[i] == self;
+    if (seen)
+      return seer_buf_appends(out, v.t == JV_DICT ? "{...}" : v.u.l->tuple ? "(...)" : "[...]");
+    ps->open[ps->n++] = self;
+  }
   switch (v.t) {
   case JV_UNDEF: return SEER_OK;
   case JV_NONE: return seer_buf_appends(out, "None");
@@ -312,19 +335,27 @@ int jv_to_str(jv v, seer_buf *out) {
   case JV_LIST:
     rc = seer_buf_appendc(out, v.u.l->tuple ? '(' : '[');
     for (size_t i = 0; i < v.u.l->n && !rc; i++)
-      rc = (i && seer_buf_appends(out, ", ")) || repr(v.u.l->v[i], out);
+      rc = (i && seer_buf_appends(out, ", ")) || to_str_rec(v.u.l->v[i], true, ps, out);
     if (!rc && v.u.l->tuple && v.u.l->n == 1) rc = seer_buf_appendc(out, ','); /* (x,) */
+    ps->n--;
     return rc || seer_buf_appendc(out, v.u.l->tuple ? ')' : ']') ? SEER_ENOMEM : SEER_OK;
   case JV_DICT:
     rc = seer_buf_appendc(out, '{');
     for (size_t i = 0; i < v.u.d->n && !rc; i++)
-      rc = (i && seer_buf_appends(out, ", ")) || repr(v.u.d->k[i], out) ||
-           seer_buf_appends(out, ": ") || repr(v.u.d->v[i], out);
+      rc = (i && seer_buf_appends(out, ", ")) || to_str_rec(v.u.d->k[i], true, ps, out) ||
+           seer_buf_appends(out, ": ") || to_str_rec(v.u.d->v[i], true, ps, out);
+    ps->n--;
     return rc || seer_buf_appendc(out, '}') ? SEER_ENOMEM : SEER_OK;
   case JV_MACRO:
   case JV_CALLER: return seer_buf_appends(out, "<macro>");
   default: return seer_buf_appends(out, "<function>");
   }
+}
+
+int jv_to_str(jv v, seer_buf *out) {
+  print_stack ps;
+  ps.n = 0;
+  return to_str_rec(v, false, &ps, out);
 }
 
 static int json_str(const char *p, size_t n, bool ascii, seer_buf *out) {
@@ -404,7 +435,7 @@ static int sep(jv s, seer_buf *out) { return seer_buf_append(out, s.u.s.p, s.u.s
 
 static int json_rec(jv v, const jjson_opts *o, int level, seer_buf *out) {
   int rc = 0;
-  if (level > 512) return SEER_EINVAL;
+  if (level > VALUE_DEPTH) return SEER_EINVAL; /* too deep, or a value containing itself */
   switch (v.t) {
   case JV_UNDEF:
   case JV_NONE: return seer_buf_appends(out, "null");

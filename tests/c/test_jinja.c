@@ -191,6 +191,49 @@ static void features(void) {
   RENDERS("{% if true %}x{% endif %}\n", NULL, "x");
 }
 
+/* pre + open * n + mid + close * n + post, NUL-terminated (caller frees). */
+static char *repeat(const char *pre, const char *open, size_t n, const char *mid, const char *close,
+                    const char *post) {
+  seer_buf b = SEER_BUF_INIT;
+  seer_buf_appends(&b, pre);
+  for (size_t i = 0; i < n; i++)
+    seer_buf_appends(&b, open);
+  seer_buf_appends(&b, mid);
+  for (size_t i = 0; i < n; i++)
+    seer_buf_appends(&b, close);
+  seer_buf_appends(&b, post);
+  seer_buf_terminate(&b);
+  return b.data;
+}
+
+/* Long operator chains parse in a loop but evaluate recursively; values a template builds can
+ * contain themselves. Both end cleanly instead of overflowing the stack. */
+static void self_containing_values(void) {
+  struct {
+    const char *pre, *open, *post;
+  } chains[] = {{"{{ 1", " + 1", " }}"}, {"{{ x", ".a", " }}"}, {"{{ x", "|first", " }}"}};
+  for (size_t k = 0; k < sizeof chains / sizeof *chains; k++) {
+    char *src = repeat(chains[k].pre, chains[k].open, 50000, "", "", chains[k].post);
+    seer_error e = {0};
+    int rc;
+    char *r = render(src, "{\"x\": {}}", &rc, &e);
+    CHECK_MSG(r == NULL && rc != 0, "chain %zu rendered", k);
+    CHECK_STR_CONTAINS(e.msg, "levels deep");
+    free(r);
+    free(src);
+  }
+  RENDERS("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}|{{ ns == ns }}", NULL,
+          "{'a': 1, 'me': {...}}|True");
+  seer_error e = {0};
+  int rc;
+  char *r =
+      render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns|tojson }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc != 0);
+  CHECK_STR_CONTAINS(e.msg, "contain itself");
+  r = render("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc != 0);
+}
+
 /* Gemma's template raises on roles that do not alternate; the message must reach the caller. */
 static void gemma_raise(void) {
   const char *dir = tt_tokenizer_dir("gemma3");
@@ -284,6 +327,7 @@ static void hostile(void) {
 int main(void) {
   features();
   hostile();
+  self_containing_values();
   const char *names[] = {"llama3", "qwen3", "llama2", "gemma3"};
   for (size_t i = 0; i < 4; i++)
     chat_cases(names[i]);
