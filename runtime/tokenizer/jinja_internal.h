@@ -275,6 +275,12 @@ int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t n, seer_buf *out
 int jcall_value(jctx *c, jscope *s, jv fn, jv *args, size_t nargs, const char **kwn, jv *kwv,
                 size_t nkw, int line, jv *out);
 
+/* operators (jinja_ops.c) */
+int jop_binary(jctx *c, int op, jv a, jv b, int line, jv *out); /* + - * / // % ** ~ */
+bool jop_contains(jv hay, jv needle);                           /* needle in hay */
+int jop_slice(jctx *c, jv v, jv *parts, int line, jv *out);     /* v[a:b:c], parts NONE if absent */
+int jop_item(jctx *c, jv v, jv key, int line, jv *out);         /* v[key], undefined if missing */
+
 /* builtins (jinja_builtins.c) */
 int jfilter(jctx *c, const char *name, jv self, jv *args, size_t nargs, const char **kwn, jv *kwv,
             size_t nkw, int line, jv *out);
