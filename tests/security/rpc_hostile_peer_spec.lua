@@ -15,10 +15,12 @@ local seer_lua = assert(os.getenv("SEER_LUA_BIN"), "SEER_LUA_BIN is not set")
 local tmpdir = os.getenv("TMPDIR") or "/tmp"
 local counter = 0
 
+local made = {}
 local function private_dir()
   counter = counter + 1
   local dir = ("%s/seer-sec-rpc-%d-%d-%d"):format(tmpdir, os.time(), math.random(1, 1e9), counter)
   assert(os.execute("mkdir -m 700 -p " .. dir))
+  made[#made + 1] = dir
   return dir
 end
 
@@ -238,6 +240,7 @@ describe("seer-lua serve --listen tcp with a token, attacked before authenticati
       server:kill(15)
       server:wait()
     end
+    for _, dir in ipairs(made) do os.execute("rm -rf '" .. dir .. "'") end
   end)
 
   local function status(field)
