@@ -419,6 +419,7 @@ M.Server = Server
 local SERVER_OPTS = {
   token = true, max_frame = true, max_objects = true, max_depth = true, max_decoded = true,
   auth_timeout = true, describe = true, allow_tcp_without_token = true, keep_alive = true,
+  max_connections = true,
 }
 
 local function traceback_handler(e)
@@ -435,7 +436,8 @@ end
 --- are held to rpc.PREAUTH_LIMITS), `max_frame`, `max_objects`, `max_depth`, `max_decoded` (frame
 --- limits after authentication, docs/PROTOCOL.md), `describe` (a function returning the
 --- description when the handler is a function), `keep_alive` (false: neither the listener nor its
---- connections keep the program running; calls in flight still do through their callers).
+--- connections keep the program running; calls in flight still do through their callers),
+--- `max_connections` (connections open at once; one more is closed as soon as it is accepted).
 ---@return seer.rpc.Server
 function M.listen(addr, handler, opts)
   opts = check_opts("seer.rpc.listen", opts, SERVER_OPTS)
@@ -465,7 +467,8 @@ function M.listen(addr, handler, opts)
   local self = setmetatable({
     call = call, describe_fn = describe, token = opts.token, limits = limits, preauth_limits = preauth,
     auth_timeout = check_timeout("seer.rpc.listen", "auth_timeout", opts.auth_timeout, M.DEFAULT_AUTH_TIMEOUT),
-    conns = {}, closed = false, idle = {}, nidle = 0, keep_alive = opts.keep_alive ~= false,
+    conns = {}, nconns = 0, max_connections = opts.max_connections, closed = false, idle = {}, nidle = 0,
+    keep_alive = opts.keep_alive ~= false,
   }, Server)
   local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end)
   if not listener then error("seer.rpc.listen: " .. address, 2) end
@@ -476,9 +479,13 @@ function M.listen(addr, handler, opts)
 end
 
 function Server:_accept(conn)
-  if self.closed then conn:close() return end
+  if self.closed or (self.max_connections and self.nconns >= self.max_connections) then
+    conn:close()
+    return
+  end
   local state = { conn = conn, authed = self.token == nil }
   self.conns[conn] = state
+  self.nconns = self.nconns + 1
   if not self.keep_alive then conn:keep_alive(false) end
   conn:start(function(ev, v)
     if ev == "message" then
@@ -490,6 +497,7 @@ function Server:_accept(conn)
         self:_refuse(state, "AuthError", ("no seer.auth within %g s"):format(self.auth_timeout))
       end
     elseif ev == "close" then
+      if self.conns[conn] then self.nconns = self.nconns - 1 end
       self.conns[conn] = nil
     end
   end, state.authed and self.limits or self.preauth_limits, true)

@@ -149,3 +149,34 @@ describe("create_local_session", function()
     fs.remove(t.workspace_dir)
   end)
 end)
+
+describe("a sandboxed session's relays", function()
+  it("keep at most MAX_CONNECTIONS of the session's connections open on the host", function()
+    local env = require "seer.environment"
+    local fixtures = (os.getenv("SEER_SOURCE_DIR") or ".") .. "/tests/lua/fixtures/scoped"
+    local sb = env.ScopedSandbox(env.SandboxConfig({ memory = "256M" }))
+    sb:start()
+    local lib = sb:serve(fixtures .. "/probe.lua", { name = "probe" })
+    local s = execution.create_local_session({ workspace = ws.Workspace({ libraries = { lib } }) })
+    assert.are.equal(5, s:exec('return require("probe").add(2, 3)'))
+    local before = #assert(fs.list("/proc/self/fd"))
+    -- Connecting succeeds (the kernel queues it); past the cap the host closes it at once.
+    local answered = s:exec(([[
+      local rpc, answered = require "seer.rpc", 0
+      conns = {}
+      for i = 1, 200 do
+        local ok, c = pcall(rpc.connect, %q, { timeout = 2, call_timeout = 2 })
+        if ok then conns[#conns + 1] = c end
+      end
+      for _, c in ipairs(conns) do if pcall(c.call, c, "add", 1, 1) then answered = answered + 1 end end
+      return answered]]):format(lib.address))
+    local after = #assert(fs.list("/proc/self/fd"))
+    local cap = require("seer.session.proxy").MAX_CONNECTIONS
+    assert.is_true(answered <= cap, answered)
+    assert.is_true(after - before <= cap + 2, ("%d -> %d"):format(before, after))
+    assert.are.equal(7, s:exec('return require("probe").add(3, 4)')) -- its own connection is kept
+    s:close()
+    fs.remove(s.workspace_dir)
+    sb:terminate()
+  end)
+end)

@@ -10,6 +10,10 @@ local rpc = require "seer.rpc"
 
 local M = {}
 
+-- Connections one session may hold open to one relay: each costs the host a descriptor, and a
+-- session that opened thousands could leave the host without any.
+M.MAX_CONNECTIONS = 32
+
 local unpack = table.unpack or unpack
 
 ---@class seer.session.Proxy
@@ -35,7 +39,7 @@ function M.start(address, socket)
     local c = self:_upstream()
     if kwargs then return c:call_named(method, kwargs, unpack(args, 1, #args)) end
     return c:call(method, unpack(args, 1, #args))
-  end, { describe = function() return description end, keep_alive = false })
+  end, { describe = function() return description end, keep_alive = false, max_connections = M.MAX_CONNECTIONS })
   -- The session sandbox runs as another uid (as root) than the host: it needs write permission on
   -- the socket. The directory holding it is 0700 and the host's, so nobody else can reach it.
   assert(fs.chmod(socket, 438)) -- 0666
