@@ -154,7 +154,9 @@ function M.create_local_session(opts)
   end
   local ws = opts.workspace or Workspace({})
   if getmetatable(ws) ~= Workspace then ws = Workspace(ws) end
-  local dir = opts.workspace_dir or require("seer.sandbox.state_dirs").create("seer-session")
+  -- The default: a directory in a state directory (removed at exit), below its owner marker so
+  -- that the agent neither sees nor touches the marker.
+  local dir = opts.workspace_dir or path.join(require("seer.sandbox.state_dirs").create("seer-session"), "workspace")
   dir = path.abspath(dir)
   local ok, err = fs.mkdir(dir)
   if not ok then error("create_local_session: " .. err, 2) end

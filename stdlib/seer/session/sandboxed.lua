@@ -12,6 +12,7 @@ local task = require "seer.task"
 local msgpack = require "seer.msgpack"
 local backend_local = require "seer.sandbox.local_backend"
 local proxy = require "seer.session.proxy"
+local state_dirs = require "seer.sandbox.state_dirs"
 
 local M = {}
 
@@ -222,7 +223,7 @@ function Session:close()
   self:_stop_runner()
   self.closed = true
   for _, px in ipairs(self.proxies) do pcall(px.close, px) end
-  if self.proxy_dir then fs.remove(self.proxy_dir) end
+  if self.proxy_dir then state_dirs.release(self.proxy_dir) end
 end
 
 --- start{name, workspace_dir, addresses = {unix:PATH...}, files = {{rel, data}...}, init_code,
@@ -239,7 +240,8 @@ function M.start(opts)
   }, Session)
   local ok, err = pcall(function()
     if #opts.addresses > 0 then
-      self.proxy_dir = assert(fs.tmpdir("seer-relay"))
+      -- A locked state directory: removed at close, at exit, or by the next sweep after a crash.
+      self.proxy_dir = state_dirs.create("seer-session")
       assert(fs.chmod(self.proxy_dir, 448)) -- 0700
     end
     for i, address in ipairs(opts.addresses) do
