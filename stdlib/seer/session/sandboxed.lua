@@ -31,6 +31,8 @@ local Session = {}
 Session.__index = Session
 M.Session = Session
 
+local SANITIZER_OPTIONS = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS" }
+
 local function executor_env(self)
   local env = {
     PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME = self.workspace_dir,
@@ -38,6 +40,9 @@ local function executor_env(self)
     SEER_SESSION_SOCKET = "unix:" .. SOCKET, SEER_SESSION_WORKSPACE = self.workspace_dir,
   }
   if self.stdlib_dir then env.SEER_PATH = "/.seer/stdlib" end
+  -- A sanitizer build's options (no secrets): without them LeakSanitizer runs at the executor's
+  -- exit, which it cannot do under the sandbox's seccomp filter.
+  for _, name in ipairs(SANITIZER_OPTIONS) do env[name] = os.getenv(name) end
   return env
 end
 
@@ -119,23 +124,25 @@ function Session:_death_reason()
 end
 
 function Session:_stop_runner()
-  if self.client then pcall(self.client.close, self.client) end
+  -- Forget the runner first: a call that overlaps this one starts a fresh runner, never reuses this.
+  local client, p, backend = self.client, self.process, self.backend
+  self.client, self.process, self.backend = nil, nil, nil
+  if client then pcall(client.close, client) end
   -- Ending the sandbox kills everything in it, the executor too (which may be stuck in a loop that
   -- never lets it see a SIGTERM); its helper on the host then exits.
-  if self.backend then self.backend:terminate() end
-  if self.process then
-    local p = self.process
-    if not pcall(task.timeout, 2, function() p:wait() end) then pcall(p.kill, p, 9) end
-  end
-  self.client, self.process, self.backend = nil, nil, nil
+  if backend then backend:terminate() end
+  if p and not pcall(task.timeout, 2, function() p:wait() end) then pcall(p.kill, p, 9) end
 end
 
 -- A call into the executor. Returns the result, or nil and the error; `lost` is true when the
 -- executor is gone (its state with it), which the next call repairs by starting a fresh one.
 function Session:_call(method, ...)
   if self.closed then return nil, "this session was closed", false end
+  while self.starting do task.sleep(0.01) end -- another call is starting the runner
   if not self.client then
+    self.starting = true
     local ok, err = pcall(self._start_runner, self)
+    self.starting = false
     if not ok then return nil, "cannot restart the session sandbox: " .. tostring(err), true end
     if self.init_code then
       local r = self:_call("run_lua", self.init_code)
