@@ -90,6 +90,10 @@ describe("seer.harness core", function()
     assert.matches("missing required", select(2, schema.validate(s, {})))
     assert.are.equal('{"properties":{},"required":[],"type":"object"}',
       json.encode(schema.to_json({ type = "object", properties = {}, required = {} })))
+    -- a schema with key order (decoded JSON, or an interface's) keeps it in request bodies
+    local ordered = '{"type":"object","properties":{"zeta":{"type":"string"},"alpha":{"type":"integer"}},'
+      .. '"required":["zeta"]}'
+    assert.are.equal(ordered, json.encode(schema.to_json(json.decode(ordered))))
   end)
 
   it("runs 200 agents concurrently with seer.gather", function()

@@ -55,6 +55,16 @@ describe("seer.interface", function()
       iface.by_name.sum.input_schema.properties.xs)
     local d = iface:describe()
     assert.are.equal("seer-lua", d.server)
+    -- schemas list parameters in declaration order, on every run and both Lua flavours
+    local json = require "seer.json"
+    local path = write_tmp("---@param zeta string\n---@param alpha integer?\n---@param mid boolean\n"
+      .. "function expose.f(zeta, alpha, mid) end\n")
+    local f = interface.load(path).by_name.f
+    os.remove(path)
+    assert.are.equal('{"type":"object","properties":{"zeta":{"type":"string"},'
+      .. '"alpha":{"type":"integer"},"mid":{"type":"boolean"}},"required":["zeta","mid"]}',
+      json.encode(f.input_schema))
+    assert.are.same({ "zeta", "alpha", "mid" }, json.keys(f.input_schema.properties))
     assert.are.equal("add", d.functions[1].name)
     assert.are.equal(10, #d.functions)
   end)
