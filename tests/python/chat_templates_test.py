@@ -252,7 +252,17 @@ def cases_for(tokenizer_dir, template, extra_vars):
     return out
 
 
+def sorted_keys(v):
+    if isinstance(v, dict):
+        return {k: sorted_keys(v[k]) for k in sorted(v)}
+    if isinstance(v, list):
+        return [sorted_keys(x) for x in v]
+    return v
+
+
 def render_jinja2(source, host_vars, case):
+    if case.get("plain"):
+        case = sorted_keys(case)
     variables = dict(host_vars)
     variables.update(messages=case["messages"], tools=None, documents=None)
     variables.update(case["kwargs"])
@@ -298,6 +308,17 @@ def main():
             source = f.read()
         for cname, case in cases_for(host, source, m["vars"]):
             entries.append((f"{m['model']} / {cname}", source, host_vars, case))
+
+    # Tables built in Lua without order information: keys sorted, the same on every run. jinja2
+    # renders the same inputs with every dict's keys sorted.
+    for name in sorted(os.listdir(TOKENIZERS)):
+        tdir = os.path.join(TOKENIZERS, name)
+        tvars, source = special_vars(tdir)
+        if source is None:
+            continue
+        case = {"tokenizer": tdir, "template": None, "messages": TOOL_CHAT[:2], "plain": True,
+                "kwargs": {"add_generation_prompt": True, "tools": TOOLS}}
+        entries.append((f"{name} (fixture tokenizer) / tools from plain Lua tables", source, tvars, case))
 
     for fname, source in FEATURES.items():
         case = {"tokenizer": host, "template": source, "messages": TOOL_CHAT,
