@@ -97,6 +97,12 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
   say("ready");
   double started = now_s();
   seer_sandbox_memory mem = {0, 0, 0, 0};
+  /* Host directories bound writable may grow by the disk quota, and by 100000 entries, from what
+   * they hold now. */
+  seer_sandbox_disk disk_start, disk;
+  seer_sandbox_disk_measure(spec, 10000000, &disk_start);
+  long long disk_limit = spec->disk_bytes > 0 ? spec->disk_bytes : 1LL << 30;
+  long long entries_limit = disk_start.entries + 100000;
   for (unsigned tick = 0;; tick++) {
     struct pollfd p = {STDIN_FILENO, POLLIN, 0};
     int r = poll(&p, 1, 20);
@@ -120,6 +126,16 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
             "shared), limit %lld MiB)",
             mem.total >> 20, mem.private_bytes >> 20, mem.tmpfs >> 20, mem.shared >> 20,
             spec->memory_bytes >> 20);
+        _exit(137);
+      }
+    }
+    if (tick % 50 == 0) { /* every second */
+      seer_sandbox_disk_measure(spec, entries_limit, &disk);
+      if (disk.bytes - disk_start.bytes > disk_limit || disk.entries >= entries_limit) {
+        kill(-1, SIGKILL);
+        say("exit killed (disk quota: the host directories bound writable grew by %lld MiB to "
+            "%lld entries, limit %lld MiB and %lld entries)",
+            (disk.bytes - disk_start.bytes) >> 20, disk.entries, disk_limit >> 20, entries_limit);
         _exit(137);
       }
     }

@@ -40,7 +40,8 @@ typedef struct seer_sandbox_spec {
   int cpus;               /* CPUs the tree may run on; 0: all */
   double timeout_s;       /* wall clock for the whole sandbox; 0: none */
   long long tmp_bytes;    /* size of the /tmp tmpfs; 0: 1 GiB */
-  long long disk_bytes;   /* size of the /workspace tmpfs; 0: 1 GiB */
+  long long disk_bytes;   /* size of the /workspace tmpfs, and what writable binds may grow by;
+                             0: 1 GiB */
 } seer_sandbox_spec;
 
 int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error *err);
@@ -89,6 +90,13 @@ typedef struct seer_sandbox_memory {
   long long private_bytes, tmpfs, shared, total;
 } seer_sandbox_memory;
 void seer_sandbox_memory_measure(seer_sandbox_memory *m, int refresh_shared);
+/* disk.c: what the sandbox keeps in the host directories bound writable into it (measured from
+ * inside, at the binds' destinations): bytes, and entries, counted up to max_entries. */
+typedef struct seer_sandbox_disk {
+  long long bytes, entries;
+} seer_sandbox_disk;
+void seer_sandbox_disk_measure(const seer_sandbox_spec *spec, long long max_entries,
+                               seer_sandbox_disk *d);
 int seer_sandbox_loopback_up(seer_error *err); /* mounts.c */
 
 #endif
