@@ -1,6 +1,6 @@
 /* l_core.c: the `seer.core` module: loop primitives for the Lua scheduler (now, run_once, alive),
- * child processes, and build facts (version, Lua flavour). Scheduling policy lives in
- * seer/task.lua. */
+ * child processes, inherited descriptors (a stdio server's stdin and stdout), and build facts
+ * (version, Lua flavour). Scheduling policy lives in seer/task.lua. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 
 #include "bindings.h"
 #include "runtime_internal.h"
+#include "seer/fdio.h"
 #include "seer/process.h"
 #include "seer/sandbox.h"
 #include "seer/version.h"
@@ -16,6 +17,7 @@
 #endif
 
 #define PROCESS_MT "seer.core.process"
+#define FDREADER_MT "seer.core.fdreader"
 
 static int core_now(lua_State *L) {
   lua_pushnumber(L, seer_loop_now());
@@ -200,6 +202,121 @@ static int process_pid(lua_State *L) {
   return 1;
 }
 
+/* ---- inherited descriptors: a stdio server's stdin and stdout ---- */
+
+typedef struct {
+  seer_fdreader *r; /* NULL once closed */
+  seer_runtime *rt;
+  int callback_ref; /* fn(data) per chunk; fn(nil, err|nil) at the end */
+  int self_ref;
+} fdreader_box;
+
+static void on_fd_data(seer_fdreader *r, const char *data, size_t len, const char *error,
+                       void *ud) {
+  fdreader_box *b = ud;
+  if (b->rt->closing || !b->rt->driving) return;
+  lua_State *L = b->rt->driving;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, b->callback_ref);
+  if (len) {
+    lua_pushlstring(L, data, len);
+    lua_pushnil(L);
+  } else {
+    lua_pushnil(L);
+    if (error)
+      lua_pushstring(L, error);
+    else
+      lua_pushnil(L);
+  }
+  seer_runtime_callback(b->rt, L, 2);
+}
+
+static void on_fd_close(seer_fdreader *r, void *ud) {
+  fdreader_box *b = ud;
+  b->r = NULL;
+  lua_State *L = b->rt->L;
+  luaL_unref(L, LUA_REGISTRYINDEX, b->callback_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, b->self_ref); /* may make the box collectable */
+}
+
+/* read_fd(fd, callback) -> reader: reads an inherited descriptor on the loop. */
+static int core_read_fd(lua_State *L) {
+  seer_runtime *rt = seer_runtime_from(L);
+  int fd = (int)luaL_checkinteger(L, 1);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  fdreader_box *b = lua_newuserdata(L, sizeof *b);
+  memset(b, 0, sizeof *b);
+  b->rt = rt;
+  luaL_setmetatable(L, FDREADER_MT);
+  lua_pushvalue(L, 2);
+  b->callback_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushvalue(L, -1);
+  b->self_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  seer_fdreader_opts o = {.on_data = on_fd_data, .on_close = on_fd_close, .ud = b};
+  seer_error err;
+  if (seer_fdreader_open(rt->loop, fd, &o, &b->r, &err) != SEER_OK) {
+    luaL_unref(L, LUA_REGISTRYINDEX, b->callback_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, b->self_ref);
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  return 1;
+}
+
+static fdreader_box *check_fdreader(lua_State *L) { return luaL_checkudata(L, 1, FDREADER_MT); }
+
+static int fdreader_pause(lua_State *L) {
+  fdreader_box *b = check_fdreader(L);
+  if (b->r) seer_fdreader_pause(b->r);
+  return 0;
+}
+
+static int fdreader_resume(lua_State *L) {
+  fdreader_box *b = check_fdreader(L);
+  if (b->r) seer_fdreader_resume(b->r);
+  return 0;
+}
+
+static int fdreader_keep_alive(lua_State *L) {
+  fdreader_box *b = check_fdreader(L);
+  if (b->r) seer_fdreader_keep_alive(b->r, lua_toboolean(L, 2));
+  return 0;
+}
+
+static int fdreader_close(lua_State *L) {
+  fdreader_box *b = check_fdreader(L);
+  if (b->r) seer_fdreader_close(b->r);
+  return 0;
+}
+
+/* claim_stdout() -> fd | nil, err: a descriptor for protocol output; stdout then goes to stderr. */
+static int core_claim_stdout(lua_State *L) {
+  int fd;
+  seer_error err;
+  if (seer_fd_claim_stdout(&fd, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+/* write_fd(fd, data) -> true | nil, err: writes all of data, waiting for a slow reader. */
+static int core_write_fd(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  seer_error err;
+  if (seer_fd_write_all(fd, data, len, &err) != SEER_OK) {
+    lua_pushnil(L);
+    lua_pushstring(L, err.msg);
+    return 2;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int core_signal_number(lua_State *L) {
   static const struct {
     const char *name;
@@ -264,6 +381,16 @@ int luaopen_seer_core(lua_State *L) {
     lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
+  static const luaL_Reg fdreader_methods[] = {{"pause", fdreader_pause},
+                                              {"resume", fdreader_resume},
+                                              {"keep_alive", fdreader_keep_alive},
+                                              {"close", fdreader_close},
+                                              {NULL, NULL}};
+  if (luaL_newmetatable(L, FDREADER_MT)) {
+    luaL_newlib(L, fdreader_methods);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"now", core_now},
                                  {"run_once", core_run_once},
                                  {"alive", core_alive},
@@ -273,6 +400,9 @@ int luaopen_seer_core(lua_State *L) {
                                  {"exe_path", core_exe_path},
                                  {"sandbox_helper", core_sandbox_helper},
                                  {"ids", core_ids},
+                                 {"read_fd", core_read_fd},
+                                 {"write_fd", core_write_fd},
+                                 {"claim_stdout", core_claim_stdout},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
   lua_pushstring(L, SEER_VERSION);

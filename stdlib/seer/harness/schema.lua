@@ -1,5 +1,5 @@
 --- seer.harness.schema: checks tool input against a tool's JSON Schema (the subset tools use:
---- type, properties, required, additionalProperties = false, items, enum, minimum/maximum,
+--- type, properties, required, additionalProperties = false, items, anyOf, enum, minimum/maximum,
 --- minLength/maxLength, minItems/maxItems) and prepares schemas for JSON encoding.
 local json = require "seer.json"
 
@@ -63,6 +63,18 @@ local function check(schema, v, path, errs)
     end
     if not ok then
       errs[#errs + 1] = ("%s: expected %s, got %s"):format(where, want, describe(v))
+      return
+    end
+  end
+  if schema.anyOf ~= nil then
+    local matched = false
+    for _, sub in ipairs(schema.anyOf) do
+      local sub_errs = {}
+      check(sub, v, path, sub_errs)
+      if #sub_errs == 0 then matched = true break end
+    end
+    if not matched then
+      errs[#errs + 1] = ("%s: matches none of the allowed types, got %s"):format(where, describe(v))
       return
     end
   end

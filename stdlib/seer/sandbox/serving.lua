@@ -1,8 +1,10 @@
 --- seer.sandbox.serving: `sandbox:serve(interface.lua, {expose_as, name})`. The interface runs in
 --- the sandbox under `seer-lua serve`, listening on a Unix socket in the sandbox's run directory;
 --- the host connects to it (refusing anything there but a socket) and turns the interface's
---- description into what expose_as asks for: a Library, markdown for a prompt, or a Skill.
+--- description into what expose_as asks for: a Library, markdown for a prompt, a Skill, or an MCP
+--- server entry (stdio).
 local fs = require "seer.fs"
+local json = require "seer.json"
 local path = require "seer.path"
 
 local task = require "seer.task"
@@ -37,10 +39,6 @@ local function check_opts(opts)
   local as = opts.expose_as or "library"
   if as ~= "library" and as ~= "prompt" and as ~= "skill" and as ~= "mcp" then
     error(("serve: expose_as must be \"library\", \"prompt\", \"skill\" or \"mcp\", got %q"):format(tostring(as)), 4)
-  end
-  if as == "mcp" then
-    error("serve: expose_as = \"mcp\" is not yet available (it arrives with the MCP server); "
-      .. "use \"library\", \"prompt\" or \"skill\"", 4)
   end
   return as
 end
@@ -152,6 +150,17 @@ function M.serve(sandbox, interface_path, opts)
   served.description = description
   if expose_as == "library" then return docs.library(name, served.address, description, opts.call_timeout) end
   if expose_as == "prompt" then return docs.prompt(name, description) end
+  if expose_as == "mcp" then
+    -- A stdio MCP server entry, usable as it is in .mcp.json / mcpServers: `seer-lua mcp` proxying
+    -- this socket. It works while the sandbox runs.
+    local args = json.array({ "mcp", "--connect", served.address, "--name", name })
+    if opts.call_timeout then
+      args[#args + 1] = "--call-timeout"
+      args[#args + 1] = tostring(opts.call_timeout)
+    end
+    return { [name] = { type = "stdio", command = require("seer.core").exe_path(), args = args,
+                        env = json.object({}) } }
+  end
   return docs.skill(name, served.address, description, opts.call_timeout)
 end
 
