@@ -48,11 +48,19 @@ describe("scoped sandbox serving", function()
     fs.remove(dir)
   end)
 
-  it("refuses mcp for now and unknown options", function()
-    local ok, err = pcall(sb.serve, sb, fixtures .. "/probe.lua", { expose_as = "mcp" })
-    assert.is_false(ok)
-    assert.matches("not yet available", err)
-    ok, err = pcall(sb.serve, sb, fixtures .. "/probe.lua", { exposeas = "library" })
+  it("serves an MCP server entry, and refuses unknown options", function()
+    local config = sb:serve(fixtures .. "/probe.lua", { expose_as = "mcp", name = "probe_mcp" })
+    local entry = config.probe_mcp
+    assert.are.equal("stdio", entry.type)
+    assert.are.equal(require("seer.core").exe_path(), entry.command)
+    -- The entry runs as it is: one request through seer-lua mcp into the sandbox.
+    local json = require "seer.json"
+    local r = seer.process.run({ cmd = entry.command, args = entry.args, env = entry.env, timeout = 30,
+      stdin = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"count","arguments":{}}}\n' })
+    local reply = json.decode(r.stdout)
+    assert.are.equal(1, reply.id)
+    assert.is_number(reply.result.structuredContent.result)
+    local ok, err = pcall(sb.serve, sb, fixtures .. "/probe.lua", { exposeas = "library" })
     assert.is_false(ok)
     assert.matches("unknown option 'exposeas'", err)
   end)
