@@ -234,11 +234,10 @@ function Server:receive(msg, send)
       self.ninflight = self.ninflight - 1
     end
     if self.on_idle and self.ninflight == 0 then self.on_idle() end
-    if rok then
-      send(resp)
-    elseif not entry.cancelled then -- a cancelled request gets no answer (the client gave up on it)
-      send(error_response(id, M.INTERNAL_ERROR, "the request was cancelled"))
-    end
+    -- A cancelled request gets no answer: the client gave up on it (the tool may still have
+    -- finished, or turned the cancellation into an error of its own).
+    if entry.cancelled then return end
+    send(rok and resp or error_response(id, M.INTERNAL_ERROR, "internal error: " .. tostring(resp)))
   end)
   entry.task.name = "mcp:" .. method .. ":" .. key
 end
