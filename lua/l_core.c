@@ -365,6 +365,20 @@ static int core_sandbox_helper(lua_State *L) {
   return 1;
 }
 
+/* environ() -> {NAME = value, ...}: this process's environment (to extend it for a child). */
+static int core_environ(lua_State *L) {
+  extern char **environ;
+  lua_newtable(L);
+  for (char **e = environ; e && *e; e++) {
+    const char *eq = strchr(*e, '=');
+    if (!eq || eq == *e) continue;
+    lua_pushlstring(L, *e, (size_t)(eq - *e));
+    lua_pushstring(L, eq + 1);
+    lua_rawset(L, -3);
+  }
+  return 1;
+}
+
 /* ids() -> uid, gid of this process. */
 static int core_ids(lua_State *L) {
   lua_pushinteger(L, (lua_Integer)getuid());
@@ -400,6 +414,7 @@ int luaopen_seer_core(lua_State *L) {
                                  {"exe_path", core_exe_path},
                                  {"sandbox_helper", core_sandbox_helper},
                                  {"ids", core_ids},
+                                 {"environ", core_environ},
                                  {"read_fd", core_read_fd},
                                  {"write_fd", core_write_fd},
                                  {"claim_stdout", core_claim_stdout},

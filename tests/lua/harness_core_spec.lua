@@ -60,7 +60,7 @@ describe("seer.harness core", function()
     local cases = {
       { { bogus = 1 }, "unknown option 'bogus'" },
       { { provider = "nope" }, "unknown provider 'nope'" },
-      { { mcp_config = { srv = { command = "x" } } }, "MCP servers are not supported yet" },
+      { { mcp_config = { srv = { args = {} } } }, "mcp_config.srv: 'command'" },
       { { tools = { { name = "bad name", fn = print } } }, "tools%[1%]%.name" },
       { { tools = { { name = "t" } } }, "needs fn" },
       { { max_turns = 0 }, "max_turns" },

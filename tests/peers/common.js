@@ -83,6 +83,16 @@ const SCENARIOS = {
       'local mt = require("model_tools") local info = mt.get_model_info() '
       + 'return info.name .. " has " .. #mt.get_embedding("cat").embedding .. " dims"' } }] }
     : { text: 'Findings: ' + fmt(results) }),
+  // tests/lua/mcp_client_spec.lua: tools of an MCP server (the SDK's) given through mcp_config.
+  mcp_tools: (turn, results) => (turn === 0
+    ? { tools: [{ name: 'mcp__calc__add', input: { a: 2, b: 40 } }, { name: 'mcp__calc__fail', input: { why: 'no' } },
+      { name: 'mcp__calc__add', input: { a: 'x' } }, { name: 'mcp__calc__slow', input: { s: 30 } }] }
+    : { text: 'MCP: ' + fmt(results) }),
+  mcp_crash: (turn, results) => {
+    if (turn === 0) return { tools: [{ name: 'mcp__calc__crash', input: {} }] };
+    if (turn === 1) return { tools: [{ name: 'mcp__calc__add', input: { a: 1, b: 1 } }] };
+    return { text: 'After the crash: ' + fmt(results) };
+  },
   session: (turn, results) => {
     const steps = [
       { tools: [{ name: 'write_file', input: { path: 'notes/a.txt', content: 'alpha' } }] },

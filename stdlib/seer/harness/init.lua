@@ -68,9 +68,9 @@ local function prepare(opts)
     fail("'max_tokens' must be a positive integer")
   end
   if o.max_retries < 0 then fail("'max_retries' must be >= 0") end
-  if o.mcp_config and next(o.mcp_config) ~= nil then
-    fail("'mcp_config': MCP servers are not supported yet (the stdio MCP client lands with the MCP issue); "
-      .. "pass mcp_config = {} or leave it out")
+  if o.mcp_config then
+    local ok, err = pcall(require("seer.harness.mcp").check, o.mcp_config)
+    if not ok then fail(tostring(err)) end
   end
   o.api_key = o.api_key or os.getenv(provider.env_key) or (provider.env_key2 and os.getenv(provider.env_key2))
   if not o.api_key or o.api_key == "" then
@@ -246,9 +246,24 @@ function Agent:converse()
   end
 end
 
+-- The tools of mcp_config's servers join the agent's tools (seer.harness.mcp).
+function Agent:start_mcp()
+  local o = self.opts
+  local tools, clients = require("seer.harness.mcp").start(o.mcp_config)
+  self.mcp_clients = clients
+  for _, t in ipairs(tools) do
+    if o.tools_by_name[t.name] then
+      error(("MCP tool '%s' clashes with another tool of that name"):format(t.name), 0)
+    end
+    o.tools[#o.tools + 1] = t
+    o.tools_by_name[t.name] = t
+  end
+end
+
 function Agent:finish(stop_reason, extra)
   if self.finished then return end
   self.finished = true
+  if self.mcp_clients then require("seer.harness.mcp").stop(self.mcp_clients) end
   local r = { type = "result", stop_reason = stop_reason, turns = self.turns, usage = self.usage,
               text = self.final_text, cancelled = stop_reason == "cancelled" }
   for k, v in pairs(extra or {}) do r[k] = v end
@@ -261,6 +276,14 @@ end
 local function agent_main(self)
   local ok, err = pcall(function()
     local o = self.opts
+    if o.mcp_config and next(o.mcp_config) ~= nil then
+      local started, why = pcall(self.start_mcp, self)
+      if not started then
+        if why == task.CANCELLED then error(why, 0) end
+        self:emit({ type = "error", message = tostring(why), kind = "mcp" })
+        return "error"
+      end
+    end
     self.conv = self.provider.new_conversation(o)
     local names = {}
     for i, t in ipairs(o.tools) do names[i] = t.name end
@@ -332,7 +355,8 @@ local agent_count = 0
 --- "Begin."), `provider` ("claude" default, "openai", "gemini"), `model` (default from
 --- DEFAULT_MODELS), `base_url`, `api_key` (default from the provider's environment variable),
 --- `max_turns` (50), `max_tokens` (8192), `temperature`, `thinking` (budget tokens, claude),
---- `tools` ({name, description, input_schema, fn(input, ctx)}), `session`, `mcp_config`,
+--- `tools` ({name, description, input_schema, fn(input, ctx)}), `session`, `mcp_config` (stdio MCP
+--- servers {name = {command, args, env}} whose tools are offered as mcp__<server>__<tool>),
 --- `transcript` (JSONL path), `max_retries` (5), `retry_delay` (1 s base), `retry_max_delay` (30 s),
 --- `timeout`/`connect_timeout`/`idle_timeout` (per request, seconds), `name` (for logs),
 --- `on_text(delta)` (streamed text as it arrives; a retried turn may repeat it).
