@@ -51,7 +51,7 @@ describe("seer.mcp.client", function()
     local pid = c.process.pid
     c:close()
     local t0 = core.now()
-    while core.now() - t0 < 5 and seer.process.run({ cmd = "kill", args = { "-0", tostring(pid) } }).ok do
+    while core.now() - t0 < 15 and seer.process.run({ cmd = "kill", args = { "-0", tostring(pid) } }).ok do
       seer.sleep(0.05)
     end
     assert.is_false(seer.process.run({ cmd = "kill", args = { "-0", tostring(pid) } }).ok)
@@ -71,7 +71,7 @@ describe("seer.mcp.client", function()
     assert.matches("did not answer tools/call within 1 s", res[4].content)
     assert.are.equal("end_turn", result.stop_reason)
     assert.matches("^MCP: 42 | ERROR%(", result.text)
-    assert.is_true(core.now() - t0 < 20)
+    assert.is_true(core.now() - t0 < 60) -- no hang (the call timeout is 1 s)
   end)
 
   it("serves seer-lua mcp to an agent the same way", function()
@@ -110,7 +110,7 @@ describe("seer.mcp.client", function()
       assert.are.equal(1, #errs)
       assert.matches(c[2], errs[1].message)
       assert.are.equal("error", result.stop_reason)
-      assert.is_true(core.now() - t0 < 10)
+      assert.is_true(core.now() - t0 < 60) -- no hang
     end
     local ok, err = pcall(harness.run_agent, { provider = "claude", base_url = peer.url, api_key = "k",
       mcp_config = { x = { args = {} } } })

@@ -123,7 +123,7 @@ describe("seer-lua mcp (protocol)", function()
     assert.are.equal("after", r.id) -- no answer ever came for "gone"
     local t0 = core.now()
     assert.are.equal(0, s.close().code)
-    assert.is_true(core.now() - t0 < 10)
+    assert.is_true(core.now() - t0 < 60) -- no hang
   end)
 
   it("refuses an oversized line and reads on", function()

@@ -8,11 +8,17 @@ local tools = require "seer.mcp.tools"
 
 local M = {}
 
+-- A deep copy that keeps arrays arrays and objects in their key order (json.keys).
 local function copy(v)
   if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = copy(x) end
-  return setmetatable(out, getmetatable(v))
+  if getmetatable(v) == getmetatable(json.array()) then
+    local out = json.array()
+    for i = 1, #v do out[i] = copy(v[i]) end
+    return out
+  end
+  local out = json.object()
+  for _, k in ipairs(json.keys(v)) do out[k] = copy(v[k]) end
+  return out
 end
 
 -- The input schema as the interface describes it; an argument the function does not have is
@@ -29,14 +35,14 @@ local function output_schema(f)
   if not f.returns then return nil end
   local result = copy(f.returns.schema or {})
   if f.returns.description then result.description = f.returns.description end
-  return {
-    type = "object",
-    properties = {
-      result = result,
-      truncated = { type = "object", description = "present instead of result when the result was larger than "
-        .. "the server's limit; the text content then holds its beginning" },
-    },
-  }
+  return json.ordered({
+    { "type", "object" },
+    { "properties", json.ordered({
+      { "result", result },
+      { "truncated", { type = "object", description = "present instead of result when the result was larger "
+        .. "than the server's limit; the text content then holds its beginning" } },
+    }) },
+  })
 end
 
 --- A registry with one tool per function of `description` (the seer.describe format).

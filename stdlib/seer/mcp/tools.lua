@@ -153,10 +153,10 @@ local function plain(v, seen, depth)
       out = json.object({ type = "msgpack-ext", ext = v.type, base64 = base64(v.data or "") })
     else
       out = json.object()
-      for k, x in pairs(v) do
+      for k in pairs(v) do
         if type(k) ~= "string" and type(k) ~= "number" then error("the result has a key of type " .. type(k), 0) end
-        out[tostring(k)] = plain(x, seen, depth + 1)
       end
+      for _, k in ipairs(json.keys(v)) do out[tostring(k)] = plain(v[k], seen, depth + 1) end -- in v's key order
     end
     seen[v] = nil
     return out
