@@ -72,7 +72,8 @@ check stdin-script 0 "from stdin" -- bash -c "echo 'print(\"from stdin\")' | '$b
 check exit-code 0 "" -- "$bin" -e 'os.exit(0)'
 check exit-code-3 3 "" -- "$bin" -e 'os.exit(3)'
 check doctor 0 "user namespaces" -- "$bin" doctor
-check unavailable-subcommand 1 "'mcp' is not available in this build yet" -- "$bin" mcp
+check mcp-usage 1 "give either --connect ADDR or an interface file" -- "$bin" mcp
+check mcp-subcommand 0 '"protocolVersion":"2025-11-25"' -- bash -c "echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}' | '$bin' mcp tests/lua/fixtures/mcp/tools.lua"
 
 # Runs from another directory: the stdlib is embedded, not read from the tree.
 check any-directory 0 "0.1.0" -- bash -c "cd / && '$bin' -e 'print(require(\"seer\").version)'"
