@@ -15,7 +15,8 @@ local PY = (os.getenv("SEER_VENV") or (SRC .. "/build/test-cache/venv")) .. "/bi
 local LUA = os.getenv("SEER_LUA_BIN") or core.exe_path()
 
 local function calc(extra)
-  local e = { command = PY, args = { FIX .. "/sdk_server.py" } }
+  -- Importing the SDK takes seconds of CPU; a loaded machine must not turn that into a failure.
+  local e = { command = PY, args = { FIX .. "/sdk_server.py" }, startup_timeout = 120 }
   for k, v in pairs(extra or {}) do e[k] = v end
   return e
 end

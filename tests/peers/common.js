@@ -88,6 +88,11 @@ const SCENARIOS = {
     ? { tools: [{ name: 'mcp__calc__add', input: { a: 2, b: 40 } }, { name: 'mcp__calc__fail', input: { why: 'no' } },
       { name: 'mcp__calc__add', input: { a: 'x' } }, { name: 'mcp__calc__slow', input: { s: 30 } }] }
     : { text: 'MCP: ' + fmt(results) }),
+  // examples/scoped-sandbox-mcp: the agent calls the sandbox's interface as MCP tools.
+  scoped_mcp: (turn, results) => (turn === 0
+    ? { tools: [{ name: 'mcp__model_tools__get_model_info', input: {} },
+      { name: 'mcp__model_tools__get_embedding', input: { text: 'cat' } }] }
+    : { text: 'Findings: ' + fmt(results).slice(0, 300) }),
   mcp_crash: (turn, results) => {
     if (turn === 0) return { tools: [{ name: 'mcp__calc__crash', input: {} }] };
     if (turn === 1) return { tools: [{ name: 'mcp__calc__add', input: { a: 1, b: 1 } }] };

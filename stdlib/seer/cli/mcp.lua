@@ -8,6 +8,7 @@ local server_mod = require "seer.mcp.server"
 local stdio = require "seer.mcp.stdio"
 local mcp_interface = require "seer.mcp.interface"
 local path = require "seer.path"
+local fs = require "seer.fs"
 
 local M = {}
 
@@ -92,6 +93,11 @@ function M.main(args)
   local reg, name
   local topts = { max_result = o.max_result }
   if o.connect then
+    -- A sandbox owns the directory of its socket: a symlink there could point at a host socket.
+    local sock = o.connect:match("^unix:(.*)$")
+    if sock and fs.readlink(sock) then
+      return fail(("'%s' is a symlink; refusing to follow it (connect to the socket itself)"):format(sock))
+    end
     local token = o.token or os.getenv("SEER_RPC_TOKEN")
     if token == "" then token = nil end
     local ok, client = pcall(rpc.connect, o.connect, { token = token, call_timeout = o.call_timeout,

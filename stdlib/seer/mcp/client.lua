@@ -200,7 +200,12 @@ function Client:request(method, params, timeout)
   self.next_id = id + 1
   local key = tostring(id)
   timeout = timeout or self.call_timeout
-  local msg = task.await(function(done)
+  local msg = task.await(function(wake)
+    local stop
+    local function done(m)
+      if stop then stop() end -- an answered call must not leave its deadline pending
+      wake(m)
+    end
     self.pending[key] = done
     if not self:_send({ jsonrpc = "2.0", id = id, method = method, params = params or json.object({}) }) then
       self.pending[key] = nil
@@ -208,7 +213,7 @@ function Client:request(method, params, timeout)
              gone = true })
       return nil
     end
-    local stop = task.call_later(timeout, function()
+    stop = task.call_later(timeout, function()
       if self.pending[key] then
         self.pending[key] = nil
         self:_send({ jsonrpc = "2.0", method = "notifications/cancelled",
