@@ -83,19 +83,20 @@ const SCENARIOS = {
       'local mt = require("model_tools") local info = mt.get_model_info() '
       + 'return info.name .. " has " .. #mt.get_embedding("cat").embedding .. " dims"' } }] }
     : { text: 'Findings: ' + fmt(results) }),
-  // tests/lua/mcp_client_spec.lua: tools of an MCP server (the SDK's) given through mcp_config.
-  mcp_tools: (turn, results) => (turn === 0
-    ? { tools: [{ name: 'mcp__calc__add', input: { a: 2, b: 40 } }, { name: 'mcp__calc__fail', input: { why: 'no' } },
-      { name: 'mcp__calc__add', input: { a: 'x' } }, { name: 'mcp__calc__slow', input: { s: 30 } }] }
-    : { text: 'MCP: ' + fmt(results) }),
   // examples/scoped-sandbox-mcp: the agent calls the sandbox's interface as MCP tools.
   scoped_mcp: (turn, results) => (turn === 0
     ? { tools: [{ name: 'mcp__model_tools__get_model_info', input: {} },
       { name: 'mcp__model_tools__get_embedding', input: { text: 'cat' } }] }
     : { text: 'Findings: ' + fmt(results).slice(0, 300) }),
-  mcp_crash: (turn, results) => {
-    if (turn === 0) return { tools: [{ name: 'mcp__calc__crash', input: {} }] };
-    if (turn === 1) return { tools: [{ name: 'mcp__calc__add', input: { a: 1, b: 1 } }] };
+  // tests/lua/mcp_client_spec.lua: the tools of a server written with the official SDK, a call that
+  // times out, then a crash of that server.
+  mcp_tools: (turn, results) => {
+    if (turn === 0) {
+      return { tools: [{ name: 'mcp__calc__add', input: { a: 2, b: 40 } }, { name: 'mcp__calc__fail', input: { why: 'no' } },
+        { name: 'mcp__calc__add', input: { a: 'x' } }, { name: 'mcp__calc__slow', input: { s: 30 } }] };
+    }
+    if (turn === 1) return { tools: [{ name: 'mcp__calc__crash', input: {} }] };
+    if (turn === 2) return { tools: [{ name: 'mcp__calc__add', input: { a: 1, b: 1 } }] };
     return { text: 'After the crash: ' + fmt(results) };
   },
   session: (turn, results) => {

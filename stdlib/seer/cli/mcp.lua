@@ -22,7 +22,8 @@ usage: seer-lua mcp --connect ADDR [--token TOKEN] [options]
   --name NAME        the server's name (default: the interface's file name)
   --max-line BYTES   longest request line accepted (default 16 MiB)
   --max-result BYTES longest tool result text before it is truncated (default 1 MiB)
-  --call-timeout S   with --connect: fail a call after S seconds (default: no limit)
+  --call-timeout S   with --connect: a call without an answer after S seconds is a tool error
+                     (default: the RPC client's, 60 s; "inf" waits forever)
 ]]
 
 local VALUE_OPTS = {
@@ -66,7 +67,7 @@ end
 
 local function positive(o, key, flag)
   if o[key] == nil then return true end
-  local n = tonumber(o[key])
+  local n = o[key] == "inf" and math.huge or tonumber(o[key])
   if not n or n <= 0 then return nil, flag .. " must be a positive number" end
   o[key] = n
   return true

@@ -24,6 +24,9 @@ end
 -- The input schema as the interface describes it; an argument the function does not have is
 -- refused by the interface, so the schema says so.
 local function input_schema(f)
+  if f.input_schema ~= nil and type(f.input_schema) ~= "table" then
+    error(("the input schema of '%s' is not an object"):format(f.name), 0)
+  end
   local s = copy(f.input_schema or { type = "object" })
   s.type = "object"
   s.properties = s.properties or json.object({})
@@ -33,7 +36,7 @@ end
 
 local function output_schema(f)
   if not f.returns then return nil end
-  local result = copy(f.returns.schema or {})
+  local result = type(f.returns.schema) == "table" and copy(f.returns.schema) or json.object()
   if f.returns.description then result.description = f.returns.description end
   return json.ordered({
     { "type", "object" },
@@ -69,6 +72,8 @@ end
 --- Tools for an interface served at the other end of a seer.rpc client.
 function M.from_rpc(client, opts)
   local description = client:describe()
+  -- The description may come from a sandbox: checked like the host checks it before using it.
+  require("seer.sandbox.interface_docs").check(description, "seer-lua mcp")
   return M.registry(description, function(name, args)
     local ok, result = pcall(client.call_named, client, name, args)
     if ok then return result end

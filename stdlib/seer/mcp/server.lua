@@ -49,7 +49,7 @@ function M.new(opts)
   return setmetatable({
     tools = opts.tools, instructions = opts.instructions,
     info = { name = opts.name or "seer-lua", version = opts.version or core.version, title = opts.title },
-    version = nil, initialized = false, inflight = {}, ninflight = 0,
+    version = nil, initialized = false, inflight = {}, ninflight = 0, idle = {},
   }, Server)
 end
 
@@ -127,8 +127,10 @@ notifications["notifications/cancelled"] = function(self, params)
   local entry = id ~= nil and self.inflight[tostring(id)]
   if entry then
     log.info("mcp", "request %s cancelled by the client", tostring(id))
+    self.inflight[entry.key] = nil
+    self.ninflight = self.ninflight - 1
     entry.cancelled = true
-    entry.task:cancel()
+    if entry.task then entry.task:cancel() end
   end
 end
 
@@ -224,22 +226,52 @@ function Server:receive(msg, send)
   ctx.method = method
   if not SLOW[method] then return send(run(self, handler, params, ctx)) end
   local key = tostring(id)
-  local entry = {}
+  local entry = { key = key, id = id, handler = handler, params = params, ctx = ctx, send = send }
   self.inflight[key] = entry
   self.ninflight = self.ninflight + 1
-  entry.task = task.spawn(function()
-    local rok, resp = pcall(run, self, handler, params, ctx)
-    if self.inflight[key] == entry then
-      self.inflight[key] = nil
-      self.ninflight = self.ninflight - 1
+  -- An idle worker takes the call; only when none is idle does a new task start.
+  local n = #self.idle
+  if n > 0 then
+    local wake = self.idle[n]
+    self.idle[n] = nil
+    wake(entry)
+  else
+    task.spawn(self._worker, self, entry).name = "mcp-worker"
+  end
+end
+
+-- Idle workers kept for the next calls; more than this after a burst of concurrent calls end.
+local MAX_IDLE_WORKERS = 16
+
+function Server:_run_call(entry)
+  if entry.cancelled then return end
+  entry.task = task.current()
+  local rok, resp = pcall(run, self, entry.handler, entry.params, entry.ctx)
+  entry.task = nil
+  if self.inflight[entry.key] == entry then
+    self.inflight[entry.key] = nil
+    self.ninflight = self.ninflight - 1
+  end
+  -- A cancelled request gets no answer: the client gave up on it (the tool may still have
+  -- finished, or turned the cancellation into an error of its own).
+  if entry.cancelled then return end
+  entry.send(rok and resp or error_response(entry.id, M.INTERNAL_ERROR, "internal error: " .. tostring(resp)))
+end
+
+function Server:_worker(entry)
+  local idle = self.idle
+  local function park(done)
+    idle[#idle + 1] = done
+    return function()
+      for i = #idle, 1, -1 do if idle[i] == done then table.remove(idle, i) end end
     end
-    if self.on_idle and self.ninflight == 0 then self.on_idle() end
-    -- A cancelled request gets no answer: the client gave up on it (the tool may still have
-    -- finished, or turned the cancellation into an error of its own).
-    if entry.cancelled then return end
-    send(rok and resp or error_response(id, M.INTERNAL_ERROR, "internal error: " .. tostring(resp)))
-  end)
-  entry.task.name = "mcp:" .. method .. ":" .. key
+  end
+  while entry do
+    self:_run_call(entry)
+    -- A cancelled worker stays cancelled: it ends instead of taking more calls.
+    if entry.cancelled or #idle >= MAX_IDLE_WORKERS then return end
+    entry = task.await(park)
+  end
 end
 
 --- Handle one line of text (one JSON-RPC message).
@@ -256,10 +288,15 @@ function Server:busy() return self.ninflight end
 
 --- Cancel every running request.
 function Server:cancel_all()
-  for _, entry in pairs(self.inflight) do
+  local inflight = self.inflight
+  self.inflight, self.ninflight = {}, 0
+  for _, entry in pairs(inflight) do
     entry.cancelled = true
-    entry.task:cancel()
+    if entry.task then entry.task:cancel() end
   end
+  local idle = self.idle
+  self.idle = {}
+  for i = 1, #idle do idle[i](nil) end -- idle workers end
 end
 
 return M
