@@ -96,8 +96,9 @@ int tok_pieces_push(tok_pieces *p, const char *s, size_t len, int32_t id, bool a
 /* Starts a piece whose bytes the caller then appends to p->arena; finish with tok_pieces_end. */
 static inline size_t tok_pieces_begin(tok_pieces *p) { return p->arena.len; }
 int tok_pieces_end(tok_pieces *p, size_t start, int32_t id, bool at_origin);
+/* "" for pieces whose arena was never allocated (all empty, as a Strip decoder can leave them). */
 static inline const char *tok_piece_str(const tok_pieces *p, size_t i) {
-  return p->arena.data + p->v[i].off;
+  return p->arena.data ? p->arena.data + p->v[i].off : "";
 }
 
 /* ---- regex (tok_regex.c): Oniguruma-flavoured patterns run on PCRE2 ---- */
