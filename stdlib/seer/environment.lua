@@ -277,12 +277,22 @@ function Sandbox:snapshot(file, opts)
 end
 
 --- Start a new sandbox from `config` with /workspace restored from a snapshot tarball.
+--- The archive goes in as a file, never through the host's memory: copied (by cp) into the
+--- host-owned directory bound read-only at /run/seer/iface, unpacked there, removed.
 function Sandbox.from_snapshot(file, cfg)
-  local data, err = fs.read(file)
-  if not data then error("Sandbox.from_snapshot: " .. err, 2) end
+  if not fs.is_file(file) then error(("Sandbox.from_snapshot: no snapshot file '%s'"):format(file), 2) end
   local sb = Sandbox.new(cfg)
   sb:start()
-  sb:exec({ "tar", "-C", "/workspace", "-xzf", "-" }, { stdin = data })
+  local staged = sb.backend:iface_path("snapshot.tar.gz")
+  local r = require("seer.process").run({ cmd = "cp", args = { "--", file, staged } })
+  local ok, err = r.ok, r.stderr
+  if ok then ok, err = fs.chmod(staged, 420) end -- 0644: readable by the sandbox's uid
+  if ok then ok, err = pcall(sb.exec, sb, { "tar", "-C", "/workspace", "-xzf", "/run/seer/iface/snapshot.tar.gz" }) end
+  os.remove(staged)
+  if not ok then
+    sb:terminate()
+    error(("Sandbox.from_snapshot: cannot restore '%s': %s"):format(file, tostring(err):gsub("%s+$", "")), 2)
+  end
   return sb
 end
 
