@@ -30,7 +30,7 @@ static void usage(FILE *out) {
       "commands:\n"
       "  serve interface.lua --listen ADDR   serve an interface over msgpack-RPC\n"
       "  mcp (--connect ADDR | interface.lua) speak MCP over stdio\n"
-      "  model pull|ls|info|create-random      manage models\n"
+      "  model info|create-random            inspect and create models\n"
       "  doctor                                check this machine's setup\n"
       "  transcript render FILE                render an agent transcript\n"
       "\n"

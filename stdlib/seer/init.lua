@@ -18,7 +18,7 @@ local M = {
 
 local submodules = {
   json = true, msgpack = true, fs = true, path = true, log = true, process = true, task = true,
-  pretty = true, model = true, tensor = true, tokenizer = true, rpc = true, mcp = true, hub = true,
+  pretty = true, model = true, tensor = true, tokenizer = true, rpc = true, mcp = true,
   http = true, environment = true, workspace = true, execution = true, harness = true,
 }
 

@@ -1,5 +1,5 @@
 --- seer-lua model: create-random (random-weight models for benchmarks and demos) and info (what a
---- model directory holds). pull and ls arrive with the hub.
+--- model directory holds). Hub downloads (pull, ls) are not written yet.
 local model = require "seer.model"
 
 local M = {}
@@ -9,7 +9,7 @@ usage: seer-lua model <command> [args]
   create-random --config FILE --out DIR [--dtype bf16|f16|f32] [--seed N]
                                write a seeded random-weight model for a config.json
   info DIR                     architecture, sizes, dtype, layer types and weight bytes
-  pull ID, ls                  (arrive with the hub; not available yet)
+Each command answers --help.
 ]]
 
 local function fail(msg)
@@ -31,7 +31,12 @@ local function parse_flags(args, first, valid)
   return out
 end
 
+local function wants_help(args)
+  return args[2] == "--help" or args[2] == "-h"
+end
+
 local function create_random(args)
+  if wants_help(args) then io.write(USAGE) return 0 end
   local f, err = parse_flags(args, 2, { config = true, out = true, dtype = true, seed = true })
   if not f then return fail(err .. "\n" .. USAGE) end
   if not f.config or not f.out then return fail("create-random needs --config FILE and --out DIR\n" .. USAGE) end
@@ -57,6 +62,7 @@ local function human(bytes)
 end
 
 local function info(args)
+  if wants_help(args) then io.write(USAGE) return 0 end
   local dir = args[2]
   if not dir then return fail("info needs a model directory\n" .. USAGE) end
   local m = model.load(dir)
@@ -91,7 +97,8 @@ function M.main(args)
   if cmd == "create-random" then return create_random(args) end
   if cmd == "info" then return info(args) end
   if cmd == "pull" or cmd == "ls" then
-    return fail(("'%s' is not available yet: it arrives with the hub (seer.hub)"):format(cmd))
+    return fail(("'%s': hub downloads are not written yet; put the model in the Hugging Face cache "
+      .. "(huggingface-cli download ID) or pass a local directory"):format(cmd))
   end
   if cmd == nil or cmd == "-h" or cmd == "--help" or cmd == "help" then
     io.write(USAGE)

@@ -8,6 +8,12 @@ local USAGE = "usage: seer-lua transcript render FILE [--format md|html] [-o OUT
 
 function M.main(args)
   args = args or {}
+  for _, a in ipairs(args) do
+    if a == "--help" or a == "-h" then
+      io.write(USAGE)
+      return 0
+    end
+  end
   if args[1] ~= "render" then
     io.stderr:write(USAGE)
     return 2
