@@ -100,37 +100,46 @@ static void encode_value(encoder *e, int idx, int depth);
 
 static void encode_object(encoder *e, int idx, int depth) {
   lua_State *L = e->L;
-  /* Keys in the shared order (insertion order when known, else sorted); their string forms go
-   * into a Lua table, which keeps them alive. */
+  /* Keys in the shared order (insertion order when known, else sorted). String keys are written
+   * as they are; number keys need a string form, kept in a second table (made only if needed). */
   size_t n = seer_push_key_order(L, idx);
   int keys = lua_gettop(L);
-  lua_createtable(L, (int)n, 0);
-  int names_t = lua_gettop(L);
-  for (size_t i = 1; i <= n; i++) {
-    lua_rawgeti(L, keys, (int)i);
+  lua_pushnil(L); /* slot for the number keys' strings */
+  int numstr = lua_gettop(L);
+  /* Scratch: C arrays for small objects; a userdata (freed by the collector if an error unwinds
+   * past it) for large ones. */
+  const char *small[2 * 16];
+  int small_order[16];
+  const char **names = small, **sorted;
+  int *order = small_order;
+  if (n > 16) {
+    names = lua_newuserdata(L, n * (2 * sizeof(char *) + sizeof(int)) + 1);
+    order = (int *)(names + 2 * n);
+  } else {
+    lua_pushnil(L);
+  }
+  sorted = names + n;
+  for (size_t i = 0; i < n; i++) {
+    lua_rawgeti(L, keys, (int)i + 1);
     int kt = lua_type(L, -1);
-    if (kt == LUA_TNUMBER) {
+    if (kt == LUA_TSTRING) {
+      names[i] = lua_tostring(L, -1); /* the keys table keeps it alive */
+    } else if (kt == LUA_TNUMBER) {
       char tmp[40];
       if (seer_isinteger(L, -1))
         snprintf(tmp, sizeof tmp, "%lld", seer_tointeger(L, -1));
       else
         snprintf(tmp, sizeof tmp, "%.17g", lua_tonumber(L, -1));
+      if (lua_isnil(L, numstr)) {
+        lua_newtable(L);
+        lua_replace(L, numstr);
+      }
       lua_pushstring(L, tmp);
-    } else if (kt == LUA_TSTRING) {
-      lua_pushvalue(L, -1);
+      names[i] = lua_tostring(L, -1);
+      lua_rawseti(L, numstr, (int)i + 1);
     } else {
       encode_fail(e, depth, lua_pushfstring(L, "table key of type %s", luaL_typename(L, -1)));
     }
-    lua_rawseti(L, names_t, (int)i);
-    lua_pop(L, 1);
-  }
-  /* Scratch arrays live in a userdata so an error raised mid-object cannot leak them. */
-  const char **names = lua_newuserdata(L, n * (2 * sizeof(char *) + sizeof(int)) + 1);
-  const char **sorted = names + n;
-  int *order = (int *)(sorted + n);
-  for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, names_t, (int)i + 1);
-    names[i] = lua_tostring(L, -1);
     lua_pop(L, 1);
     order[i] = (int)i;
   }

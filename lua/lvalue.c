@@ -14,7 +14,9 @@ static const char OBJECT_MT_KEY[] = "seer.object";
 static const char ORDER_KEY[] = "seer.key_order";
 
 static void push_orders(lua_State *L) {
-  lua_getfield(L, LUA_REGISTRYINDEX, ORDER_KEY);
+  /* Keyed by the address of ORDER_KEY: no string to hash on every object encoded. */
+  lua_pushlightuserdata(L, (void *)ORDER_KEY);
+  lua_rawget(L, LUA_REGISTRYINDEX);
   if (lua_istable(L, -1)) return;
   lua_pop(L, 1);
   lua_newtable(L);
@@ -22,8 +24,9 @@ static void push_orders(lua_State *L) {
   lua_pushliteral(L, "k");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
-  lua_setfield(L, LUA_REGISTRYINDEX, ORDER_KEY);
+  lua_pushlightuserdata(L, (void *)ORDER_KEY);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
 static int object_newindex(lua_State *L);
@@ -123,16 +126,19 @@ static int compare_sort_keys(const void *pa, const void *pb) {
   return a->pos < b->pos ? -1 : a->pos > b->pos;
 }
 
-/* Sorts keys[1..n] (the table at index keys) in place by the fallback order. */
-static void sort_key_table(lua_State *L, int keys, size_t n) {
+/* Sorts keys[from+1 .. from+n] (the table at index keys) in place by the fallback order. */
+static void sort_key_range(lua_State *L, int keys, size_t from, size_t n) {
   if (n < 2) return;
-  /* Scratch lives in a userdata so that a memory error cannot leak it. */
-  sort_key *v = lua_newuserdata(L, n * sizeof *v);
+  /* Small key sets sort in a C array (nothing below can raise, so nothing can leak); larger ones
+   * in a userdata, which the collector frees even if a memory error unwinds past it. */
+  sort_key small[32];
+  sort_key *v = n <= 32 ? small : lua_newuserdata(L, n * sizeof *v);
+  int scratch = n <= 32 ? 0 : lua_gettop(L);
   for (size_t i = 0; i < n; i++) {
     sort_key *k = &v[i];
     memset(k, 0, sizeof *k);
-    k->pos = i + 1;
-    lua_rawgeti(L, keys, (int)(i + 1));
+    k->pos = from + i + 1;
+    lua_rawgeti(L, keys, (int)(from + i + 1));
     switch (lua_type(L, -1)) {
     case LUA_TNUMBER:
       k->rank = 0;
@@ -153,17 +159,25 @@ static void sort_key_table(lua_State *L, int keys, size_t n) {
     lua_pop(L, 1);
   }
   qsort(v, n, sizeof *v, compare_sort_keys);
-  /* Gather the keys in sorted order into a new table, then copy them back. */
-  lua_createtable(L, (int)n, 0);
-  for (size_t i = 0; i < n; i++) {
-    lua_rawgeti(L, keys, (int)v[i].pos);
-    lua_rawseti(L, -2, (int)(i + 1));
+  /* Permute through the Lua stack (or a scratch table when the set is large). */
+  if (n <= 1024 && lua_checkstack(L, (int)n + 2)) {
+    for (size_t i = 0; i < n; i++)
+      lua_rawgeti(L, keys, (int)v[i].pos);
+    for (size_t i = n; i >= 1; i--)
+      lua_rawseti(L, keys, (int)(from + i));
+  } else {
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, keys, (int)v[i].pos);
+      lua_rawseti(L, -2, (int)(i + 1));
+    }
+    for (size_t i = 1; i <= n; i++) {
+      lua_rawgeti(L, -1, (int)i);
+      lua_rawseti(L, keys, (int)(from + i));
+    }
+    lua_pop(L, 1);
   }
-  for (size_t i = 1; i <= n; i++) {
-    lua_rawgeti(L, -1, (int)i);
-    lua_rawseti(L, keys, (int)i);
-  }
-  lua_pop(L, 2);
+  if (scratch) lua_remove(L, scratch);
 }
 
 /* Pushes the order list of the table at idx, or nil. */
@@ -200,7 +214,7 @@ static void push_order_list_or_new(lua_State *L, int idx) {
     lua_pushvalue(L, -1);
     lua_rawseti(L, keys, (int)++n);
   }
-  sort_key_table(L, keys, n);
+  sort_key_range(L, keys, 0, n);
   push_orders(L);
   lua_pushvalue(L, idx);
   lua_pushvalue(L, keys);
@@ -245,64 +259,72 @@ void seer_key_order_init(lua_State *L, int idx) {
 size_t seer_push_key_order(lua_State *L, int idx) {
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
   luaL_checkstack(L, 8, "key order");
-  lua_newtable(L);
+  size_t count = 0; /* sizes the result: growing it key by key costs more than this pass */
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    count++;
+  }
+  lua_createtable(L, (int)count, 0);
   int out = lua_gettop(L);
   size_t n = 0;
   push_order_list(L, idx);
   int list = lua_gettop(L);
-  int seen = 0;
-  if (!lua_isnil(L, list)) {
-    lua_newtable(L);
-    seen = lua_gettop(L);
-    /* Last occurrence wins: a key deleted and assigned again moves to the end, as in Python. */
-    for (size_t i = seer_rawlen(L, list); i >= 1; i--) {
-      lua_rawgeti(L, list, (int)i);
-      lua_pushvalue(L, -1);
-      lua_rawget(L, seen);
-      int dup = !lua_isnil(L, -1);
+  if (lua_isnil(L, list)) {
+    /* No recorded order: all keys, sorted. */
+    lua_pop(L, 1);
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
       lua_pop(L, 1);
       lua_pushvalue(L, -1);
-      lua_rawget(L, idx);
-      int live = !lua_isnil(L, -1);
-      lua_pop(L, 1);
-      if (dup || !live) {
-        lua_pop(L, 1);
-        continue;
-      }
-      lua_pushvalue(L, -1);
-      lua_pushboolean(L, 1);
-      lua_rawset(L, seen);
       lua_rawseti(L, out, (int)++n);
     }
-    for (size_t i = 1, j = n; i < j; i++, j--) {
-      lua_rawgeti(L, out, (int)i);
-      lua_rawgeti(L, out, (int)j);
-      lua_rawseti(L, out, (int)i);
-      lua_rawseti(L, out, (int)j);
-    }
+    sort_key_range(L, out, 0, n);
+    return n;
   }
-  /* Keys the list does not know (no order recorded, or set with rawset) follow, sorted. */
-  lua_newtable(L);
-  int rest = lua_gettop(L);
-  size_t nrest = 0;
+  size_t len = seer_rawlen(L, list);
+  lua_createtable(L, 0, (int)len);
+  int seen = lua_gettop(L);
+  /* Last occurrence wins: a key deleted and assigned again moves to the end, as in Python. */
+  for (size_t i = len; i >= 1; i--) {
+    lua_rawgeti(L, list, (int)i);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, seen);
+    int dup = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, idx);
+    int live = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (dup || !live) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -1);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, seen);
+    lua_rawseti(L, out, (int)++n);
+  }
+  for (size_t i = 1, j = n; i < j; i++, j--) {
+    lua_rawgeti(L, out, (int)i);
+    lua_rawgeti(L, out, (int)j);
+    lua_rawseti(L, out, (int)i);
+    lua_rawseti(L, out, (int)j);
+  }
+  /* Keys the list does not know (set with rawset, or present before the list) follow, sorted. */
+  size_t listed = n;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
-    if (seen) {
-      lua_pushvalue(L, -1);
-      lua_rawget(L, seen);
-      int listed = !lua_isnil(L, -1);
-      lua_pop(L, 1);
-      if (listed) continue;
-    }
     lua_pushvalue(L, -1);
-    lua_rawseti(L, rest, (int)++nrest);
-  }
-  sort_key_table(L, rest, nrest);
-  for (size_t i = 1; i <= nrest; i++) {
-    lua_rawgeti(L, rest, (int)i);
+    lua_rawget(L, seen);
+    int known = !lua_isnil(L, -1);
+    lua_pop(L, 1);
+    if (known) continue;
+    lua_pushvalue(L, -1);
     lua_rawseti(L, out, (int)++n);
   }
+  sort_key_range(L, out, listed, n - listed);
   lua_settop(L, out);
   return n;
 }
