@@ -100,9 +100,15 @@ int jop_binary(jctx *c, int op, jv a, jv b, int line, jv *out) {
     return SEER_OK;
   case JOP_POW:
     if (ints && j >= 0) {
-      int64_t r = 1;
-      for (int64_t k = 0; k < j; k++)
-        r *= i;
+      /* By squaring, overflow-checked: a loop of j multiplications ran 2 ** 9223372036854775807
+       * for ever. Once the base has been squared past int64, so has any result still to come. */
+      int64_t r = 1, base = i;
+      bool over = false;
+      for (uint64_t e = (uint64_t)j; e; e >>= 1) {
+        if (e & 1) over |= __builtin_mul_overflow(r, base, &r);
+        if (e > 1) over |= __builtin_mul_overflow(base, base, &base);
+      }
+      if (over) return jerr(c, line, "integer overflow");
       *out = jv_int(r);
     } else {
       *out = jv_float(pow(x, y));

@@ -24,7 +24,8 @@ struct tok_postproc {
 
 void tok_postproc_free(tok_postproc *p) {
   if (!p) return;
-  for (size_t i = 0; i < p->nitems; i++)
+  /* items has a spare slot: an item whose ids failed to parse sits at nitems, ids allocated. */
+  for (size_t i = 0; p->items && i <= p->nitems; i++)
     free(p->items[i].ids);
   free(p->items);
   for (size_t i = 0; i < p->nkids; i++)

@@ -320,6 +320,12 @@ static void hostile(void) {
   fails_with("{{ 4294967296 * 4294967296 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ (-9223372036854775807 - 1) // -1 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ (-9223372036854775807 - 1) % -1 }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ 2 ** 9223372036854775807 }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ 92233720368 ** 2 }}", SEER_EINVAL, "integer overflow");
+  RENDERS(
+      "{{ 1 ** 9223372036854775807 }} {{ (-1) ** 9223372036854775807 }} {{ 2 ** 62 }} {{ 0 ** 0 }} "
+      "{{ (-3) ** 3 }}",
+      NULL, "1 -1 4611686018427387904 1 -27");
   RENDERS("{{ 9223372036854775806 + 1 }} {{ -7 // 2 }} {{ -7 % 2 }}", NULL,
           "9223372036854775807 -4 1");
 }
