@@ -103,6 +103,7 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
   seer_sandbox_disk_measure(spec, 10000000, &disk_start);
   long long disk_limit = spec->disk_bytes > 0 ? spec->disk_bytes : 1LL << 30;
   long long entries_limit = disk_start.entries + 100000;
+  double next_disk_check = now_s() + 1;
   for (unsigned tick = 0;; tick++) {
     struct pollfd p = {STDIN_FILENO, POLLIN, 0};
     int r = poll(&p, 1, 20);
@@ -129,8 +130,12 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
         _exit(137);
       }
     }
-    if (tick % 50 == 0) { /* every second */
+    if (now_s() >= next_disk_check) {
+      /* Every second, or less often for trees so large that walking them takes over 5% of that. */
+      double t0 = now_s();
       seer_sandbox_disk_measure(spec, entries_limit, &disk);
+      double took = now_s() - t0;
+      next_disk_check = now_s() + (took * 20 > 1 ? took * 20 : 1);
       if (disk.bytes - disk_start.bytes > disk_limit || disk.entries >= entries_limit) {
         kill(-1, SIGKILL);
         say("exit killed (disk quota: the host directories bound writable grew by %lld MiB to "
