@@ -97,6 +97,19 @@ seer.run(function()
   end
 end)
 
+-- CPU time of the seer-lua mcp process (clock ticks of /proc/PID/stat, 100 per second): what one
+-- call costs it, whatever the load on the machine.
+local function cpu_seconds(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then return nil end
+  local st = f:read("*a")
+  f:close()
+  local fields = {}
+  for x in st:match("%) (.*)$"):gmatch("%S+") do fields[#fields + 1] = x end
+  return (tonumber(fields[12]) + tonumber(fields[13])) / 100 -- utime, stime (fields 14 and 15)
+end
+local server_cpu = cpu_seconds(server.pid)
+
 floor_client:close()
 server:close_stdin()
 server:wait()
@@ -108,3 +121,7 @@ print(("%s, %d round trips each"):format(seer.lua_version, N))
 print(("tools/call through seer-lua mcp: p50 %.1f us  p99 %.1f us"):format(m50, m99))
 print(("rpc round trip underneath:       p50 %.1f us  p99 %.1f us"):format(r50, r99))
 print(("overhead at p50: %.1f us (target <= 100 us)"):format(m50 - r50))
+if server_cpu then
+  print(("seer-lua mcp CPU: %.1f us per call (user + sys over %d calls with warm-up)"):format(
+    server_cpu / (N + BLOCK + 1) * 1e6, N + BLOCK + 1))
+end

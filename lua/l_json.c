@@ -19,8 +19,10 @@ typedef struct {
   seer_buf out;
   int indent;
   int sort_keys;
-  const char *path[MAX_DEPTH + 1]; /* keys on the way down, for error messages */
-  long long path_index[MAX_DEPTH + 1];
+  /* Keys on the way down, for error messages. They live on json_encode's C stack: a 16 KiB
+   * userdata per call cost a malloc that made glibc consolidate its heap, and a memset. */
+  const char **path;
+  long long *path_index;
 } encoder;
 
 static void push_path(encoder *e, int depth) {
@@ -240,9 +242,13 @@ static int encoder_gc(lua_State *L) {
  * order, or sorted when it has none; sort_keys = true sorts every object. */
 static int json_encode(lua_State *L) {
   luaL_checkany(L, 1);
+  const char *path[MAX_DEPTH + 1];
+  long long path_index[MAX_DEPTH + 1];
   encoder *e =
       lua_newuserdata(L, sizeof *e); /* its __gc frees the buffer even if encoding raises */
   memset(e, 0, sizeof *e);
+  e->path = path;
+  e->path_index = path_index;
   if (luaL_newmetatable(L, "seer.json.encoder")) {
     lua_pushcfunction(L, encoder_gc);
     lua_setfield(L, -2, "__gc");

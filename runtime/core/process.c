@@ -6,6 +6,8 @@
 #include <string.h>
 #include <uv.h>
 
+#define READ_CHUNK 65536
+
 struct seer_process {
   uv_process_t handle;
   uv_pipe_t pipes[3]; /* stdin, stdout, stderr */
@@ -15,12 +17,14 @@ struct seer_process {
   seer_loop *loop;
   seer_loop_child tracked;
   seer_process_opts opts;
+  char *read_buf; /* READ_CHUNK bytes, shared by the stdout and stderr pipes */
 };
 
 static void maybe_free(seer_process *p) {
   if (p->open_handles > 0) return;
   seer_loop_untrack_child(p->loop, &p->tracked);
   if (p->opts.on_close) p->opts.on_close(p, p->opts.ud);
+  free(p->read_buf);
   free(p);
 }
 
@@ -36,9 +40,14 @@ static void close_pipe(seer_process *p, int i) {
   uv_close((uv_handle_t *)&p->pipes[i], on_handle_closed);
 }
 
+/* One read buffer per process, allocated at the first read: each read is handed to on_output
+ * before the next starts. (A fresh 64 KiB malloc per read, freed at once, made glibc consolidate
+ * its heap on every chunk of output.) */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  buf->base = malloc(suggested);
-  buf->len = buf->base ? suggested : 0;
+  seer_process *p = h->data;
+  if (!p->read_buf) p->read_buf = malloc(READ_CHUNK);
+  buf->base = p->read_buf;
+  buf->len = p->read_buf ? READ_CHUNK : 0;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
@@ -50,7 +59,6 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     close_pipe(p, fd);
     if (p->opts.on_output) p->opts.on_output(p, fd, "", 0, p->opts.ud);
   }
-  free(buf->base);
 }
 
 static void on_process_exit(uv_process_t *h, int64_t status, int term_signal) {
