@@ -22,7 +22,7 @@ SRC = os.environ.get("SEER_SOURCE_DIR", ".")
 FIX = os.path.join(SRC, "tests/lua/fixtures/mcp")
 TOOLS = os.path.join(FIX, "tools.lua")
 
-EXPECTED = ["add", "greet", "grid", "info", "fail", "nap", "big"]
+EXPECTED = ["add", "greet", "grid", "info", "fail", "nap", "big", "bytes"]
 failures = []
 
 
@@ -99,6 +99,12 @@ async def exercise(params, label, era, sandbox_ctl=None):
                 check(not r.is_error and "truncated" in text_of(r) and len(text_of(r)) < 1100000
                       and r.structured_content["truncated"]["limit"] == 1024 * 1024,
                       f"{label}: a large result is truncated and says so")
+
+                r = await session.call_tool("bytes", {})
+                check(r.structured_content == {"result": "\ufffdab"} and text_of(r) == "\ufffdab",
+                      f"{label}: bytes that are not UTF-8 become U+FFFD {r}")
+                r = await session.call_tool("bytes", {"fail": True})
+                check(r.is_error and text_of(r).startswith("bad \ufffd byte"), f"{label}: an error with bad bytes {r}")
 
                 if sandbox_ctl:
                     await sandbox_ctl()

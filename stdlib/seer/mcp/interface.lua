@@ -56,7 +56,7 @@ function M.registry(description, call, opts)
   for _, f in ipairs(description.functions or {}) do
     local name = f.name
     reg:add({
-      name = name, description = f.description ~= "" and f.description or nil,
+      name = name, description = f.description ~= "" and f.description and tools.utf8_safe(f.description) or nil,
       input_schema = input_schema(f), output_schema = output_schema(f), wrap_result = true,
       call = function(args) return call(name, args) end,
     })

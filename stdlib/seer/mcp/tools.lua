@@ -84,7 +84,7 @@ function Registry:describe()
 end
 
 -- ---------------------------------------------------------------------------------------------
--- Values -> JSON: tensors become nested lists, bytes that are not UTF-8 become base64, NaN and
+-- Values -> JSON: tensors become nested lists, bytes that are not UTF-8 become U+FFFD, NaN and
 -- infinities become strings; functions and cycles are refused.
 
 local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -121,11 +121,32 @@ local function is_utf8(s)
   return true
 end
 
+--- `s` as valid UTF-8: bytes that are not part of a valid sequence become U+FFFD (JSON carries
+--- only text; Lua strings are bytes, and a sandbox's may be anything).
+function M.utf8_safe(s)
+  s = tostring(s)
+  if is_utf8(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local c = s:byte(i)
+    local len = c < 0x80 and 1 or (c >= 0xC2 and c < 0xE0) and 2 or (c >= 0xE0 and c < 0xF0) and 3
+      or (c >= 0xF0 and c < 0xF5) and 4 or nil
+    local piece = len and s:sub(i, i + len - 1)
+    if piece and #piece == len and is_utf8(piece) then
+      out[#out + 1] = piece
+      i = i + len
+    else
+      out[#out + 1] = "\239\191\189" -- U+FFFD REPLACEMENT CHARACTER
+      i = i + 1
+    end
+  end
+  return table.concat(out)
+end
+
 local function plain(v, seen, depth)
   local tv = type(v)
   if tv == "string" then
-    if is_utf8(v) then return v end
-    return json.object({ type = "bytes", base64 = base64(v) })
+    return M.utf8_safe(v) -- a string stays a string, as its schema says
   elseif tv == "number" then
     if v ~= v then return "NaN" end
     if v == math.huge then return "Infinity" end
@@ -210,8 +231,8 @@ end
 
 --- An isError result with `message` (and a traceback when there is one).
 function Registry:failure(message, traceback)
-  local text = tostring(message)
-  if traceback and traceback ~= "" then text = text .. "\n" .. traceback end
+  local text = M.utf8_safe(message)
+  if traceback and traceback ~= "" then text = text .. "\n" .. M.utf8_safe(traceback) end
   if #text > self.max_result then text = cut_utf8(text, self.max_result) .. "\n... [truncated]" end
   return { content = json.array({ { type = "text", text = text } }), isError = true }
 end
