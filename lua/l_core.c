@@ -197,6 +197,12 @@ static int process_keep_alive(lua_State *L) {
   return 0;
 }
 
+static int process_close_output(lua_State *L) {
+  process_box *b = check_process(L);
+  if (b->proc) seer_process_close_output(b->proc);
+  return 0;
+}
+
 static int process_pid(lua_State *L) {
   lua_pushinteger(L, check_process(L)->pid);
   return 1;
@@ -387,9 +393,13 @@ static int core_ids(lua_State *L) {
 }
 
 int luaopen_seer_core(lua_State *L) {
-  static const luaL_Reg process_methods[] = {
-      {"write", process_write}, {"close_stdin", process_close_stdin}, {"kill", process_kill},
-      {"pid", process_pid},     {"keep_alive", process_keep_alive},   {NULL, NULL}};
+  static const luaL_Reg process_methods[] = {{"write", process_write},
+                                             {"close_stdin", process_close_stdin},
+                                             {"kill", process_kill},
+                                             {"close_output", process_close_output},
+                                             {"pid", process_pid},
+                                             {"keep_alive", process_keep_alive},
+                                             {NULL, NULL}};
   if (luaL_newmetatable(L, PROCESS_MT)) {
     luaL_newlib(L, process_methods);
     lua_setfield(L, -2, "__index");

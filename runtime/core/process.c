@@ -181,6 +181,12 @@ int seer_process_close_stdin(seer_process *p) {
   return SEER_OK;
 }
 
+int seer_process_close_output(seer_process *p) {
+  close_pipe(p, 1);
+  close_pipe(p, 2);
+  return SEER_OK;
+}
+
 int seer_process_kill(seer_process *p, int signum, seer_error *err) {
   if (p->exited) return SEER_OK;
   int rc = uv_process_kill(&p->handle, signum);

@@ -8,12 +8,16 @@ local config = require "seer.sandbox.config"
 local backend_local = require "seer.sandbox.local_backend"
 local serving = require "seer.sandbox.serving"
 local log = require "seer.log"
+local task = require "seer.task"
 local host_files = require "seer._sandbox"
 
 local M = {}
 
 --- What exec keeps of each output stream by default; the rest is read, counted and dropped.
 M.DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024
+--- How long exec reads a command's output after it exited. Nothing the command started outlives
+--- it, so output open after that is held by another process of the sandbox it was handed to.
+M.OUTPUT_GRACE = 2
 
 M.SandboxConfig = config.SandboxConfig
 M.ModelConfig = config.ModelConfig
@@ -146,7 +150,9 @@ end
 --- each of stdout and stderr, default 16 MiB: the rest is read, counted and dropped).
 --- The result: stdout, stderr, code (nil when killed by a signal or timed out), signal,
 --- signal_name, timed_out, stdout_bytes and stderr_bytes (all that was printed), truncated, and
---- note (what was dropped, also logged as a warning) when it is.
+--- note (what was dropped, also logged as a warning) when it is. output_held: the command exited
+--- but another process of the sandbox (one it handed its output to) kept it open; reading stopped
+--- OUTPUT_GRACE seconds after the exit, so a call never waits on the sandbox past its command.
 --- The command owns everything it starts: when it exits or times out, what it left running
 --- (backgrounded, setsid'd, daemonized) is killed with it.
 function Sandbox:run(cmd, opts)
@@ -158,15 +164,32 @@ function Sandbox:run(cmd, opts)
   local limit = opts.max_output or M.DEFAULT_MAX_OUTPUT
   if type(limit) ~= "number" or limit < 0 then error("sandbox: 'max_output' must be a number of bytes", 2) end
   local out, err = capped(limit), capped(limit)
+  local held, cancel_grace = false, nil
+  local function on_exit(proc)
+    cancel_grace = task.call_later(M.OUTPUT_GRACE, function()
+      if proc.open_streams > 0 then
+        held = true
+        proc:close_output()
+      end
+    end)
+  end
   local p = self.backend:spawn(argv, { env = env, stdin = opts.stdin, timeout = opts.timeout, cwd = opts.cwd,
-                                       on_stdout = out.put, on_stderr = err.put })
+                                       on_stdout = out.put, on_stderr = err.put, on_exit = on_exit })
   local r = p:wait()
+  if cancel_grace then cancel_grace() end
   local shown = type(cmd) == "table" and table.concat(cmd, " ") or cmd
   local note = truncation_note(shown, limit, out, err)
+  local truncated = note ~= nil
+  if held then
+    local held_note = ("sandbox: '%s' exited, but another process of the sandbox held its output open "
+      .. "%g s later; stopped reading it"):format(shown, M.OUTPUT_GRACE)
+    log.warn("sandbox", "%s", held_note)
+    note = note and (note .. "; " .. held_note) or held_note
+  end
   return {
     stdout = out.text(), stderr = err.text(), code = not r.timed_out and r.code or nil, signal = r.signal,
     signal_name = r.signal_name, timed_out = r.timed_out, stdout_bytes = out.total, stderr_bytes = err.total,
-    truncated = note ~= nil, note = note, shown = shown,
+    truncated = truncated, output_held = held, note = note, shown = shown,
   }
 end
 

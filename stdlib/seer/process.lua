@@ -13,7 +13,7 @@ Process.__index = Process
 
 local OPTIONS = {
   cmd = true, args = true, env = true, cwd = true, stdin = true, timeout = true,
-  stream = true, on_stdout = true, on_stderr = true, kill_signal = true,
+  stream = true, on_stdout = true, on_stderr = true, kill_signal = true, on_exit = true,
 }
 
 local function check_opts(opts)
@@ -50,7 +50,9 @@ end
 --- Options: `cmd` (program, looked up in PATH), `args` (list), `env` (table; replaces the inherited
 --- environment when given), `cwd`, `stdin` (a string to feed, or true for a pipe you `write`),
 --- `timeout` (seconds; then the process is killed and `timed_out` is set), `stream` (true: read the
---- output with `read`/`lines` instead of collecting it), `on_stdout`/`on_stderr` (chunk callbacks).
+--- output with `read`/`lines` instead of collecting it), `on_stdout`/`on_stderr` (chunk callbacks),
+--- `on_exit` (called with the process when it exits, before its output may have ended; must not
+--- yield).
 ---@return seer.Process
 function M.spawn(opts)
   local cmd = check_opts(opts)
@@ -59,7 +61,8 @@ function M.spawn(opts)
   for i = 1, #args do argv[i + 1] = tostring(args[i]) end
   local self = setmetatable({
     cmd = cmd, out = {}, err = {}, open_streams = 2, exited = false, stream = opts.stream,
-    on_stdout = opts.on_stdout, on_stderr = opts.on_stderr, waiters = {},
+    on_stdout = opts.on_stdout, on_stderr = opts.on_stderr, on_exit = opts.on_exit, waiters = {},
+    streams_open = { stdout = true, stderr = true },
   }, Process)
   if self.stream then self.chunks = { stdout = task.channel(), stderr = task.channel() } end
   local handle, err = core.spawn({
@@ -87,8 +90,11 @@ function Process:_event(event, a, b)
     self.exited = true
     self.code, self.signal = a, b
     if self.cancel_timeout then self.cancel_timeout() end
+    if self.on_exit then self.on_exit(self) end
   else
     if a == nil then
+      if not self.streams_open[event] then return end
+      self.streams_open[event] = false
       self.open_streams = self.open_streams - 1
       if self.chunks then self.chunks[event]:close() end
     else
@@ -107,6 +113,15 @@ function Process:_event(event, a, b)
     local waiters = self.waiters
     self.waiters = {}
     for i = 1, #waiters do waiters[i]() end
+  end
+end
+
+--- Stop reading stdout and stderr and end them as if at end of file, for output that something
+--- other than the process (one it handed the pipe to) keeps open after it exited.
+function Process:close_output()
+  self.handle:close_output()
+  for _, name in ipairs({ "stdout", "stderr" }) do
+    if self.streams_open[name] then self:_event(name, nil) end
   end
 end
 

@@ -2,17 +2,52 @@
  * sbx_limits_spec.lua. `sbx_limits_probe KIND MIB [SECONDS]`: KIND is shared (MAP_SHARED
  * anonymous), memfd (written, never mapped) or sysv (a System V segment, touched then detached). It
  * holds MIB MiB for SECONDS (default 2), then exits 0: a sandbox whose limit it escapes sees the
- * command succeed. */
+ * command succeed. holdfd and passfd hand an exec's output to another process (see below). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+/* holdfd SOCK [SECONDS]: listen on SOCK, take the descriptor a passfd sends, keep it SECONDS.
+ * passfd SOCK: send this process's stdout to the holder at SOCK, then exit. Together they keep an
+ * exec's output open after its command (and everything it started) is gone. */
+static int hand_over_stdout(int hold, const char *path, int seconds) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path);
+  int s = socket(AF_UNIX, SOCK_STREAM, 0);
+  if (s < 0) return perror("socket"), 1;
+  char byte = 'x';
+  struct iovec iov = {&byte, 1};
+  char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg = {
+      .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  if (!hold) {
+    if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) return perror("connect"), 1;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    int fd = 1;
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    return sendmsg(s, &msg, 0) == 1 ? 0 : (perror("sendmsg"), 1);
+  }
+  unlink(path);
+  if (bind(s, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(s, 1) != 0)
+    return perror("bind"), 1;
+  int c = accept(s, NULL, NULL);
+  if (c < 0 || recvmsg(c, &msg, 0) != 1) return perror("recvmsg"), 1;
+  sleep((unsigned)seconds); /* holding the descriptor it was sent */
+  return 0;
+}
 
 int main(int argc, char **argv) {
   if (argc != 3 && argc != 4) {
-    fprintf(stderr, "usage: sbx_limits_probe shared|memfd|sysv MIB [SECONDS]\n");
+    fprintf(stderr, "usage: sbx_limits_probe shared|memfd|sysv MIB [SECONDS]\n"
+                    "       sbx_limits_probe holdfd|passfd SOCKET [SECONDS]\n");
     return 2;
   }
   size_t bytes = (size_t)atol(argv[2]) << 20;
@@ -34,6 +69,8 @@ int main(int argc, char **argv) {
     if (p == (void *)-1) return perror("shmat"), 1;
     memset(p, 1, bytes);
     shmdt(p);
+  } else if (strcmp(argv[1], "holdfd") == 0 || strcmp(argv[1], "passfd") == 0) {
+    return hand_over_stdout(argv[1][0] == 'h', argv[2], argc == 4 ? atoi(argv[3]) : 30);
   } else {
     fprintf(stderr, "unknown kind '%s'\n", argv[1]);
     return 2;

@@ -12,6 +12,9 @@ local now = require("seer.core").now
 
 local SEER_LUA = assert(os.getenv("SEER_LUA_BIN"), "SEER_LUA_BIN must name the seer-lua binary")
 
+-- The probe (tests/security/sbx_limits_probe.c), built by ctest.
+local helper = assert(os.getenv("SEER_sbx_limits_probe"), "SEER_sbx_limits_probe must name the probe")
+
 local function start(fields)
   local sb = env.Sandbox(env.SandboxConfig(fields))
   sb:start()
@@ -148,6 +151,24 @@ describe("exec leaves nothing running (item 9)", function()
     assert.are.same({}, host_processes({ "sleep", m }))
   end)
 
+  it("returns soon after the command exits when another process holds its output open", function()
+    sb:write_file("/workspace/probe", assert(fs.read(helper)))
+    sb:exec("chmod +x /workspace/probe; rm -f /tmp/hold.sock")
+    -- A long-lived process (another exec) that takes the command's stdout over a Unix socket.
+    local holder = seer.spawn(function() return sb:run("/workspace/probe holdfd /tmp/hold.sock 30") end)
+    within(10, function()
+      while sb:run("test -S /tmp/hold.sock").code ~= 0 do seer.sleep(0.05) end
+    end)
+    local t0 = now()
+    local r = within(10, function() return sb:run("/workspace/probe passfd /tmp/hold.sock && echo sent") end)
+    assert.are.equal(0, r.code)
+    assert.are.equal("sent\n", r.stdout)
+    assert.is_true(r.output_held)
+    assert.matches("held its output open", r.note)
+    assert.is_true(now() - t0 < 6, "took " .. (now() - t0) .. " s")
+    holder:cancel()
+  end)
+
   it("kills a double-forked daemon that closed its output when the command exits", function()
     local m = marker()
     sb:exec(("setsid sh -c 'sleep %s' </dev/null >/dev/null 2>&1 &"):format(m))
@@ -176,8 +197,6 @@ describe("snapshots (item 9)", function()
 end)
 
 describe("memory limits (item 11)", function()
-  -- The probe (tests/security/sbx_limits_probe.c), built by ctest.
-  local helper = assert(os.getenv("SEER_sbx_limits_probe"), "SEER_sbx_limits_probe must name the probe")
 
   it("sizes /tmp (default: the memory limit, at most 1 GiB) and fails writes past it", function()
     local sb = start({ memory = "256M", tmp = "16M" })

@@ -33,6 +33,9 @@ int seer_process_pid(const seer_process *p);
 int seer_process_write(seer_process *p, const void *data, size_t len, seer_error *err);
 int seer_process_close_stdin(seer_process *p);
 int seer_process_kill(seer_process *p, int signum, seer_error *err);
+/* Stops reading stdout and stderr and closes them, with no further output callbacks: for output
+ * that something other than the child (a process it handed the pipe to) holds open. */
+int seer_process_close_output(seer_process *p);
 /* 1 once the exit callback has run. */
 int seer_process_exited(const seer_process *p);
 /* on = 0: the child and its pipes no longer keep the loop alive (a helper that lives as long as the

@@ -176,7 +176,7 @@ function Backend:on_exit(fn)
 end
 
 --- Start argv inside the sandbox. opts: env (table NAME = value: the command's whole environment),
---- cwd, stdin, stream, on_stdout, on_stderr, timeout.
+--- cwd, stdin, stream, on_stdout, on_stderr, on_exit, timeout.
 ---@return seer.Process
 function Backend:spawn(argv, opts)
   if not self.alive then error("sandbox is not running (" .. (self.exit_reason or "terminated") .. ")", 3) end
@@ -188,7 +188,7 @@ function Backend:spawn(argv, opts)
   -- everything it started.
   return process.spawn({ cmd = self.exe, args = args, env = opts.env or {}, stdin = opts.stdin,
                          stream = opts.stream, on_stdout = opts.on_stdout, on_stderr = opts.on_stderr,
-                         timeout = opts.timeout, kill_signal = 15 })
+                         on_exit = opts.on_exit, timeout = opts.timeout, kill_signal = 15 })
 end
 
 --- Host-side path of a file in /run/seer (where the sandbox's RPC sockets live). The sandbox owns
