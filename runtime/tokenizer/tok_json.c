@@ -168,6 +168,7 @@ static int walk_object(const char *p, const char *end, void *ctx, member_fn fn,
     p = tok_json_ws(p, end);
     if (p >= end || *p != ':') goto done;
     p = tok_json_ws(p + 1, end);
+    if (p >= end) goto done; /* a key with no value: the callbacks read *p */
     const char *vend = NULL;
     if (fn(ctx, key, klen, p, &vend)) goto done;
     p = tok_json_ws(vend, end);
