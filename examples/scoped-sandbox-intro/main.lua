@@ -52,6 +52,7 @@ local ok, err = pcall(function()
   else
     print("agent step skipped (set ANTHROPIC_API_KEY or OPENAI_API_KEY to run it)")
   end
+  session:close()
 end)
 scoped:terminate()
 if not ok then error(err, 0) end

@@ -24,7 +24,9 @@ describe("scoped-sandbox-intro with an agent", function()
   it("runs the agent step end to end", function()
     local r = seer.process.run({
       cmd = bin, args = { src .. "/examples/scoped-sandbox-intro/main.lua", "seer-demo/tiny-llama" },
+      -- The sanitizer settings the suite gives every seer-lua process (tests/CMakeLists.txt) pass through.
       env = { PATH = os.getenv("PATH"), HOME = os.getenv("HOME") or "/tmp", HF_HUB_CACHE = hf,
+              ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"), UBSAN_OPTIONS = os.getenv("UBSAN_OPTIONS"),
               ANTHROPIC_API_KEY = "test-key", ANTHROPIC_BASE_URL = peer.url,
               SEER_EXAMPLE_TASK = "Describe the model. scenario:scoped_example" },
       timeout = 120,

@@ -27,7 +27,9 @@ describe("scoped-sandbox-mcp", function()
     local mcp_json = hf .. "/mcp.json"
     local r = seer.process.run({
       cmd = bin, args = { src .. "/examples/scoped-sandbox-mcp/main.lua", "seer-demo/tiny-llama" },
+      -- The sanitizer settings the suite gives every seer-lua process (tests/CMakeLists.txt) pass through.
       env = { PATH = os.getenv("PATH"), HOME = os.getenv("HOME") or "/tmp", HF_HUB_CACHE = hf,
+              ASAN_OPTIONS = os.getenv("ASAN_OPTIONS"), UBSAN_OPTIONS = os.getenv("UBSAN_OPTIONS"),
               ANTHROPIC_API_KEY = "test-key", ANTHROPIC_BASE_URL = peer.url, SEER_EXAMPLE_MCP_JSON = mcp_json,
               SEER_EXAMPLE_TASK = "Describe the model. scenario:scoped_mcp" },
       timeout = 120,
