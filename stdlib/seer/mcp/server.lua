@@ -120,11 +120,14 @@ local SLOW = { ["tools/call"] = true }
 
 local notifications = {}
 
+-- The in-flight table's key for a request id: 7 and "7" are different JSON-RPC ids.
+local function inflight_key(id) return type(id) .. ":" .. tostring(id) end
+
 notifications["notifications/initialized"] = function(self) self.initialized = true end
 
 notifications["notifications/cancelled"] = function(self, params)
   local id = params.requestId
-  local entry = id ~= nil and self.inflight[tostring(id)]
+  local entry = id ~= nil and self.inflight[inflight_key(id)]
   if entry then
     log.info("mcp", "request %s cancelled by the client", tostring(id))
     self.inflight[entry.key] = nil
@@ -225,7 +228,13 @@ function Server:receive(msg, send)
   end
   ctx.method = method
   if not SLOW[method] then return send(run(self, handler, params, ctx)) end
-  local key = tostring(id)
+  local key = inflight_key(id)
+  -- Ids must be unique among requests in flight (JSON-RPC); a reused one is refused rather than
+  -- letting it shadow the first, whose answer and in-flight count would then be lost.
+  if self.inflight[key] then
+    return send(error_response(id, M.INVALID_REQUEST,
+      ("id %s is already used by a request in flight"):format(tostring(id))))
+  end
   local entry = { key = key, id = id, handler = handler, params = params, ctx = ctx, send = send }
   self.inflight[key] = entry
   self.ninflight = self.ninflight + 1
