@@ -3,9 +3,12 @@
  * tokens/s at batch 1 and the weight bytes read per second as a share of that bandwidth; prefill
  * tokens/s and the Linear kernel's throughput as a share of OpenBLAS sgemm on the same shapes; peak
  * RSS against the weight files' size. Each model runs in its own child so RSS figures are its own.
- * Usage: bench_forward [--prefill N] [--decode N] [--dir DIR] [--only tinyllama|gemma2] */
+ * With --peer llamacpp it runs llama.cpp (bench/peers/llamacpp.py) on the same weights as GGUF and
+ * prints both engines' decode and prefill tokens/s in alternating rounds, their ratios, the share
+ * of read bandwidth, and whether top-1 agrees at every position of a prompt. `--help` for usage. */
 #include <dirent.h>
-#include <immintrin.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,19 +66,16 @@ typedef struct {
   double sums[64];
 } bw_job;
 
+/* Plain 64-bit loads, four chains: far more than DRAM can feed on any x86-64, no ISA assumed. */
 static void bw_task(void *ctx, int64_t task, int thread) {
   bw_job *j = ctx;
   int64_t per = j->n / j->chunks, lo = task * per;
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t i = lo; i < lo + per; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_load_ps(j->buf + i));
-    a1 = _mm256_add_ps(a1, _mm256_load_ps(j->buf + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_load_ps(j->buf + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_load_ps(j->buf + i + 24));
+  const uint64_t *p = (const uint64_t *)(j->buf + lo);
+  uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  for (int64_t i = 0; i < per / 2; i += 4) {
+    a0 ^= p[i], a1 ^= p[i + 1], a2 ^= p[i + 2], a3 ^= p[i + 3];
   }
-  float t[8];
-  _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-  j->sums[task % 64] += t[0];
+  j->sums[task % 64] += (double)((a0 ^ a1 ^ a2 ^ a3) & 1);
 }
 
 static double measure_bandwidth(void) {
@@ -238,19 +238,287 @@ static int run_model(const char *name, const char *root, int prefill, int decode
   return 0;
 }
 
-int main(int argc, char **argv) {
-  int prefill = 512, decode = 32;
-  const char *root = NULL, *only = NULL;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--prefill"))
-      prefill = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--decode"))
-      decode = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--dir"))
-      root = argv[i + 1];
-    else if (!strcmp(argv[i], "--only"))
-      only = argv[i + 1];
+/* ---- the llama.cpp peer ---- */
+
+typedef struct {
+  pid_t pid;
+  FILE *to, *from;
+} peer;
+
+static const char *src_dir(void) {
+  const char *e = getenv("SEER_SOURCE_DIR");
+  return e && *e ? e : ".";
+}
+
+/* The bench tier's venv (tools/python/bench.txt: llama-cpp-python built from source, gguf). */
+static int peer_python(char *out, size_t n) {
+  const char *venv = getenv("SEER_BENCH_VENV");
+  char buf[2048], cmd[4600];
+  if (!venv || !*venv) {
+    snprintf(buf, sizeof buf, "%s/.cache/bench-venv", src_dir());
+    venv = buf;
   }
+  snprintf(cmd, sizeof cmd, "bash '%s/tools/venv.sh' '%s' bench >&2", src_dir(), venv);
+  fprintf(stderr, "bench_forward: preparing %s (the first time builds llama.cpp: minutes)\n", venv);
+  if (system(cmd) != 0) {
+    fprintf(stderr, "bench_forward: tools/venv.sh %s bench failed\n", venv);
+    return -1;
+  }
+  snprintf(out, n, "%s/bin/python", venv);
+  return 0;
+}
+
+static int peer_convert(const char *py, const char *dir, const char *gguf) {
+  struct stat sb;
+  if (stat(gguf, &sb) == 0) return 0;
+  char cmd[8192];
+  snprintf(cmd, sizeof cmd,
+           "'%s' '%s/bench/peers/llamacpp.py' convert '%s' '%s.tmp' && mv '%s.tmp' '%s'", py,
+           src_dir(), dir, gguf, gguf, gguf);
+  double t0 = now();
+  int rc = system(cmd);
+  fprintf(stderr, "%s: GGUF conversion %s in %.1f s\n", dir, rc == 0 ? "done" : "FAILED",
+          now() - t0);
+  return rc == 0 ? 0 : -1;
+}
+
+static int peer_start(peer *p, const char *py, const char *gguf, int threads, int ctx) {
+  int in[2], out[2];
+  if (pipe(in) || pipe(out)) return -1;
+  char script[2048], th[16], cx[16];
+  snprintf(script, sizeof script, "%s/bench/peers/llamacpp.py", src_dir());
+  snprintf(th, sizeof th, "%d", threads);
+  snprintf(cx, sizeof cx, "%d", ctx);
+  p->pid = fork();
+  if (p->pid == 0) {
+    dup2(in[0], 0), dup2(out[1], 1);
+    close(in[0]), close(in[1]), close(out[0]), close(out[1]);
+    execl(py, py, script, "serve", gguf, th, cx, (char *)NULL);
+    _exit(127);
+  }
+  close(in[0]), close(out[1]);
+  p->to = fdopen(in[1], "w");
+  p->from = fdopen(out[0], "r");
+  char line[256];
+  if (!fgets(line, sizeof line, p->from) || strncmp(line, "ready", 5)) {
+    fprintf(stderr, "bench_forward: the llama.cpp peer did not start\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* Sends "cmd ids..." and returns the answer line in buf. */
+static int peer_ask(peer *p, const char *cmd, int lead, const int32_t *ids, int n, char *buf,
+                    size_t bufn) {
+  fprintf(p->to, "%s", cmd);
+  if (lead >= 0) fprintf(p->to, " %d", lead);
+  for (int i = 0; i < n; i++)
+    fprintf(p->to, " %d", ids[i]);
+  fputc('\n', p->to);
+  fflush(p->to);
+  if (!fgets(buf, (int)bufn, p->from) || !strncmp(buf, "error", 5)) {
+    fprintf(stderr, "bench_forward: peer answered %s to %s\n", buf, cmd);
+    return -1;
+  }
+  return 0;
+}
+
+static void peer_stop(peer *p) {
+  if (p->to) fclose(p->to);
+  if (p->from) fclose(p->from);
+  if (p->pid > 0) waitpid(p->pid, NULL, 0);
+}
+
+static int32_t argmax(const float *v, int64_t n) {
+  int64_t b = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (v[i] > v[b]) b = i;
+  return (int32_t)b;
+}
+
+/* seconds for `decode` greedy single-token steps after `prompt` (a fresh cache each time) */
+static double seer_decode(seer_model *m, const int32_t *prompt, size_t np, int decode) {
+  seer_error err = {0};
+  seer_kv_cache *cache = seer_kv_cache_new(m, 1, &err);
+  seer_forward_opts fo = {0, SEER_LOGITS_LAST, NULL, 0, 0};
+  seer_forward_out out = {0};
+  const int32_t *rows[1] = {prompt};
+  size_t one = 1;
+  int64_t V = seer_model_get_info(m)->vocab_size;
+  if (!cache || seer_model_forward(m, cache, 1, rows, &np, &fo, &out, &err)) return -1;
+  int32_t tok = argmax(seer_tensor_data(out.logits), V);
+  double t0 = now();
+  for (int s = 0; s < decode; s++) {
+    seer_forward_out_free(&out);
+    const int32_t *r1[1] = {&tok};
+    if (seer_model_forward(m, cache, 1, r1, &one, &fo, &out, &err)) return -1;
+    tok = argmax(seer_tensor_data(out.logits), V);
+  }
+  double t = now() - t0;
+  seer_forward_out_free(&out);
+  seer_kv_cache_free(cache);
+  return t;
+}
+
+static double seer_prefill(seer_model *m, const int32_t *ids, size_t n) {
+  seer_error err = {0};
+  seer_forward_opts fo = {0, SEER_LOGITS_LAST, NULL, 0, 0};
+  seer_forward_out out = {0};
+  const int32_t *rows[1] = {ids};
+  double t0 = now();
+  if (seer_model_forward(m, NULL, 1, rows, &n, &fo, &out, &err)) return -1;
+  double t = now() - t0;
+  seer_forward_out_free(&out);
+  return t;
+}
+
+static int run_with_peer(const char *name, const char *root, const char *py, int prefill,
+                         int decode, int rounds, double bw) {
+  char dir[1024], gguf[1100];
+  snprintf(dir, sizeof dir, "%s/%s", root, name);
+  snprintf(gguf, sizeof gguf, "%s/%s.gguf", root, name);
+  if (peer_convert(py, dir, gguf)) return 1;
+  seer_error err = {0};
+  seer_model *m = NULL;
+  if (seer_model_load(dir, NULL, &m, &err)) {
+    fprintf(stderr, "%s: %s\n", name, err.msg);
+    return 1;
+  }
+  const seer_model_info *in = seer_model_get_info(m);
+  peer p = {0};
+  if (peer_start(&p, py, gguf, seer_cpu_threads(), prefill + decode + 64)) return 1;
+  int32_t prompt[8] = {1, 450, 4996, 17354, 1701, 432, 17204, 975};
+  int32_t *ids = malloc(sizeof(int32_t) * (size_t)prefill);
+  for (int i = 0; i < prefill; i++)
+    ids[i] = (int32_t)((i * 7919 + 13) % in->vocab_size);
+  char line[65536];
+  /* top-1 at every position of a 32-token prompt */
+  int nt = prefill < 32 ? prefill : 32, agree = 0;
+  {
+    seer_forward_opts fo = {0, SEER_LOGITS_ALL, NULL, 0, 0};
+    seer_forward_out out = {0};
+    const int32_t *rows[1] = {ids};
+    size_t n = (size_t)nt;
+    if (seer_model_forward(m, NULL, 1, rows, &n, &fo, &out, &err)) return 1;
+    if (peer_ask(&p, "top1", -1, ids, nt, line, sizeof line)) return 1;
+    char *c = line;
+    for (int t = 0; t < nt; t++) {
+      long pt = strtol(c, &c, 10);
+      agree +=
+          pt == argmax((const float *)seer_tensor_data(out.logits) + (int64_t)t * in->vocab_size,
+                       in->vocab_size);
+    }
+    seer_forward_out_free(&out);
+  }
+  /* warm both (page cache, first-touch) outside the timed rounds */
+  seer_decode(m, prompt, 8, 2);
+  if (peer_ask(&p, "decode", 2, prompt, 8, line, sizeof line)) return 1;
+  double best[2][2] = {{1e30, 1e30}, {1e30, 1e30}}; /* [seer|peer][decode|prefill] seconds */
+  double wbytes = (double)seer_model_weight_bytes(m);
+  for (int r = 0; r < rounds; r++) {
+    double t[2][2];
+    for (int k = 0; k < 2; k++) {
+      int who = (r + k) % 2; /* alternate which engine goes first */
+      if (who == 0) {
+        t[0][0] = seer_decode(m, prompt, 8, decode);
+        t[0][1] = seer_prefill(m, ids, (size_t)prefill);
+      } else {
+        if (peer_ask(&p, "decode", decode, prompt, 8, line, sizeof line)) return 1;
+        t[1][0] = atof(line);
+        if (peer_ask(&p, "prefill", -1, ids, prefill, line, sizeof line)) return 1;
+        t[1][1] = atof(line);
+      }
+    }
+    for (int e = 0; e < 2; e++)
+      for (int w = 0; w < 2; w++)
+        if (t[e][w] > 0 && t[e][w] < best[e][w]) best[e][w] = t[e][w];
+    printf("| %s | round %d | decode tok/s %.2f vs %.2f (%.2fx) | prefill %d tok/s %.1f vs %.1f "
+           "(%.2fx) |\n",
+           name, r + 1, decode / t[0][0], decode / t[1][0], t[1][0] / t[0][0], prefill,
+           prefill / t[0][1], prefill / t[1][1], t[1][1] / t[0][1]);
+    fflush(stdout);
+  }
+  double sd = decode / best[0][0], pd = decode / best[1][0];
+  printf("| %s | best of %d | decode tok/s %.2f vs %.2f (**%.2fx**), share of %.1f GB/s read "
+         "bandwidth %.0f%% vs %.0f%% | prefill %d tok/s %.1f vs %.1f (**%.2fx**) | top-1 agrees at "
+         "%d/%d prompt positions |\n",
+         name, rounds, sd, pd, sd / pd, bw, 100 * wbytes * sd / 1e9 / bw,
+         100 * wbytes * pd / 1e9 / bw, prefill, prefill / best[0][1], prefill / best[1][1],
+         best[1][1] / best[0][1], agree, nt);
+  fflush(stdout);
+  peer_stop(&p);
+  free(ids);
+  seer_model_free(m);
+  return 0;
+}
+
+static const char usage[] =
+    "usage: bench_forward [--prefill N] [--decode N] [--dir DIR] [--only tinyllama|gemma2]\n"
+    "                     [--peer llamacpp] [--rounds N]\n"
+    "  --prefill N   prompt length of the prefill measure (default 512)\n"
+    "  --decode N    decode steps at batch 1 (default 32)\n"
+    "  --dir DIR     where the random models (and their GGUF copies) are kept (default: a new\n"
+    "                /tmp/seer-bench-* directory); reuse one to skip create-random\n"
+    "  --only NAME   one model: tinyllama or gemma2 (default: both)\n"
+    "  --peer llamacpp  compare with llama.cpp (llama-cpp-python from tools/python/bench.txt, in\n"
+    "                $SEER_BENCH_VENV or .cache/bench-venv, built on first use) in alternating "
+    "rounds\n"
+    "  --rounds N    alternating rounds with --peer (default 3)\n"
+    "Threads: $SEER_THREADS (both engines get the same count). Run from the source tree or set\n"
+    "$SEER_SOURCE_DIR.\n";
+
+static int parse_int(const char *opt, const char *v, int *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (*v == '\0' || *end || x < 1 || x > 1000000) {
+    fprintf(stderr, "bench_forward: %s wants a positive integer, got '%s'\n%s", opt, v, usage);
+    return -1;
+  }
+  *out = (int)x;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  int prefill = 512, decode = 32, rounds = 3;
+  const char *root = NULL, *only = NULL, *peer_name = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *o = argv[i];
+    if (!strcmp(o, "--help") || !strcmp(o, "-h")) {
+      fputs(usage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      fprintf(stderr, "bench_forward: unknown or incomplete argument '%s'\n%s", o, usage);
+      return 2;
+    }
+    const char *v = argv[++i];
+    if (!strcmp(o, "--prefill")) {
+      if (parse_int(o, v, &prefill)) return 2;
+    } else if (!strcmp(o, "--decode")) {
+      if (parse_int(o, v, &decode)) return 2;
+    } else if (!strcmp(o, "--rounds")) {
+      if (parse_int(o, v, &rounds)) return 2;
+    } else if (!strcmp(o, "--dir")) {
+      root = v;
+    } else if (!strcmp(o, "--only")) {
+      if (strcmp(v, "tinyllama") && strcmp(v, "gemma2")) {
+        fprintf(stderr, "bench_forward: --only takes tinyllama or gemma2, got '%s'\n", v);
+        return 2;
+      }
+      only = v;
+    } else if (!strcmp(o, "--peer")) {
+      if (strcmp(v, "llamacpp")) {
+        fprintf(stderr, "bench_forward: the only peer is llamacpp, got '%s'\n", v);
+        return 2;
+      }
+      peer_name = v;
+    } else {
+      fprintf(stderr, "bench_forward: unknown argument '%s'\n%s", o, usage);
+      return 2;
+    }
+  }
+  char py[2100] = "";
+  if (peer_name && peer_python(py, sizeof py)) return 1;
   char tmpl[] = "/tmp/seer-bench-XXXXXX";
   if (!root && !(root = mkdtemp(tmpl))) return 1;
   mkdir(root, 0755);
@@ -267,11 +535,18 @@ int main(int argc, char **argv) {
     if (read(fds[0], &bw, sizeof bw) != sizeof bw) bw = 0;
     waitpid(pid, NULL, 0);
   }
-  printf("streaming read bandwidth: %.1f GB/s (%d threads)\n\n", bw, seer_cpu_threads());
-  printf("| model (bf16) | threads | decode tok/s | weight bytes/s (share of bandwidth) | prefill "
-         "%d tok/s | Linear vs OpenBLAS sgemm (M=%d) | weights on disk | peak RSS decode / after "
-         "prefill (decode÷files) |\n|---|---|---|---|---|---|---|---|\n",
-         prefill, prefill);
+  printf("CPU kernels: %s (best here: %s); streaming read bandwidth: %.1f GB/s (%d threads)\n\n",
+         seer_cpu_level(), seer_cpu_level_best(), bw, seer_cpu_threads());
+  if (peer_name)
+    printf("seer vs llama.cpp (llama-cpp-python, built on this machine), %d threads each; ratios "
+           "are seer / llama.cpp tok/s\n\n",
+           seer_cpu_threads());
+  else
+    printf(
+        "| model (bf16) | threads | decode tok/s | weight bytes/s (share of bandwidth) | prefill "
+        "%d tok/s | Linear vs OpenBLAS sgemm (M=%d) | weights on disk | peak RSS decode / after "
+        "prefill (decode÷files) |\n|---|---|---|---|---|---|---|---|\n",
+        prefill, prefill);
   fflush(stdout);
   const char *names[2] = {"tinyllama-1.1b", "gemma-2-2b"};
   const char *cfgs[2] = {tinyllama_cfg, gemma2_cfg};
@@ -288,7 +563,9 @@ int main(int argc, char **argv) {
     }
     if (system("sync") != 0) fprintf(stderr, "sync failed\n");
     pid = fork();
-    if (pid == 0) _exit(run_model(names[i], root, prefill, decode, bw));
+    if (pid == 0)
+      _exit(peer_name ? run_with_peer(names[i], root, py, prefill, decode, rounds, bw)
+                      : run_model(names[i], root, prefill, decode, bw));
     waitpid(pid, &st, 0);
     rc |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
   }

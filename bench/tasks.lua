@@ -8,6 +8,34 @@ local N = tonumber(arg and arg[1]) or 100000
 local mem_mode = arg[1] == "--mem" and arg[2]
 if mem_mode then N = tonumber(arg[3]) end
 
+-- The two measured passes: N bare coroutines, each resumed to a yield and then to its end (the
+-- floor), and N tasks through spawn + sleep(0) + finish.
+local function floor_pass()
+  local cos = {}
+  local body = function() coroutine.yield() end
+  for i = 1, N do
+    local co = coroutine.create(body)
+    coroutine.resume(co)
+    cos[i] = co
+  end
+  for i = 1, N do coroutine.resume(cos[i]) end
+end
+
+local function tasks_pass()
+  local tasks = {}
+  local body = function() seer.sleep(0) end
+  for i = 1, N do tasks[i] = seer.spawn(body) end
+  for i = 1, N do tasks[i]:wait() end
+end
+
+if arg[1] == "--once" then
+  -- One pass of the timed loop, for counting instructions (bench/tasks_count.sh): N tasks, or
+  -- with "floor" N bare coroutines.
+  N = tonumber(arg[2])
+  if arg[3] == "floor" then floor_pass() else tasks_pass() end
+  os.exit(0)
+end
+
 local function rss_kib()
   local f = assert(io.open("/proc/self/statm"))
   local _, resident = f:read("*n", "*n")
@@ -49,23 +77,8 @@ if mem_mode then
 end
 
 -- Floor: create N coroutines, resume each to a yield, resume each to completion.
-local floor = best_of(5, function()
-  local cos = {}
-  local body = function() coroutine.yield() end
-  for i = 1, N do
-    local co = coroutine.create(body)
-    coroutine.resume(co)
-    cos[i] = co
-  end
-  for i = 1, N do coroutine.resume(cos[i]) end
-end)
-
-local sched = best_of(5, function()
-  local tasks = {}
-  local body = function() seer.sleep(0) end
-  for i = 1, N do tasks[i] = seer.spawn(body) end
-  for i = 1, N do tasks[i]:wait() end
-end)
+local floor = best_of(5, floor_pass)
+local sched = best_of(5, tasks_pass)
 
 -- Memory is measured in fresh child processes, so that memory freed by the timing runs above
 -- cannot be reused and hide the cost.

@@ -10,7 +10,8 @@
 #include "runtime_internal.h"
 #include "seer/version.h"
 
-static const char *const subcommands[] = {"serve", "mcp", "model", "doctor", "transcript", NULL};
+static const char *const subcommands[] = {"serve",      "mcp", "model",  "doctor",
+                                          "transcript", "doc", "kernel", NULL};
 
 static void usage(FILE *out) {
   fprintf(
@@ -30,9 +31,11 @@ static void usage(FILE *out) {
       "commands:\n"
       "  serve interface.lua --listen ADDR   serve an interface over msgpack-RPC\n"
       "  mcp (--connect ADDR | interface.lua) speak MCP over stdio\n"
-      "  model info|create-random            inspect and create models\n"
+      "  model pull|ls|info|rm|create-random get, list, inspect, remove and create models\n"
       "  doctor                                check this machine's setup\n"
       "  transcript render FILE                render an agent transcript\n"
+      "  doc [--out DIR] [--check]             write (or check) the API reference, docs/api\n"
+      "  kernel -f FILE | kernel install       a Jupyter kernel; install its kernelspec\n"
       "\n"
       "With no script and a terminal on stdin, seer-lua starts the REPL; with a pipe on stdin,\n"
       "it evaluates the piped statements line by line. SEER_PATH=<dir> loads the stdlib from\n"

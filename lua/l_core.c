@@ -1,14 +1,17 @@
 /* l_core.c: the `seer.core` module: loop primitives for the Lua scheduler (now, run_once, alive),
  * child processes, inherited descriptors (a stdio server's stdin and stdout), and build facts
  * (version, Lua flavour). Scheduling policy lives in seer/task.lua. */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "bindings.h"
 #include "runtime_internal.h"
 #include "seer/fdio.h"
+#include "seer/log.h"
 #include "seer/process.h"
 #include "seer/sandbox.h"
 #include "seer/version.h"
@@ -24,9 +27,37 @@ static int core_now(lua_State *L) {
   return 1;
 }
 
+/* The one log level (runtime/core/log.c), which seer.log reads and sets, so that set_level in Lua
+ * reaches the C runtime's messages too. log_level() -> name; set_log_level(name) raises on an
+ * unknown name; log(name, component, msg) writes one line in the runtime's format. */
+static int check_level(lua_State *L, int idx, const char *fn) {
+  const char *name = luaL_checkstring(L, idx);
+  int lvl = seer_log_parse_level(name);
+  if (lvl < 0)
+    return luaL_error(L, "%s: unknown level '%s' (use trace, debug, info, warn, error or off)", fn,
+                      name);
+  return lvl;
+}
+
+static int core_log_level(lua_State *L) {
+  lua_pushstring(L, seer_log_level_name(seer_log_level()));
+  return 1;
+}
+
+static int core_set_log_level(lua_State *L) {
+  seer_log_set_level(check_level(L, 1, "seer.log.set_level"));
+  return 0;
+}
+
+static int core_log(lua_State *L) {
+  int lvl = check_level(L, 1, "seer.log");
+  seer_log(lvl, luaL_optstring(L, 2, NULL), "%s", luaL_checkstring(L, 3));
+  return 0;
+}
+
 /* run_once([timeout_s]): one loop iteration. Callbacks fired inside run Lua on this thread. */
 static int core_run_once(lua_State *L) {
-  seer_runtime *rt = seer_runtime_from(L);
+  seer_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
   double timeout = luaL_optnumber(L, 1, -1);
   lua_State *outer = rt->driving;
   rt->driving = L;
@@ -43,7 +74,8 @@ static int core_run_once(lua_State *L) {
 }
 
 static int core_alive(lua_State *L) {
-  lua_pushboolean(L, seer_loop_alive(seer_runtime_from(L)->loop));
+  seer_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+  lua_pushboolean(L, seer_loop_alive(rt->loop));
   return 1;
 }
 
@@ -358,6 +390,42 @@ static int core_exe_path(lua_State *L) {
   return 1;
 }
 
+/* secret_equal(a, b) -> whether two strings are equal, in time that depends only on their lengths:
+ * tokens are compared with it, so that how long a wrong guess takes says nothing of the token. */
+static int core_secret_equal(lua_State *L) {
+  size_t na, nb;
+  const unsigned char *a = (const unsigned char *)luaL_checklstring(L, 1, &na);
+  const unsigned char *b = (const unsigned char *)luaL_checklstring(L, 2, &nb);
+  unsigned diff = na != nb;
+  for (size_t i = 0; i < na; i++)
+    diff |= (unsigned)(a[i] ^ b[nb ? i % nb : 0]);
+  lua_pushboolean(L, diff == 0);
+  return 1;
+}
+
+/* random_hex(n) -> 2n lowercase hex digits from n bytes of the kernel's CSPRNG: tokens, session
+ * keys and unique names. There is no weaker fallback: when the kernel cannot give randomness this
+ * raises, since a predictable token would be worse than none. */
+static int core_random_hex(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, n >= 1 && n <= 1024, 1, "between 1 and 1024 bytes");
+  unsigned char bytes[1024];
+  char hex[2048];
+  for (size_t got = 0; got < (size_t)n;) {
+    ssize_t r = getrandom(bytes + got, (size_t)n - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return luaL_error(L, "seer.core.random_hex: getrandom: %s", strerror(errno));
+    got += (size_t)r;
+  }
+  static const char digits[] = "0123456789abcdef";
+  for (lua_Integer i = 0; i < n; i++) {
+    hex[2 * i] = digits[bytes[i] >> 4];
+    hex[2 * i + 1] = digits[bytes[i] & 15];
+  }
+  lua_pushlstring(L, hex, (size_t)(2 * n));
+  return 1;
+}
+
 /* sandbox_helper() -> path of the seer-sandbox helper executable, or nil, err (not installed). */
 static int core_sandbox_helper(lua_State *L) {
   char path[4096];
@@ -416,13 +484,16 @@ int luaopen_seer_core(lua_State *L) {
   }
   lua_pop(L, 1);
   static const luaL_Reg fns[] = {{"now", core_now},
-                                 {"run_once", core_run_once},
-                                 {"alive", core_alive},
+                                 {"log_level", core_log_level},
+                                 {"set_log_level", core_set_log_level},
+                                 {"log", core_log},
                                  {"spawn", core_spawn},
                                  {"signal_number", core_signal_number},
                                  {"signal_name", core_signal_name},
                                  {"exe_path", core_exe_path},
                                  {"sandbox_helper", core_sandbox_helper},
+                                 {"secret_equal", core_secret_equal},
+                                 {"random_hex", core_random_hex},
                                  {"ids", core_ids},
                                  {"environ", core_environ},
                                  {"read_fd", core_read_fd},
@@ -430,6 +501,11 @@ int luaopen_seer_core(lua_State *L) {
                                  {"claim_stdout", core_claim_stdout},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);
+  /* The scheduler calls these on every round: the runtime is an upvalue, not a registry lookup. */
+  static const luaL_Reg loop_fns[] = {
+      {"run_once", core_run_once}, {"alive", core_alive}, {NULL, NULL}};
+  lua_pushlightuserdata(L, seer_runtime_from(L));
+  luaL_setfuncs(L, loop_fns, 1);
   lua_pushstring(L, SEER_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushstring(L, SEER_LUA_FLAVOUR);

@@ -1,7 +1,10 @@
 /* l_fs.c: the `seer.fs` module, a thin binding of seer/fs.h. Failures return nil plus a message
- * (the luv convention); argument mistakes raise. */
+ * (the luv convention of bindings.h); argument mistakes raise. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,11 +12,8 @@
 #include "runtime_internal.h"
 #include "seer/fs.h"
 
-static int fail(lua_State *L, const seer_error *err) {
-  lua_pushnil(L);
-  lua_pushstring(L, err->msg);
-  return 2;
-}
+/* Failures name the path already (seer/fs.h), so the message goes out as it is. */
+static int fail(lua_State *L, const seer_error *err) { return seer_lua_fail(L, NULL, err); }
 
 static int fs_read(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -32,8 +32,11 @@ static int fs_write(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
+  lua_Integer mode = luaL_optinteger(L, 3, -1);
+  luaL_argcheck(L, mode >= -1 && mode <= 07777, 3,
+                "a permission mode such as tonumber(\"600\", 8)");
   seer_error err;
-  if (seer_fs_write_atomic(path, data, len, &err) != SEER_OK) return fail(L, &err);
+  if (seer_fs_write_atomic_mode(path, data, len, (int)mode, &err) != SEER_OK) return fail(L, &err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -142,6 +145,20 @@ static int fs_readlink(lua_State *L) {
   return 1;
 }
 
+/* realpath(path) -> the absolute path with every symlink resolved | nil, err */
+static int fs_realpath(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  char *r = realpath(path, NULL);
+  if (!r) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot resolve '%s': %s", path, strerror(errno));
+    return 2;
+  }
+  lua_pushstring(L, r);
+  free(r);
+  return 1;
+}
+
 /* chmod(path, mode) -> true | nil, err */
 static int fs_chmod(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -154,13 +171,65 @@ static int fs_chmod(lua_State *L) {
   return 1;
 }
 
+/* lock(path) -> lock | nil, err: an exclusive flock on path (created 0600, never through a
+ * symlink), waiting for other holders; released by lock:unlock() or garbage collection. For
+ * short critical sections between processes (two writers of one file). */
+#define LOCK_MT "seer.fs.lock"
+
+static int lock_unlock(lua_State *L) {
+  int *fd = luaL_checkudata(L, 1, LOCK_MT);
+  if (*fd >= 0) close(*fd); /* closing the only descriptor releases the flock */
+  *fd = -1;
+  return 0;
+}
+
+static int fs_lock(lua_State *L) {
+  const char *path = luaL_checkstring(L, 1);
+  int *fd = lua_newuserdata(L, sizeof *fd);
+  *fd = -1;
+  if (luaL_newmetatable(L, LOCK_MT)) {
+    lua_newtable(L);
+    lua_pushcfunction(L, lock_unlock);
+    lua_setfield(L, -2, "unlock");
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lock_unlock);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  *fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+  int rc = *fd < 0 ? -1 : 0;
+  while (rc == 0 && flock(*fd, LOCK_EX) != 0) {
+    if (errno != EINTR) rc = -1;
+  }
+  if (rc != 0) {
+    int e = errno;
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+    lua_pushnil(L);
+    lua_pushfstring(L, "cannot lock '%s': %s", path, strerror(e));
+    return 2;
+  }
+  return 1;
+}
+
 int luaopen_seer_fs(lua_State *L) {
-  static const luaL_Reg fns[] = {
-      {"read", fs_read},         {"write", fs_write},     {"mkdir", fs_mkdir},
-      {"list", fs_list},         {"kind", fs_kind},       {"exists", fs_exists},
-      {"is_dir", fs_is_dir},     {"is_file", fs_is_file}, {"remove", fs_remove},
-      {"tmpdir", fs_tmpdir},     {"cwd", fs_cwd},         {"size", fs_size},
-      {"readlink", fs_readlink}, {"chmod", fs_chmod},     {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"read", fs_read},
+                                 {"write", fs_write},
+                                 {"mkdir", fs_mkdir},
+                                 {"list", fs_list},
+                                 {"kind", fs_kind},
+                                 {"exists", fs_exists},
+                                 {"is_dir", fs_is_dir},
+                                 {"is_file", fs_is_file},
+                                 {"remove", fs_remove},
+                                 {"tmpdir", fs_tmpdir},
+                                 {"cwd", fs_cwd},
+                                 {"size", fs_size},
+                                 {"readlink", fs_readlink},
+                                 {"chmod", fs_chmod},
+                                 {"realpath", fs_realpath},
+                                 {"lock", fs_lock},
+                                 {NULL, NULL}};
   luaL_newlib(L, fns);
   return 1;
 }

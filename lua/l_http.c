@@ -1,7 +1,6 @@
 /* l_http.c: the `seer._http` module, a thin binding of seer/http.h (and seer/sse.h) for
  * stdlib/seer/http.lua: starts requests whose events (head, data, sse, done) call one Lua function
- * on the thread driving the loop, exposes a standalone SSE parser for tests, and realpath (used by
- * the harness to confine agent file tools to a workspace). */
+ * on the thread driving the loop, and exposes a standalone SSE parser for tests. */
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -177,7 +176,8 @@ static double opt_number_field(lua_State *L, int t, const char *name) {
 }
 
 /* request{url=, method=, headers={"K: V",...}, body=, timeout=, connect_timeout=, idle_timeout=,
- *         gzip=, mode="buffer"|"stream"|"sse", decode=}, fn(event, ...) -> handle | nil, err
+ *         gzip=, max_body=, mode="buffer"|"stream"|"sse", decode=}, fn(event, ...)
+ *   -> handle | nil, err
  * Events: ("head", status, raw_head), ("data", chunk) in stream mode, ("events", list, n) in sse
  * mode: the events of one received chunk, flat, 4 slots each (name, data, data decoded as JSON when
  * `decode` is set and it parses, else nil; id), then ("done", ok, status, body, err, kind, elapsed,
@@ -219,6 +219,12 @@ static int http_request(lua_State *L) {
   o.timeout_s = opt_number_field(L, 1, "timeout");
   o.connect_timeout_s = opt_number_field(L, 1, "connect_timeout");
   o.idle_timeout_s = opt_number_field(L, 1, "idle_timeout");
+  lua_getfield(L, 1, "max_body");
+  if (!lua_isnil(L, -1)) {
+    if (!seer_isinteger(L, -1) || seer_tointeger(L, -1) < 1)
+      return luaL_error(L, "http.request: 'max_body' must be a positive number of bytes");
+    o.max_body = (size_t)seer_tointeger(L, -1);
+  }
   lua_getfield(L, 1, "gzip");
   o.accept_encoding = lua_toboolean(L, -1);
   lua_getfield(L, 1, "mode");
@@ -391,22 +397,6 @@ static int parser_gc(lua_State *L) {
   return 0;
 }
 
-/* realpath(path) -> absolute path with symlinks resolved | nil, err */
-static int http_realpath(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  char *r = realpath(path, NULL);
-  if (!r) {
-    int e = errno;
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror(e));
-    lua_pushinteger(L, e);
-    return 3;
-  }
-  lua_pushstring(L, r);
-  free(r);
-  return 1;
-}
-
 int luaopen_seer__http(lua_State *L) {
   seer_runtime *rt = seer_runtime_from(L);
   if (luaL_newmetatable(L, REQUEST_MT)) {
@@ -451,8 +441,6 @@ int luaopen_seer__http(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, parser_new);
   lua_setfield(L, -2, "sse_parser");
-  lua_pushcfunction(L, http_realpath);
-  lua_setfield(L, -2, "realpath");
   lua_pushcfunction(L, http_parse_headers);
   lua_setfield(L, -2, "parse_headers");
   return 1;

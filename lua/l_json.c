@@ -8,6 +8,7 @@
 
 #include "bindings.h"
 #include "runtime_internal.h"
+#include "seer/utf8.h"
 #include "seer/buf.h"
 
 #define MAX_DEPTH 1000
@@ -48,8 +49,7 @@ static int encode_fail(encoder *e, int depth, const char *what) {
 }
 
 static void write_string(encoder *e, int depth, const char *s, size_t n) {
-  if (!seer_utf8_valid((const unsigned char *)s, n))
-    encode_fail(e, depth, "string is not valid UTF-8");
+  if (!seer_utf8_valid(s, n)) encode_fail(e, depth, "string is not valid UTF-8");
   seer_buf *b = &e->out;
   seer_buf_reserve(b, n + 2);
   seer_buf_appendc(b, '"');

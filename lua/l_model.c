@@ -8,6 +8,7 @@
 
 #include "bindings.h"
 #include "l_tensor.h"
+#include "seer/lora.h"
 #include "seer/model.h"
 
 #define MODEL_MT "seer.Model"
@@ -168,8 +169,9 @@ static int hook_body(lua_State *L, void *vc) {
   seer_tensor *h = c->h;
   seer_error err;
   /* generate always runs batched; an unbatched caller sees [T,H] views, as forward gives. */
-  if (!c->lh->r->batched_call && h->ndim == 3 && h->shape[0] == 1)
-    h = seer_tensor_reshape(h, 2, h->shape + 1, &err);
+  int bnd = c->ctx->point.kind == SEER_HOOK_ATTN_WEIGHTS ? 4 : 3;
+  if (!c->lh->r->batched_call && h->ndim == bnd && h->shape[0] == 1)
+    h = seer_tensor_reshape(h, bnd - 1, h->shape + 1, &err);
   else
     h = seer_tensor_retain(h);
   seer_lua_push_tensor(L, h);
@@ -250,6 +252,11 @@ static void check_rows(lua_State *L, int idx, const char *fn, id_rows *out) {
   size_t B = seer_rawlen(L, idx);
   if (B == 0) luaL_error(L, "%s: pass token ids (a list of integers) or a batch of such lists", fn);
   out->batch = B;
+  /* One buffer per row stays on the stack (plus the row table and an id while it is read): a C
+   * function is only promised LUA_MINSTACK slots, and Lua 5.4 does not grow the stack on push. */
+  if (B > 100000 || !lua_checkstack(L, (int)B + 8))
+    luaL_error(L, "%s: a batch of more than 100000 rows (or more than memory allows) in one call",
+               fn);
   out->rows = lua_newuserdata(L, sizeof(int32_t *) * B);
   out->lens = lua_newuserdata(L, sizeof(size_t) * B);
   for (size_t b = 0; b < B; b++) {
@@ -302,10 +309,13 @@ static seer_hook *check_hooks(lua_State *L, int idx, model_ref *r, const char *f
 
 /* ---- module functions ---- */
 
-/* load(dir [, threads]) -> Model */
+/* load(dir [, threads [, cuda [, device_index [, device_dtype]]]]) -> Model | nil, err (files
+ * missing or malformed, an unsupported architecture, no usable GPU) */
 static int l_load(lua_State *L) {
   const char *dir = luaL_checkstring(L, 1);
-  seer_model_opts o = {SEER_DEVICE_CPU, (int)luaL_optinteger(L, 2, 0)};
+  seer_model_opts o = {lua_toboolean(L, 3) ? SEER_DEVICE_CUDA : SEER_DEVICE_CPU,
+                       (int)luaL_optinteger(L, 2, 0), (int)luaL_optinteger(L, 4, 0),
+                       luaL_optstring(L, 5, NULL)};
   model_box *b = lua_newuserdata(L, sizeof *b);
   b->r = NULL;
   luaL_setmetatable(L, MODEL_MT);
@@ -318,7 +328,7 @@ static int l_load(lua_State *L) {
   seer_error err;
   if (seer_model_load(dir, &o, &r->m, &err)) {
     free(r);
-    return luaL_error(L, "seer.model.load: %s", err.msg);
+    return seer_lua_fail(L, "seer.model.load", &err);
   }
   b->r = r;
   return 1;
@@ -329,14 +339,15 @@ static int l_supported(lua_State *L) {
   return 1;
 }
 
-/* create_random(config_path, out_dir, dtype, seed) */
+/* create_random(config_path, out_dir, dtype, seed) -> true | nil, err (the config cannot be read
+ * or the model cannot be written) */
 static int l_create_random(lua_State *L) {
   const char *cfg = luaL_checkstring(L, 1), *out = luaL_checkstring(L, 2);
   seer_dtype dt = seer_lua_opt_dtype(L, 3, SEER_DTYPE_BF16, "seer.model.create_random");
   uint64_t seed = (uint64_t)luaL_optinteger(L, 4, 0);
   seer_error err;
   if (seer_model_create_random(cfg, out, dt, seed, &err))
-    return luaL_error(L, "seer.model.create_random: %s", err.msg);
+    return seer_lua_fail(L, "seer.model.create_random", &err);
   lua_pushboolean(L, 1);
   return 1;
 }
@@ -452,6 +463,18 @@ static int m_forward(lua_State *L) {
   return 2;
 }
 
+/* unembed(h, apply_norm) -> logits: the readout of a hidden state (allowed inside hooks: it
+ * reads weights only). */
+static int m_unembed(lua_State *L) {
+  model_ref *r = check_model(L, 1, "model:unembed");
+  seer_tensor *h = seer_lua_check_tensor(L, 2, "model:unembed");
+  seer_error err;
+  seer_tensor *out = seer_model_unembed(r->m, h, lua_toboolean(L, 3), &err);
+  if (!out) return luaL_error(L, "model:unembed: %s", err.msg);
+  seer_lua_push_tensor(L, out);
+  return 1;
+}
+
 /* generate(rows, batched, opts) -> {{ids = {...}, finish_reason = "length"|"stop"}, ...};
  * opts fields are already defaulted and checked by model.lua. */
 static int m_generate(lua_State *L) {
@@ -554,6 +577,90 @@ static int m_remove_hook(lua_State *L) {
   return 1;
 }
 
+/* ---- LoRA adapters (policy in stdlib/seer/model.lua) ---- */
+
+/* load_adapter(dir, name) -> true | nil, err (the adapter's files are missing or malformed, or do
+ * not fit this model) */
+static int m_load_adapter(lua_State *L) {
+  model_ref *r = begin_call(L, "model:load_adapter");
+  const char *dir = luaL_checkstring(L, 2), *name = luaL_checkstring(L, 3);
+  seer_error err;
+  if (seer_model_load_adapter(r->m, dir, name, &err))
+    return seer_lua_fail(L, "model:load_adapter", &err);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* set_adapter(name | nil) */
+static int m_set_adapter(lua_State *L) {
+  model_ref *r = begin_call(L, "model:set_adapter");
+  seer_error err;
+  if (seer_model_set_adapter(r->m, luaL_optstring(L, 2, NULL), &err))
+    return luaL_error(L, "model:set_adapter: %s", err.msg);
+  return 0;
+}
+
+static int m_active_adapter(lua_State *L) {
+  const char *name = seer_model_active_adapter(check_model(L, 1, "model:active_adapter")->m);
+  if (name)
+    lua_pushstring(L, name);
+  else
+    lua_pushnil(L);
+  return 1;
+}
+
+/* adapters() -> {{name, base_model, targets, saved, r_max, bytes}, ...} in load order */
+static int m_adapters(lua_State *L) {
+  model_ref *r = check_model(L, 1, "model:adapters");
+  size_t n = seer_model_num_adapters(r->m);
+  lua_createtable(L, (int)n, 0);
+  for (size_t i = 0; i < n; i++) {
+    seer_adapter_info in;
+    seer_model_adapter_info(r->m, i, &in);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, in.name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, in.base_model);
+    lua_setfield(L, -2, "base_model");
+    seer_pushinteger(L, in.num_targets);
+    lua_setfield(L, -2, "targets");
+    seer_pushinteger(L, in.num_saved);
+    lua_setfield(L, -2, "saved");
+    seer_pushinteger(L, in.r_max);
+    lua_setfield(L, -2, "r_max");
+    seer_pushinteger(L, (long long)in.bytes);
+    lua_setfield(L, -2, "bytes");
+    lua_rawseti(L, -2, (int)i + 1);
+  }
+  return 1;
+}
+
+static int m_delete_adapter(lua_State *L) {
+  model_ref *r = begin_call(L, "model:delete_adapter");
+  seer_error err;
+  if (seer_model_delete_adapter(r->m, luaL_checkstring(L, 2), &err))
+    return luaL_error(L, "model:delete_adapter: %s", err.msg);
+  return 0;
+}
+
+static int m_merge_adapter(lua_State *L) {
+  model_ref *r = begin_call(L, "model:merge_adapter");
+  seer_error err;
+  if (seer_model_merge_adapter(r->m, &err))
+    return luaL_error(L, "model:merge_adapter: %s", err.msg);
+  return 0;
+}
+
+static int m_unmerge_adapter(lua_State *L) {
+  seer_model_unmerge_adapter(begin_call(L, "model:unmerge_adapter")->m);
+  return 0;
+}
+
+static int m_adapter_merged(lua_State *L) {
+  lua_pushboolean(L, seer_model_adapter_merged(check_model(L, 1, "model:adapter_merged")->m));
+  return 1;
+}
+
 /* new_cache(batch) -> KVCache */
 static int m_new_cache(lua_State *L) {
   model_ref *r = check_model(L, 1, "model:new_cache");
@@ -594,10 +701,23 @@ static int c_bytes(lua_State *L) {
 }
 
 int luaopen_seer__model(lua_State *L) {
-  static const luaL_Reg methods[] = {{"info", m_info},           {"config_json", m_config_json},
-                                     {"forward", m_forward},     {"generate", m_generate},
-                                     {"add_hook", m_add_hook},   {"remove_hook", m_remove_hook},
-                                     {"new_cache", m_new_cache}, {NULL, NULL}};
+  static const luaL_Reg methods[] = {{"info", m_info},
+                                     {"config_json", m_config_json},
+                                     {"forward", m_forward},
+                                     {"generate", m_generate},
+                                     {"add_hook", m_add_hook},
+                                     {"remove_hook", m_remove_hook},
+                                     {"new_cache", m_new_cache},
+                                     {"load_adapter", m_load_adapter},
+                                     {"set_adapter", m_set_adapter},
+                                     {"active_adapter", m_active_adapter},
+                                     {"adapters", m_adapters},
+                                     {"delete_adapter", m_delete_adapter},
+                                     {"merge_adapter", m_merge_adapter},
+                                     {"unmerge_adapter", m_unmerge_adapter},
+                                     {"adapter_merged", m_adapter_merged},
+                                     {"unembed", m_unembed},
+                                     {NULL, NULL}};
   static const luaL_Reg cache_methods[] = {{"length", c_length}, {"bytes", c_bytes}, {NULL, NULL}};
   static const luaL_Reg fns[] = {{"load", l_load},
                                  {"supported_architectures", l_supported},

@@ -125,14 +125,6 @@ static int sb_sweep(lua_State *L) {
   return 1;
 }
 
-/* remove_tree(path) -> true | nil, err */
-static int sb_remove_tree(lua_State *L) {
-  seer_error err;
-  if (seer_statedir_remove(luaL_checkstring(L, 1), &err) != SEER_OK) return fail(L, err.msg);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 /* open_sink(path) -> sink | nil, err: a new file (truncated) for writing, close-on-exec. */
 static int sb_open_sink(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
@@ -203,7 +195,7 @@ int luaopen_seer__sandbox(lua_State *L) {
   }
   static const luaL_Reg fns[] = {{"create", sb_create},
                                  {"sweep", sb_sweep},
-                                 {"remove_tree", sb_remove_tree},
+
                                  {"open_sink", sb_open_sink},
                                  {NULL, NULL}};
   luaL_newlib(L, fns);

@@ -1,19 +1,13 @@
 /* l_tensor.c: the `seer.tensor` module: the Tensor userdata (fields, 1-based indexing, views,
- * conversion, printing, raw pointers), constructors, safetensors load/save and the msgpack ext
- * type 1 codec. The ops (arithmetic, reductions, products, probabilities) are in l_tensor_ops.c.
+ * conversion, printing, raw pointers) and the constructors. The ops (arithmetic, reductions,
+ * products, probabilities) are in l_tensor_ops.c, the msgpack ext type 1 codec in
+ * l_tensor_msgpack.c and safetensors load/save in l_tensor_io.c.
  * Lua dims and element indices are 1-based; they become 0-based here, at the boundary. */
-#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bindings.h"
 #include "l_tensor.h"
-#include "seer/safetensors.h"
-
-/* Tensors travel little-endian (DESIGN §6); the payload is the host's bytes, so say so. */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tensor wire format assumes LE host");
-
-#define MSGPACK_EXT_TENSOR 1
 
 typedef struct {
   seer_tensor *t;
@@ -91,14 +85,6 @@ static int check_shape(lua_State *L, int first, int64_t *shape, const char *fn) 
   return ndim;
 }
 
-static void push_shape(lua_State *L, const seer_tensor *t) {
-  lua_createtable(L, t->ndim, 0);
-  for (int i = 0; i < t->ndim; i++) {
-    seer_pushinteger(L, t->shape[i]);
-    lua_rawseti(L, -2, i + 1);
-  }
-}
-
 static void push_number(lua_State *L, const seer_tensor *t, double v) {
   if (seer_dtype_is_float(t->dtype))
     lua_pushnumber(L, v);
@@ -130,10 +116,11 @@ static int t_len(lua_State *L) {
   return 1;
 }
 
-/* t[i]: a number for 1-D tensors, otherwise a view dropping dim 1; string keys are methods and
- * the fields shape, dtype, ndim and device. */
+/* t[i]: a number for 1-D tensors, otherwise a view dropping dim 1; table and mask keys are in
+ * l_tensor_index.c; string keys are methods and the fields shape, dtype, ndim and device. */
 static int t_index(lua_State *L) {
   seer_tensor *t = seer_lua_check_tensor(L, 1, "tensor index");
+  if (seer_lua_tensor_index_key(L, t)) return 1;
   if (lua_type(L, 2) == LUA_TNUMBER) {
     if (t->ndim == 0) return luaL_error(L, "tensor index: a 0-D tensor has no elements to index");
     int64_t i = check_index(L, 2, t->shape[0], "tensor index");
@@ -153,7 +140,7 @@ static int t_index(lua_State *L) {
   lua_rawget(L, lua_upvalueindex(1));
   if (!lua_isnil(L, -1)) return 1;
   if (!strcmp(k, "shape")) {
-    push_shape(L, t);
+    seer_lua_push_shape(L, t);
   } else if (!strcmp(k, "dtype")) {
     lua_pushstring(L, seer_dtype_name(t->dtype));
   } else if (!strcmp(k, "ndim")) {
@@ -166,11 +153,13 @@ static int t_index(lua_State *L) {
   return 1;
 }
 
-/* t[i] = number | Tensor: sets an element (1-D) or fills / copies into the view t[i]. */
+/* t[i] = number | Tensor: sets an element (1-D) or fills / copies into the view t[i]. Table and
+ * mask keys are in l_tensor_index.c. */
 static int t_newindex(lua_State *L) {
   seer_tensor *t = seer_lua_check_tensor(L, 1, "tensor assignment");
+  if (seer_lua_tensor_assign_key(L, t)) return 0;
   if (lua_type(L, 2) != LUA_TNUMBER)
-    return luaL_error(L, "tensor assignment: only integer indices can be assigned (t[i] = v)");
+    return luaL_error(L, "tensor assignment: assign to t[i], t[{...}] or t[mask]");
   if (t->ndim == 0) return luaL_error(L, "tensor assignment: a 0-D tensor has no elements");
   int64_t i = check_index(L, 2, t->shape[0], "tensor assignment");
   seer_error err;
@@ -441,151 +430,43 @@ static int t_ptr(lua_State *L) {
   return 1;
 }
 
-/* ---- msgpack ext type 1: payload [dtype, shape, bin little-endian] ---- */
-
-/* Packs the payload's head ([dtype, shape, bin header]) into buf; returns its length. */
-static size_t payload_head(const seer_tensor *t, size_t nbytes, char *buf, size_t cap) {
-  msgpack_sbuffer sb = {0, buf, cap}; /* fits: at most 1 + 17 + 3 + 9*8 + 5 bytes */
-  msgpack_packer pk;
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  const char *dn = seer_dtype_name(t->dtype);
-  msgpack_pack_array(&pk, 3);
-  msgpack_pack_str(&pk, strlen(dn));
-  msgpack_pack_str_body(&pk, dn, strlen(dn));
-  msgpack_pack_array(&pk, (size_t)t->ndim);
-  for (int i = 0; i < t->ndim; i++)
-    msgpack_pack_int64(&pk, t->shape[i]);
-  msgpack_pack_bin(&pk, nbytes);
-  return sb.size;
-}
-
-void seer_lua_tensor_pack(lua_State *L, msgpack_packer *pk, seer_tensor *t) {
-  seer_error err;
-  seer_tensor *c =
-      seer_tensor_is_contiguous(t) ? seer_tensor_retain(t) : seer_tensor_clone(t, &err);
-  if (!c) {
-    seer_lua_tensor_error(L, "tensor msgpack encode", &err);
-    return;
-  }
-  size_t nbytes = (size_t)seer_tensor_numel(c) * seer_dtype_size(c->dtype);
-  char head[128];
-  size_t hn = payload_head(c, nbytes, head, sizeof head);
-  msgpack_pack_ext(pk, hn + nbytes, MSGPACK_EXT_TENSOR);
-  msgpack_pack_ext_body(pk, head, hn);
-  if (nbytes) msgpack_pack_bin_body(pk, seer_tensor_data(c), nbytes);
-  seer_tensor_release(c);
-}
-
-static int t_payload(lua_State *L, seer_tensor *t) {
-  seer_error err;
-  seer_tensor *c =
-      seer_tensor_is_contiguous(t) ? seer_tensor_retain(t) : seer_tensor_clone(t, &err);
-  if (!c) return seer_lua_tensor_error(L, "tensor msgpack encode", &err);
-  size_t nbytes = (size_t)seer_tensor_numel(c) * seer_dtype_size(c->dtype);
-  char head[128];
-  size_t hn = payload_head(c, nbytes, head, sizeof head);
-  char *p = malloc(hn + nbytes);
-  if (!p) {
-    seer_tensor_release(c);
-    return luaL_error(L, "tensor msgpack encode: out of memory");
-  }
-  memcpy(p, head, hn);
-  if (nbytes) memcpy(p + hn, seer_tensor_data(c), nbytes);
-  seer_tensor_release(c);
-  lua_pushlstring(L, p, hn + nbytes);
-  free(p);
-  return 1;
-}
-
-/* __tomsgpack: msgpack.ext(1, payload); upvalue 1 is the seer.msgpack module. */
-static int t_tomsgpack(lua_State *L) {
-  seer_tensor *t = seer_lua_check_tensor(L, 1, "tensor msgpack encode");
-  lua_getfield(L, lua_upvalueindex(1), "ext");
-  lua_pushinteger(L, MSGPACK_EXT_TENSOR);
-  t_payload(L, t);
-  lua_call(L, 2, 1);
-  return 1;
-}
-
-static seer_tensor *decode_payload(const char *p, size_t len, seer_error *err) {
-  msgpack_unpacked u;
-  msgpack_unpacked_init(&u);
-  seer_tensor *t = NULL;
-  size_t off = 0;
-  if (msgpack_unpack_next(&u, p, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len) {
-    seer_errorf(err, SEER_EFORMAT, "payload is not one msgpack value");
-    goto out;
-  }
-  const msgpack_object *o = &u.data;
-  if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3) {
-    seer_errorf(err, SEER_EFORMAT, "payload must be [dtype, shape, data]");
-    goto out;
-  }
-  const msgpack_object *od = &o->via.array.ptr[0], *os = &o->via.array.ptr[1],
-                       *ob = &o->via.array.ptr[2];
-  char dname[16] = "";
-  if (od->type == MSGPACK_OBJECT_STR && od->via.str.size < sizeof dname)
-    memcpy(dname, od->via.str.ptr, od->via.str.size);
-  seer_dtype dt;
-  if (seer_dtype_parse(dname, &dt)) {
-    seer_errorf(err, SEER_EFORMAT, "unknown dtype in payload");
-    goto out;
-  }
-  if (os->type != MSGPACK_OBJECT_ARRAY || os->via.array.size > SEER_TENSOR_MAX_DIMS) {
-    seer_errorf(err, SEER_EFORMAT, "shape must be an array of at most %d sizes",
-                SEER_TENSOR_MAX_DIMS);
-    goto out;
-  }
-  int64_t shape[SEER_TENSOR_MAX_DIMS];
-  uint64_t numel = 1;
-  int ndim = (int)os->via.array.size;
-  for (int i = 0; i < ndim; i++) {
-    const msgpack_object *d = &os->via.array.ptr[i];
-    if (d->type != MSGPACK_OBJECT_POSITIVE_INTEGER || d->via.u64 > ((uint64_t)1 << 40)) {
-      seer_errorf(err, SEER_EFORMAT, "shape entries must be non-negative integers");
-      goto out;
-    }
-    shape[i] = (int64_t)d->via.u64;
-    numel *= d->via.u64;
-  }
-  const char *data = ob->type == MSGPACK_OBJECT_BIN   ? ob->via.bin.ptr
-                     : ob->type == MSGPACK_OBJECT_STR ? ob->via.str.ptr
-                                                      : NULL;
-  size_t dlen = ob->type == MSGPACK_OBJECT_BIN ? ob->via.bin.size : ob->via.str.size;
-  if (!data && numel) {
-    seer_errorf(err, SEER_EFORMAT, "data must be bin");
-    goto out;
-  }
-  if (numel > ((uint64_t)1 << 40) || dlen != numel * seer_dtype_size(dt)) {
-    seer_errorf(err, SEER_EFORMAT, "data has %zu bytes, the shape needs %llu", dlen,
-                (unsigned long long)(numel * seer_dtype_size(dt)));
-    goto out;
-  }
-  t = seer_tensor_from_data(dt, ndim, shape, data, dt, err);
-out:
-  msgpack_unpacked_destroy(&u);
-  return t;
-}
-
-void seer_lua_tensor_push_payload(lua_State *L, const char *p, size_t len) {
-  seer_error err;
-  seer_tensor *t = decode_payload(p, len, &err);
-  if (!t) seer_lua_tensor_error(L, "tensor msgpack decode", &err);
-  seer_lua_push_tensor(L, t);
-}
-
-/* The ext_decoders[1] entry: payload string -> Tensor. */
-int seer_lua_tensor_from_msgpack(lua_State *L) {
-  size_t len;
-  const char *p = luaL_checklstring(L, 1, &len);
-  seer_error err;
-  seer_tensor *t = decode_payload(p, len, &err);
-  if (!t) return seer_lua_tensor_error(L, "tensor msgpack decode", &err);
-  seer_lua_push_tensor(L, t);
-  return 1;
-}
-
 /* ---- constructors ---- */
+
+/* Constructors take their trailing options positionally (randn(shape, 3, "bf16")) or as a table
+ * (randn(shape, {seed = 3, dtype = "bf16"})). When the value at idx is a table, its fields named
+ * in `keys` replace the stack slots idx, idx + 1, ... in that order; unknown fields raise. */
+static void spread_opts(lua_State *L, int idx, const char *const *keys, const char *fn) {
+  if (!lua_istable(L, idx) || seer_lua_to_tensor(L, idx)) return;
+  int n = 0;
+  while (keys[n])
+    n++;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    int known = 0;
+    for (int i = 0; i < n && !known; i++)
+      known = lua_type(L, -1) == LUA_TSTRING && !strcmp(lua_tostring(L, -1), keys[i]);
+    if (!known) {
+      luaL_Buffer B;
+      luaL_buffinit(L, &B);
+      for (int i = 0; i < n; i++) {
+        if (i) luaL_addstring(&B, ", ");
+        luaL_addstring(&B, keys[i]);
+      }
+      luaL_pushresult(&B);
+      const char *valid = lua_tostring(L, -1);
+      const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2);
+      luaL_error(L, "%s: unknown option '%s' (valid: %s)", fn, key, valid);
+    }
+  }
+  lua_settop(L, idx + n);
+  for (int i = 0; i < n; i++) {
+    lua_getfield(L, idx, keys[i]);
+    lua_replace(L, idx + 1 + i);
+  }
+  lua_remove(L, idx);
+  lua_pushnil(L);
+}
 
 /* Walks the first element of each nesting level to find the shape of a nested table. */
 static int infer_shape(lua_State *L, int idx, int64_t *shape) {
@@ -622,8 +503,11 @@ static void flatten(lua_State *L, int idx, int dim, int ndim, const int64_t *sha
   }
 }
 
-/* from(nested table | number | Tensor [, dtype]) */
+static const char *const dtype_opts[] = {"dtype", NULL};
+
+/* from(nested table | number | Tensor [, dtype | {dtype = ...}]) */
 static int l_from(lua_State *L) {
+  spread_opts(L, 2, dtype_opts, "seer.tensor.from");
   seer_error err;
   seer_tensor *src = seer_lua_to_tensor(L, 1);
   if (src) {
@@ -664,9 +548,10 @@ static int l_from(lua_State *L) {
   return 1;
 }
 
-/* zeros(shape [, dtype]), ones(...), full(shape, value [, dtype]) */
+/* zeros(shape [, dtype | {dtype = ...}]), ones(...), full(shape, value [, dtype | {...}]) */
 static int make_full(lua_State *L, const char *fn, double value, int dtype_arg) {
   int64_t shape[SEER_TENSOR_MAX_DIMS];
+  spread_opts(L, dtype_arg, dtype_opts, fn);
   if (!lua_istable(L, 1) && !seer_isinteger(L, 1))
     return luaL_error(L, "%s: pass a shape, e.g. %s({2, 3})", fn, fn);
   lua_settop(L, dtype_arg);
@@ -689,8 +574,11 @@ static int l_full(lua_State *L) {
   return make_full(L, "seer.tensor.full", luaL_checknumber(L, 2), 3);
 }
 
-/* randn(shape [, seed [, dtype]]): standard normals, the same values for a seed everywhere. */
+/* randn(shape [, seed [, dtype]]) or randn(shape, {seed = ..., dtype = ...}): standard normals,
+ * the same values for a seed everywhere. */
 static int l_randn(lua_State *L) {
+  static const char *const opts[] = {"seed", "dtype", NULL};
+  spread_opts(L, 2, opts, "seer.tensor.randn");
   int64_t shape[SEER_TENSOR_MAX_DIMS];
   int ndim;
   if (lua_istable(L, 1)) {
@@ -712,71 +600,6 @@ static int l_randn(lua_State *L) {
   return 1;
 }
 
-/* ---- safetensors files ---- */
-
-/* load(path) -> {name = Tensor}; the tensors borrow the file's mapping. */
-static int l_load(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  seer_error err;
-  seer_safetensors *st;
-  if (seer_st_open(path, &st, &err)) return seer_lua_tensor_error(L, "seer.tensor.load", &err);
-  size_t n = seer_st_count(st);
-  lua_createtable(L, 0, (int)n);
-  for (size_t i = 0; i < n; i++) {
-    const seer_st_info *in = seer_st_info_at(st, i);
-    seer_tensor *t = seer_st_get(st, in->name, &err);
-    if (!t) {
-      seer_st_close(st);
-      return seer_lua_tensor_error(L, "seer.tensor.load", &err);
-    }
-    /* push_tensor may raise only on allocation failure; the tensor is then lost with the state */
-    seer_lua_push_tensor(L, t);
-    lua_setfield(L, -2, in->name);
-  }
-  seer_st_close(st);
-  return 1;
-}
-
-static int cmp_names(const void *a, const void *b) {
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* save(path, {name = Tensor}): names in sorted order, so the file is reproducible. */
-static int l_save(lua_State *L) {
-  const char *path = luaL_checkstring(L, 1);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  size_t n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, 2)) {
-    if (lua_type(L, -2) != LUA_TSTRING)
-      return luaL_error(L, "seer.tensor.save: keys must be tensor names (strings)");
-    if (!seer_lua_to_tensor(L, -1))
-      return luaL_error(L, "seer.tensor.save: '%s' is a %s, not a Tensor", lua_tostring(L, -2),
-                        luaL_typename(L, -1));
-    lua_pop(L, 1);
-    n++;
-  }
-  const char **names = lua_newuserdata(L, sizeof(char *) * (n ? n : 1));
-  const seer_tensor **ts = lua_newuserdata(L, sizeof(seer_tensor *) * (n ? n : 1));
-  size_t i = 0;
-  lua_pushnil(L);
-  while (lua_next(L, 2)) {
-    names[i++] = lua_tostring(L, -2); /* keys stay alive in the table during the call */
-    lua_pop(L, 1);
-  }
-  qsort(names, n, sizeof *names, cmp_names);
-  for (i = 0; i < n; i++) {
-    lua_getfield(L, 2, names[i]);
-    ts[i] = seer_lua_to_tensor(L, -1);
-    lua_pop(L, 1);
-  }
-  seer_error err;
-  if (seer_st_save(path, n, names, ts, &err))
-    return seer_lua_tensor_error(L, "seer.tensor.save", &err);
-  lua_pushboolean(L, 1);
-  return 1;
-}
-
 static int l_is_tensor(lua_State *L) {
   lua_pushboolean(L, seer_lua_to_tensor(L, 1) != NULL);
   return 1;
@@ -791,6 +614,13 @@ static int l_threads(lua_State *L) {
   }
   lua_pushinteger(L, seer_tensor_get_threads());
   return 1;
+}
+
+/* cpu_level(): the CPU kernels' ISA level in use, and the best this machine supports. */
+static int l_cpu_level(lua_State *L) {
+  lua_pushstring(L, seer_cpu_level());
+  lua_pushstring(L, seer_cpu_level_best());
+  return 2;
 }
 
 int luaopen_seer_tensor(lua_State *L) {
@@ -810,9 +640,9 @@ int luaopen_seer_tensor(lua_State *L) {
                                      {"ptr", t_ptr},
                                      {NULL, NULL}};
   static const luaL_Reg fns[] = {
-      {"from", l_from},       {"zeros", l_zeros}, {"ones", l_ones}, {"full", l_full},
-      {"randn", l_randn},     {"load", l_load},   {"save", l_save}, {"is_tensor", l_is_tensor},
-      {"threads", l_threads}, {NULL, NULL}};
+      {"from", l_from},       {"zeros", l_zeros},         {"ones", l_ones},
+      {"full", l_full},       {"randn", l_randn},         {"is_tensor", l_is_tensor},
+      {"threads", l_threads}, {"cpu_level", l_cpu_level}, {NULL, NULL}};
   /* seer.msgpack gets the tensor codec: __tomsgpack below, and the ext type 1 decoder. */
   lua_getglobal(L, "require");
   lua_pushliteral(L, "seer.msgpack");
@@ -832,10 +662,12 @@ int luaopen_seer_tensor(lua_State *L) {
   lua_pushcfunction(L, t_newindex);
   lua_setfield(L, mt, "__newindex");
   lua_pushvalue(L, msgpack);
-  lua_pushcclosure(L, t_tomsgpack, 1);
+  lua_pushcclosure(L, seer_lua_tensor_tomsgpack, 1);
   lua_setfield(L, mt, "__tomsgpack");
   luaL_newlib(L, methods);
   seer_lua_tensor_ops_register(L, mt);
+  seer_lua_tensor_index_register(L);
+  seer_lua_tensor_directions_register(L);
   lua_pushvalue(L, -1);
   lua_setfield(L, mt, "methods"); /* so Lua code can add methods */
   lua_pushcclosure(L, t_index, 1);
@@ -847,6 +679,7 @@ int luaopen_seer_tensor(lua_State *L) {
   lua_pop(L, 1);
 
   luaL_newlib(L, fns);
+  seer_lua_tensor_io_register(L);
   lua_pushcfunction(L, seer_lua_tensor_from_msgpack);
   lua_setfield(L, -2, "from_msgpack");
   return 1;

@@ -188,17 +188,41 @@ static int to_lua_indices(seer_tensor *idx, seer_error *err) {
   return seer_tensor_binary_scalar_(SEER_OP_ADD, idx, 1, err);
 }
 
-/* t:topk(k) -> values, indices (1-based) along the last dim, largest first. */
+/* Moves dim d to the end and back: topk works on the last dim. Returns a contiguous copy of x
+ * with dims d and last swapped (x itself, retained, when d is already last). */
+static seer_tensor *swap_last(seer_tensor *x, int d, seer_error *err) {
+  if (d == x->ndim - 1) return seer_tensor_retain(x);
+  seer_tensor *v = seer_tensor_transpose(x, d, x->ndim - 1, err);
+  if (!v) return NULL;
+  seer_tensor *c = seer_tensor_clone(v, err);
+  seer_tensor_release(v);
+  return c;
+}
+
+/* t:topk(k [, dim]) -> values, indices (1-based) along dim (default the last), largest first,
+ * ties by lower index. */
 static int t_topk(lua_State *L) {
   seer_tensor *t = seer_lua_check_tensor(L, 1, "tensor:topk");
   lua_Integer k = luaL_checkinteger(L, 2);
   if (t->ndim == 0) return luaL_error(L, "tensor:topk: needs at least 1 dim");
-  if (k < 1 || k > t->shape[t->ndim - 1])
-    return luaL_error(L, "tensor:topk: k must be in 1..%d (the last dim)",
-                      (int)t->shape[t->ndim - 1]);
-  seer_tensor *v = NULL, *ix = NULL;
+  int dim = lua_isnoneornil(L, 3) ? t->ndim - 1 : seer_lua_check_dim(L, 3, t->ndim, "tensor:topk");
+  if (k < 1 || k > t->shape[dim])
+    return luaL_error(L, "tensor:topk: k must be in 1..%d (the size of dim %d)", (int)t->shape[dim],
+                      dim + 1);
+  seer_tensor *v = NULL, *ix = NULL, *moved = NULL;
   seer_error err;
-  if (seer_tensor_topk(t, k, &v, &ix, &err) || to_lua_indices(ix, &err)) {
+  int rc = (moved = swap_last(t, dim, &err)) ? 0 : -1;
+  if (!rc) rc = seer_tensor_topk(moved, k, &v, &ix, &err);
+  seer_tensor_release(moved);
+  if (!rc) rc = to_lua_indices(ix, &err);
+  if (!rc && dim != t->ndim - 1) {
+    seer_tensor *v2 = swap_last(v, dim, &err), *ix2 = v2 ? swap_last(ix, dim, &err) : NULL;
+    seer_tensor_release(v);
+    seer_tensor_release(ix);
+    v = v2, ix = ix2;
+    if (!v || !ix) rc = -1;
+  }
+  if (rc) {
     seer_tensor_release(v);
     seer_tensor_release(ix);
     return seer_lua_tensor_error(L, "tensor:topk", &err);

@@ -5,6 +5,7 @@
 
 #include "l_tensor.h"
 #include "runtime_internal.h"
+#include "seer/utf8.h"
 
 #define MAX_DEPTH 1000
 
@@ -73,7 +74,7 @@ static void pack_value(lua_State *L, msgpack_packer *pk, int idx, int depth, con
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
     /* Text travels as str, anything else as bin, so peers in typed languages get bytes as bytes. */
-    if (seer_utf8_valid((const unsigned char *)s, n)) {
+    if (seer_utf8_valid(s, n)) {
       msgpack_pack_str(pk, n);
       msgpack_pack_str_body(pk, s, n);
     } else {

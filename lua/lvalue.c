@@ -328,29 +328,3 @@ size_t seer_push_key_order(lua_State *L, int idx) {
   lua_settop(L, out);
   return n;
 }
-
-int seer_utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    size_t len = c < 0x80           ? 1
-                 : (c >> 5) == 0x6  ? 2
-                 : (c >> 4) == 0xe  ? 3
-                 : (c >> 3) == 0x1e ? 4
-                                    : 0;
-    if (len == 0 || i + len > n) return 0;
-    if (len == 2 && c < 0xc2) return 0; /* overlong */
-    for (size_t k = 1; k < len; k++)
-      if ((s[i + k] & 0xc0) != 0x80) return 0;
-    if (len == 3) {
-      unsigned cp = ((c & 0xf) << 12) | ((s[i + 1] & 0x3f) << 6) | (s[i + 2] & 0x3f);
-      if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-    } else if (len == 4) {
-      unsigned cp = ((c & 0x7) << 18) | ((s[i + 1] & 0x3f) << 12) | ((s[i + 2] & 0x3f) << 6) |
-                    (s[i + 3] & 0x3f);
-      if (cp < 0x10000 || cp > 0x10ffff) return 0;
-    }
-    i += len;
-  }
-  return 1;
-}

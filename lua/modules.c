@@ -20,6 +20,11 @@ static const luaL_Reg c_modules[] = {
     {"seer._model", luaopen_seer__model},
     {"seer._http", luaopen_seer__http},
     {"seer._sandbox", luaopen_seer__sandbox},
+    {"seer._hub", luaopen_seer__hub},
+    {"seer._sae", luaopen_seer__sae},
+    {"seer._jupyter", luaopen_seer__jupyter},
+    {"seer._plot", luaopen_seer__plot},
+    {"seer._cuda", luaopen_seer__cuda},
     {NULL, NULL},
 };
 // clang-format on
@@ -67,6 +72,46 @@ static int stdlib_searcher(lua_State *L) {
   return 2;
 }
 
+/* seer._stdlib: what the stdlib is, for seer.introspect (doc comments) and `seer-lua doc`.
+ * names() lists the embedded modules, source(name) returns an embedded module's source and chunk
+ * name (nil when there is none), dir() the SEER_PATH directory used instead, if any. */
+static int stdlib_names(lua_State *L) {
+  lua_newtable(L);
+  int i = 1;
+  for (const seer_embedded_module *m = seer_embedded_stdlib; m->name; m++) {
+    lua_pushstring(L, m->name);
+    lua_rawseti(L, -2, i++);
+  }
+  return 1;
+}
+
+static int stdlib_source(lua_State *L) {
+  const seer_embedded_module *m = find_embedded(luaL_checkstring(L, 1));
+  if (!m) return 0;
+  lua_pushlstring(L, m->source, m->len);
+  lua_pushstring(L, m->chunkname);
+  return 2;
+}
+
+static int stdlib_dir(lua_State *L) {
+  seer_runtime *rt = lua_touserdata(L, lua_upvalueindex(1));
+  if (!rt->stdlib_dir) return 0;
+  lua_pushstring(L, rt->stdlib_dir);
+  return 1;
+}
+
+static int open_stdlib_module(lua_State *L) {
+  lua_newtable(L);
+  lua_pushcfunction(L, stdlib_names);
+  lua_setfield(L, -2, "names");
+  lua_pushcfunction(L, stdlib_source);
+  lua_setfield(L, -2, "source");
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_pushcclosure(L, stdlib_dir, 1);
+  lua_setfield(L, -2, "dir");
+  return 1;
+}
+
 void seer_modules_open(lua_State *L, seer_runtime *rt) {
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
@@ -74,6 +119,9 @@ void seer_modules_open(lua_State *L, seer_runtime *rt) {
     lua_pushcfunction(L, m->func);
     lua_setfield(L, -2, m->name);
   }
+  lua_pushlightuserdata(L, rt);
+  lua_pushcclosure(L, open_stdlib_module, 1);
+  lua_setfield(L, -2, "seer._stdlib");
   lua_pop(L, 1);
   /* Insert after preload (index 1) so stdlib modules win over same-named files on package.path. */
 #if defined(SEER_LUAJIT)

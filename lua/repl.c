@@ -1,8 +1,10 @@
-/* repl.c: owns the REPL's terminal side: libedit line editing and history (~/.seer_history), the
- * SIGINT policy (abandon the line while reading, interrupt the code while running), and feeding
- * lines to seer.repl, which compiles, runs and pretty-prints them. */
+/* repl.c: owns the REPL's terminal side: libedit line editing and history (~/.seer_history), Tab
+ * completion of Lua names (answered by seer.repl.complete, i.e. seer.introspect), the SIGINT policy
+ * (abandon the line while reading, interrupt the code while running), and feeding lines to
+ * seer.repl, which compiles, runs and pretty-prints them. */
 #include <editline/readline.h>
 #include <errno.h>
+#include <histedit.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +50,75 @@ static char *history_path(void) {
   char *p = malloc(n);
   if (p) snprintf(p, n, "%s/.seer_history", home);
   return p;
+}
+
+/* ---- history ----
+ * Each entered line is appended to the history file at once, so a crash loses nothing and two
+ * REPLs don't overwrite each other. libedit's append_history(1, f) writes the last *two* entries
+ * (an off-by-one in its history_save_fp), which stored every line twice; instead a private
+ * one-entry History writes the line, in libedit's own encoding, which read_history reads back. */
+static History *line_saver;
+
+static void save_history_line(const char *path, const char *line) {
+  HistEvent ev;
+  if (!line_saver) {
+    line_saver = history_init();
+    if (!line_saver) return;
+    history(line_saver, &ev, H_SETSIZE, 1);
+  }
+  history(line_saver, &ev, H_CLEAR);
+  if (history(line_saver, &ev, H_ENTER, line) == -1) return;
+  FILE *f = fopen(path, "a");
+  if (!f) return;
+  history(line_saver, &ev, H_SAVE_FP, f);
+  fclose(f);
+}
+
+/* ---- Tab completion ----
+ * libedit asks for completions of the word [start, end) of rl_line_buffer; seer.repl.complete
+ * answers for the whole line up to the cursor and returns what replaces that word. */
+static seer_runtime *completing_rt;
+static char **pending_matches; /* the answer, handed out one by one by next_match */
+static size_t pending_count, pending_next;
+
+static char *next_match(const char *text, int state) {
+  (void)text;
+  if (state == 0) pending_next = 0;
+  return pending_next < pending_count ? strdup(pending_matches[pending_next++]) : NULL;
+}
+
+static void free_pending(void) {
+  for (size_t i = 0; i < pending_count; i++)
+    free(pending_matches[i]);
+  free(pending_matches);
+  pending_matches = NULL;
+  pending_count = 0;
+}
+
+static char **complete_lua(const char *text, int start, int end) {
+  rl_attempted_completion_over = 1; /* never fall back to file names */
+  lua_State *L = seer_lua(completing_rt);
+  int top = lua_gettop(L);
+  free_pending();
+  lua_getfield(L, LUA_REGISTRYINDEX, "seer.repl.complete");
+  lua_pushstring(L, rl_line_buffer ? rl_line_buffer : "");
+  lua_pushinteger(L, start);
+  lua_pushinteger(L, end);
+  if (lua_pcall(L, 3, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  size_t n = seer_rawlen(L, -1);
+  pending_matches = calloc(n ? n : 1, sizeof *pending_matches);
+  for (size_t i = 0; pending_matches && i < n; i++) {
+    lua_rawgeti(L, -1, (int)i + 1);
+    const char *m = lua_tostring(L, -1);
+    if (m && (pending_matches[pending_count] = strdup(m))) pending_count++;
+    lua_pop(L, 1);
+  }
+  lua_settop(L, top);
+  if (pending_count == 0) return NULL;
+  return rl_completion_matches(text, next_match);
 }
 
 /* Reads one line without the newline; NULL at EOF. *interrupted is set if Ctrl-C cut it short. */
@@ -96,7 +167,8 @@ int seer_repl_run(seer_runtime *rt, int interactive) {
   if (seer_dostring(rt,
                     "local repl = require 'seer.repl'\n"
                     "debug.getregistry()['seer.repl.feed'] = repl.feed\n"
-                    "debug.getregistry()['seer.repl.reset'] = repl.reset\n",
+                    "debug.getregistry()['seer.repl.reset'] = repl.reset\n"
+                    "debug.getregistry()['seer.repl.complete'] = repl.complete_word\n",
                     "=repl") != 0) {
     fprintf(stderr, "seer-lua: cannot start the REPL: %s\n", seer_last_error(rt));
     return 1;
@@ -106,9 +178,13 @@ int seer_repl_run(seer_runtime *rt, int interactive) {
     rl_catch_signals = 0; /* libedit would re-raise SIGINT to the whole process group */
     rl_readline_name = "seer-lua";
     rl_initialize();
+    completing_rt = rt;
+    rl_attempted_completion_function = complete_lua;
+    rl_completer_word_break_characters = " \t\n\"\\'`@$><=;|&{}()[],.:+-*/%^~#";
+    rl_completion_append_character = '\0';
     hist = history_path();
     if (hist) {
-      /* libedit's append_history only appends to an existing file. */
+      /* Created private before the first line is appended. */
       int fd = open(hist, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
       if (fd >= 0) close(fd);
       read_history(hist);
@@ -140,7 +216,7 @@ int seer_repl_run(seer_runtime *rt, int interactive) {
     }
     if (interactive && *line) {
       add_history(line);
-      if (hist) append_history(1, hist);
+      if (hist) save_history_line(hist, line);
     }
     const char *status = feed(rt, line);
     free(line);
@@ -152,6 +228,9 @@ int seer_repl_run(seer_runtime *rt, int interactive) {
   if (interactive) printf("\n");
   sigaction(SIGINT, &old, NULL);
   free(hist);
+  free_pending();
+  if (line_saver) history_end(line_saver);
+  line_saver = NULL;
   /* Scripted use: the exit status says whether any statement failed. */
   return !interactive && any_error ? 1 : 0;
 }

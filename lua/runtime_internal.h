@@ -57,7 +57,5 @@ void seer_lua_push_json(lua_State *L, struct json_t *v);
 /* The Lua value at idx as a new jansson value, objects in the shared key order; NULL with *why
  * set when it has no JSON form. depth starts at 0. */
 struct json_t *seer_lua_to_json(lua_State *L, int idx, int depth, const char **why);
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
-int seer_utf8_valid(const unsigned char *s, size_t n);
 
 #endif

@@ -18,9 +18,16 @@ packages=(
   liblua5.4-dev lua5.4 libluajit-5.1-dev luajit
   libmsgpack-dev libcurl4-openssl-dev libuv1-dev libseccomp-dev libjansson-dev
   libpcre2-dev libutf8proc-dev libedit-dev libopenblas-dev
+  libssl-dev # runtime/hub: sha256 of downloaded model files (libcrypto)
   lua-busted lua-check clang-format
   python3 python3-venv
+  libzip-dev # seer.sae: Gemma Scope's params.npz archives
   clang libclang-rt-14-dev # tests/fuzz: libFuzzer and the sanitizer runtimes
+  slurmd slurmctld slurm-client munge # the slurm backend's tests: a real one-node cluster
+  libzmq3-dev # the Jupyter kernel (runtime/jupyter): ZeroMQ (HMAC-SHA256 from libssl-dev above)
+  python3-jupyter-client jupyter-client python3-nbconvert jupyter-nbconvert python3-nbformat jupyter-core python3-ipykernel # kernel tests, bench/kernel
+  libplplot-dev plplot-driver-cairo libcairo2-dev fonts-dejavu-core # seer.plot (runtime/plot)
+  jupyter-notebook chromium # session.jupyter_url and tests/python/notebook_browser_test.py (kernel)
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 missing=()

@@ -10,12 +10,12 @@ local function agent(name, delay)
   return { agent = name, waited = delay }
 end
 
-local started = require("seer.core").now()
+local started = seer.now()
 local results = seer.gather(
   function() return agent("alpha", 0.20) end,
   function() return agent("beta", 0.10) end,
   function() return agent("gamma", 0.15) end)
-local elapsed = require("seer.core").now() - started
+local elapsed = seer.now() - started
 print(("3 agents finished in %.2f s (they overlapped: the sum of their waits is 0.45 s)"):format(elapsed))
 
 -- Results travel as JSON: integers stay integers, and empty arrays stay arrays.

@@ -52,8 +52,6 @@ int seer_buf_terminate(seer_buf *b) {
   return SEER_OK;
 }
 
-void seer_buf_reset(seer_buf *b) { b->len = 0; }
-
 void seer_buf_free(seer_buf *b) {
   free(b->data);
   b->data = NULL;

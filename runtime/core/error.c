@@ -50,25 +50,3 @@ int seer_error_prefix(seer_error *err, const char *fmt, ...) {
   err->msg[n + rest] = '\0';
   return err->code;
 }
-
-void seer_error_clear(seer_error *err) {
-  if (err) {
-    err->code = SEER_OK;
-    err->msg[0] = '\0';
-  }
-}
-
-const char *seer_error_code_name(int code) {
-  switch (code) {
-  case SEER_OK: return "ok";
-  case SEER_EINVAL: return "invalid argument";
-  case SEER_EIO: return "i/o error";
-  case SEER_ENOMEM: return "out of memory";
-  case SEER_EFORMAT: return "malformed input";
-  case SEER_ENOTSUP: return "not supported";
-  case SEER_ESTATE: return "invalid state";
-  case SEER_ETIMEOUT: return "timed out";
-  case SEER_ECANCELED: return "cancelled";
-  default: return "unknown error";
-  }
-}

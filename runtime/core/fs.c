@@ -44,6 +44,11 @@ int seer_fs_read(const char *path, seer_buf *out, seer_error *err) {
 }
 
 int seer_fs_write_atomic(const char *path, const void *data, size_t len, seer_error *err) {
+  return seer_fs_write_atomic_mode(path, data, len, -1, err);
+}
+
+int seer_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode,
+                              seer_error *err) {
   size_t plen = strlen(path);
   char *tmp = malloc(plen + 32);
   if (!tmp) return seer_errorf(err, SEER_ENOMEM, "out of memory");
@@ -69,10 +74,13 @@ int seer_fs_write_atomic(const char *path, const void *data, size_t len, seer_er
     p += n;
     left -= (size_t)n;
   }
-  /* mkostemp creates 0600; give the file the usual umask-derived mode instead. */
-  mode_t mask = umask(0);
-  umask(mask);
-  fchmod(fd, 0666 & ~mask);
+  /* mkostemp creates 0600; give the file the mode asked for, or the usual umask-derived one. */
+  if (mode < 0) {
+    mode_t mask = umask(0);
+    umask(mask);
+    mode = (int)(0666 & ~mask);
+  }
+  fchmod(fd, (mode_t)mode & 07777);
   if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
     int e = errno;
     unlink(tmp);

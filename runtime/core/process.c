@@ -126,8 +126,6 @@ int seer_process_spawn(seer_loop *loop, const seer_process_opts *opts, seer_proc
 
 int seer_process_pid(const seer_process *p) { return p->handle.pid; }
 
-int seer_process_exited(const seer_process *p) { return p->exited; }
-
 void seer_process_keep_alive(seer_process *p, int on) {
   uv_handle_t *handles[4] = {(uv_handle_t *)&p->handle, (uv_handle_t *)&p->pipes[0],
                              (uv_handle_t *)&p->pipes[1], (uv_handle_t *)&p->pipes[2]};

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_engine.h"
 #include "model_internal.h"
 
 seer_kv_cache *seer_kv_cache_new(seer_model *m, size_t batch, seer_error *err) {
@@ -30,6 +31,7 @@ seer_kv_cache *seer_kv_cache_new(seer_model *m, size_t batch, seer_error *err) {
 
 void seer_kv_cache_free(seer_kv_cache *c) {
   if (!c) return;
+  seer_device_kv_free(c);
   if (c->layers)
     for (int i = 0; i < c->m->cfg.info.num_layers; i++) {
       free(c->layers[i].k);

@@ -80,8 +80,8 @@ static int fill(void *ud, size_t i, size_t offset, void *dst, size_t nbytes, see
   return 0;
 }
 
-static int build_entries(const json_t *cfg, const model_cfg *c, seer_dtype dt, rand_entry **out,
-                         size_t *count) {
+static int build_entries(const json_t *cfg, const model_cfg *c, const model_prefix *px,
+                         seer_dtype dt, rand_entry **out, size_t *count) {
   const seer_model_info *in = &c->info;
   int64_t H = in->hidden_size, I = in->intermediate_size, hd = in->head_dim;
   int64_t qd = (int64_t)in->num_heads * hd, kvd = (int64_t)in->num_kv_heads * hd;
@@ -93,11 +93,12 @@ static int build_entries(const json_t *cfg, const model_cfg *c, seer_dtype dt, r
   rand_entry *v = NULL;
   size_t n = 0, cap = 0;
   char nm[128];
-  int rc = add(&v, &n, &cap, "model.embed_tokens.weight", dt, 2, in->vocab_size, H, 0, std);
+  snprintf(nm, sizeof nm, "%sembed_tokens.weight", px->body);
+  int rc = add(&v, &n, &cap, nm, dt, 2, in->vocab_size, H, 0, std);
   for (int l = 0; !rc && l < in->num_layers; l++) {
 #define A(suffix, nd, d0, d1, base, sc)                                                            \
   if (!rc) {                                                                                       \
-    snprintf(nm, sizeof nm, "model.layers.%d.%s", l, suffix);                                      \
+    snprintf(nm, sizeof nm, "%slayers.%d.%s", px->body, l, suffix);                                \
     rc = add(&v, &n, &cap, nm, dt, nd, d0, d1, base, sc);                                          \
   }
     A("input_layernorm.weight", 1, H, 0, nb, 0);
@@ -125,9 +126,10 @@ static int build_entries(const json_t *cfg, const model_cfg *c, seer_dtype dt, r
     A("mlp.down_proj.weight", 2, H, I, 0, std);
 #undef A
   }
-  if (!rc) rc = add(&v, &n, &cap, "model.norm.weight", dt, 1, H, 0, nb, 0);
+  snprintf(nm, sizeof nm, "%snorm.weight", px->body);
+  if (!rc) rc = add(&v, &n, &cap, nm, dt, 1, H, 0, nb, 0);
   if (!rc && !c->tie_embeddings)
-    rc = add(&v, &n, &cap, "lm_head.weight", dt, 2, in->vocab_size, H, 0, std);
+    rc = add(&v, &n, &cap, px->lm_head, dt, 2, in->vocab_size, H, 0, std);
   for (size_t i = 0; i < n; i++)
     v[i].e.name = v[i].name;
   *out = v;
@@ -169,7 +171,17 @@ int seer_model_create_random(const char *config_path, const char *out_dir, seer_
   size_t n = 0;
   char path[4096];
   json_t *index = NULL;
-  int rc = seer_model_config_parse(cfg, config_path, &c, &arch, err);
+  /* A wrapped (multimodal) config gets its language model only, under the language model's
+   * prefix as transformers v4 saves it; the vision tower is left out. */
+  json_t *text = NULL;
+  int wrapped = 0;
+  int rc = seer_model_unwrap_config(cfg, config_path, &text, &wrapped, err);
+  if (rc) goto done;
+  json_decref(cfg);
+  cfg = text;
+  model_prefix px = {"model.", "lm_head.weight"};
+  if (wrapped) px = (model_prefix){"language_model.model.", "language_model.lm_head.weight"};
+  rc = seer_model_config_parse(cfg, config_path, &c, &arch, err);
   if (rc) goto done;
   if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
     rc = seer_error_errno(err, SEER_EIO, errno, "%s: cannot create", out_dir);
@@ -177,7 +189,7 @@ int seer_model_create_random(const char *config_path, const char *out_dir, seer_
   }
   snprintf(path, sizeof path, "%s/config.json", out_dir);
   if ((rc = copy_file(config_path, path, err))) goto done;
-  if (build_entries(cfg, &c, dtype, &ents, &n)) {
+  if (build_entries(cfg, &c, &px, dtype, &ents, &n)) {
     rc = seer_errorf(err, SEER_ENOMEM, "create-random: out of memory");
     goto done;
   }

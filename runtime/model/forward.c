@@ -1,12 +1,14 @@
 /* forward.c: owns the decoder forward pass shared by every family: embeddings, RMSNorm, rope,
  * masked (sliding, softcapped) attention over the KV cache, MLP, hooks, hidden states, logits.
  * All activations are f32, ordered as HF's eager implementation computes them. */
-#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "device_engine.h"
+#include "forward_common.h"
+#include "lora_internal.h"
+#include "seer/interrupt.h"
 
 typedef struct fwd {
   seer_model *m;
@@ -16,28 +18,18 @@ typedef struct fwd {
   const seer_forward_opts *opts;
   int decode;
   seer_storage *sx,
-      *so; /* residual stream and block output, as storages so hook views stay valid */
+      *so;            /* residual stream and block output, as storages so hook views stay valid */
+  seer_storage *satt; /* per-head attention outputs, a storage so "attn.heads" hooks can view it */
+  float *attw; /* softmax weights [B, heads, T, start + T] while a hook wants them, or NULL */
   float *x, *xn, *q, *k, *v, *att, *o, *g, *u;
   float *cos_full, *sin_full, *cos_sl, *sin_sl; /* [B*T][hd/2] */
   float *hs;                                    /* hidden states out, or NULL */
   seer_error *err;
+  int lora_rc;         /* first failure of a LoRA side path (out of memory) */
+  seer_hook_site site; /* where this call's hooks run */
 } fwd;
 
 /* ---- small kernels ---- */
-
-static inline float dotf(const float *a, const float *b, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  float r = _mm_cvtss_f32(s);
-  for (; i < n; i++)
-    r += a[i] * b[i];
-  return r;
-}
 
 static void rmsnorm(const float *x, const float *w, int64_t n, double eps, float *out) {
   double ss = 0;
@@ -91,72 +83,10 @@ static void rope_apply(float *x, int64_t rows, int heads, int hd, const float *c
     }
 }
 
-/* ---- hooks ---- */
-
-static void point_name(seer_hook_point p, char *buf, size_t n) {
-  switch (p.kind) {
-  case SEER_HOOK_EMBED: snprintf(buf, n, "embed"); break;
-  case SEER_HOOK_FINAL_NORM: snprintf(buf, n, "final_norm"); break;
-  case SEER_HOOK_LAYER: snprintf(buf, n, "layers.%d", p.layer); break;
-  case SEER_HOOK_ATTN: snprintf(buf, n, "layers.%d.attn", p.layer); break;
-  case SEER_HOOK_MLP: snprintf(buf, n, "layers.%d.mlp", p.layer); break;
-  }
-}
-
-static int call_hook(fwd *f, const seer_hook *h, seer_storage *st, seer_hook_point p) {
-  seer_model *m = f->m;
-  int64_t H = m->cfg.info.hidden_size;
-  int64_t shape[3] = {f->B, f->T, H};
-  int batched = f->opts && f->opts->batched;
-  seer_tensor *view =
-      batched ? seer_tensor_from_storage(st, 0, SEER_DTYPE_F32, 3, shape, NULL, f->err)
-              : seer_tensor_from_storage(st, 0, SEER_DTYPE_F32, 2, shape + 1, NULL, f->err);
-  if (!view) return f->err ? f->err->code : SEER_ENOMEM;
-  char name[48];
-  point_name(p, name, sizeof name);
-  seer_hook_ctx ctx = {p, name, f->decode, f->start, f->T};
-  seer_tensor *rep = NULL;
-  seer_error herr = {0, ""};
-  int rc = h->fn(h->ud, view, &ctx, &rep, &herr);
-  seer_tensor_release(view);
-  if (rc) {
-    if (!herr.msg[0]) seer_errorf(&herr, rc, "hook failed with code %d", rc);
-    seer_errorf(f->err, rc < 0 ? rc : SEER_ECANCELED, "hook at %s: %s", name, herr.msg);
-    seer_tensor_release(rep);
-    return rc < 0 ? rc : SEER_ECANCELED;
-  }
-  if (rep) {
-    int64_t n = f->B * f->T * H;
-    int ok = seer_tensor_numel(rep) == n && seer_dtype_is_float(rep->dtype) &&
-             rep->shape[rep->ndim - 1] == H && seer_tensor_device(rep) == SEER_DEVICE_CPU;
-    if (ok) seer_tensor_read_f32(rep, seer_storage_data(st));
-    seer_tensor_release(rep);
-    if (!ok)
-      return seer_errorf(f->err, SEER_EINVAL,
-                         "hook at %s returned a tensor whose shape differs from its input", name);
-  }
-  return 0;
-}
-
-static int matches(seer_hook_point a, seer_hook_point b) {
-  return a.kind == b.kind &&
-         (a.layer == b.layer || a.kind == SEER_HOOK_EMBED || a.kind == SEER_HOOK_FINAL_NORM);
-}
-
+/* Hooks on the residual-width points: views [B, T, H]. */
 static int run_hooks(fwd *f, seer_hook_point p, seer_storage *st) {
-  seer_model *m = f->m;
-  for (size_t i = 0; i < m->num_hooks; i++) {
-    if (!matches(m->hooks[i].hook.point, p)) continue;
-    int rc = call_hook(f, &m->hooks[i].hook, st, p);
-    if (rc) return rc;
-  }
-  if (f->opts)
-    for (size_t i = 0; i < f->opts->num_hooks; i++) {
-      if (!matches(f->opts->hooks[i].point, p)) continue;
-      int rc = call_hook(f, &f->opts->hooks[i], st, p);
-      if (rc) return rc;
-    }
-  return 0;
+  int64_t shape[3] = {f->B, f->T, f->m->cfg.info.hidden_size};
+  return seer_hooks_run(&f->site, p, st, 3, shape, 1);
 }
 
 /* ---- attention ---- */
@@ -175,6 +105,7 @@ static void attn_task(void *ctx, int64_t task, int thread) {
   int64_t b = task / nh, h = task % nh, kvh = h / (nh / nkv);
   int64_t T = f->T, start = f->start, W = c->info.sliding_window;
   const kv_layer *kv = j->kv;
+  const seer_cpu_kernels *K = seer_cpu();
   int64_t cache_lo = 0;
   if (kv && kv->ring) cache_lo = start - kv->cap > 0 ? start - kv->cap : 0;
   int64_t nmax = (start - cache_lo) + T;
@@ -195,7 +126,7 @@ static void attn_task(void *ctx, int64_t task, int thread) {
     for (int64_t jx = c0; jx < start; jx++) {
       int64_t slot = kv->ring ? jx % kv->cap : jx;
       const float *kk = kv->k + ((b * nkv + kvh) * kv->cap + slot) * hd;
-      float s = dotf(qv, kk, hd) * (float)c->attn_scale;
+      float s = K->dot(qv, kk, hd) * (float)c->attn_scale;
       if (c->attn_softcap > 0) s = tanhf(s / (float)c->attn_softcap) * (float)c->attn_softcap;
       p[n++] = s;
       mx = s > mx ? s : mx;
@@ -204,7 +135,7 @@ static void attn_task(void *ctx, int64_t task, int thread) {
     int64_t s0 = lo > start ? lo : start;
     for (int64_t jx = s0; jx <= qi; jx++) {
       const float *kk = f->k + ((b * T + (jx - start)) * nkv + kvh) * hd;
-      float s = dotf(qv, kk, hd) * (float)c->attn_scale;
+      float s = K->dot(qv, kk, hd) * (float)c->attn_scale;
       if (c->attn_softcap > 0) s = tanhf(s / (float)c->attn_softcap) * (float)c->attn_softcap;
       p[n++] = s;
       mx = s > mx ? s : mx;
@@ -215,6 +146,11 @@ static void attn_task(void *ctx, int64_t task, int thread) {
       sum += p[i];
     }
     float inv = 1.0f / sum;
+    if (f->attw) {
+      float *w = f->attw + ((b * nh + h) * T + t) * (start + T);
+      for (int64_t i = 0; i < n; i++)
+        w[i < n_cached ? c0 + i : s0 + (i - n_cached)] = p[i] * inv;
+    }
     for (int64_t i = 0; i < n; i++) {
       const float *vv;
       if (i < n_cached) {
@@ -223,9 +159,7 @@ static void attn_task(void *ctx, int64_t task, int thread) {
       } else {
         vv = f->v + ((b * T + (s0 + i - n_cached - start)) * nkv + kvh) * hd;
       }
-      float w = p[i] * inv;
-      for (int d = 0; d < hd; d++)
-        out[d] += w * vv[d];
+      K->axpy(p[i] * inv, vv, out, hd);
     }
   }
   free(p);
@@ -250,12 +184,19 @@ static void cache_store(fwd *f, kv_layer *kv) {
 
 /* ---- the layer ---- */
 
-static void linear(fwd *f, const float *x, int64_t rows, const model_w *w, const float *bias,
-                   float *y) {
+/* A projection of layer li, with the active LoRA adapter's weights or side path when it has one. */
+static void linear(fwd *f, int li, lora_slot s, const float *x, int64_t rows, const model_w *w,
+                   const float *bias, float *y) {
+  w = seer_lora_weight(f->m, li, s, w);
   f->m->be->linear(x, rows, w->cols, w->cols, w->data, w->dtype, w->rows, bias, y, w->rows);
+  int rc = seer_lora_apply(f->m, li, s, x, rows, y, f->err);
+  if (rc && !f->lora_rc) f->lora_rc = rc;
 }
 
 static int run_layer(fwd *f, int li) {
+  /* Interrupt (Ctrl-C, a notebook's interrupt): stop between layers rather than finish the pass. */
+  if (seer_interrupt_take())
+    return seer_errorf(f->err, SEER_ECANCELED, "forward interrupted before layer %d", li);
   seer_model *m = f->m;
   const model_cfg *c = &m->cfg;
   const layer_w *L = &m->layers[li];
@@ -263,9 +204,9 @@ static int run_layer(fwd *f, int li) {
   int nh = c->info.num_heads, nkv = c->info.num_kv_heads, hd = c->info.head_dim;
   int rc;
   rmsnorm_rows(f->x, L->in_norm, R, H, c->eps, f->xn);
-  linear(f, f->xn, R, &L->q, L->q_b, f->q);
-  linear(f, f->xn, R, &L->k, L->k_b, f->k);
-  linear(f, f->xn, R, &L->v, L->v_b, f->v);
+  linear(f, li, LORA_Q, f->xn, R, &L->q, L->q_b, f->q);
+  linear(f, li, LORA_K, f->xn, R, &L->k, L->k_b, f->k);
+  linear(f, li, LORA_V, f->xn, R, &L->v, L->v_b, f->v);
   if (c->qk_norm) {
     rmsnorm_rows(f->q, L->q_norm, R * nh, hd, c->eps, f->q);
     rmsnorm_rows(f->k, L->k_norm, R * nkv, hd, c->eps, f->k);
@@ -276,20 +217,40 @@ static int run_layer(fwd *f, int li) {
   rope_apply(f->k, R, nkv, hd, cs, sn);
   kv_layer *kv = f->cache ? &f->cache->layers[li] : NULL;
   attn_job aj = {f, L, kv};
+  seer_hook_point wp = {SEER_HOOK_ATTN_WEIGHTS, li};
+  seer_storage *sw = NULL;
+  int64_t S = f->start + f->T, wshape[4] = {f->B, nh, f->T, S};
+  if (seer_hooks_any(&f->site, wp)) {
+    sw = seer_storage_new(sizeof(float) * (size_t)(f->B * nh * f->T * S), f->err);
+    if (!sw) return f->err ? f->err->code : SEER_ENOMEM;
+    f->attw = seer_storage_data(sw);
+    memset(f->attw, 0, sizeof(float) * (size_t)(f->B * nh * f->T * S));
+  }
   seer_cpu_parallel_for(f->B * nh, attn_task, &aj);
+  f->attw = NULL;
   if (kv) cache_store(f, kv);
-  linear(f, f->att, R, &L->o, L->o_b, f->o);
+  if (sw) {
+    rc = seer_hooks_run(&f->site, wp, sw, 4, wshape, 0);
+    seer_storage_release(sw);
+    if (rc) return rc;
+  }
+  int64_t zshape[3] = {f->B, f->T, (int64_t)nh * hd};
+  if ((rc = seer_hooks_run(&f->site, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3,
+                           zshape, 1)))
+    return rc;
+  linear(f, li, LORA_O, f->att, R, &L->o, L->o_b, f->o);
   if (c->sandwich_norms) rmsnorm_rows(f->o, L->attn_post_norm, R, H, c->eps, f->o);
   if ((rc = run_hooks(f, (seer_hook_point){SEER_HOOK_ATTN, li}, f->so))) return rc;
   for (int64_t i = 0; i < R * H; i++)
     f->x[i] += f->o[i];
   rmsnorm_rows(f->x, L->ff_pre_norm, R, H, c->eps, f->xn);
-  linear(f, f->xn, R, &L->gate, NULL, f->g);
-  linear(f, f->xn, R, &L->up, NULL, f->u);
+  linear(f, li, LORA_GATE, f->xn, R, &L->gate, NULL, f->g);
+  linear(f, li, LORA_UP, f->xn, R, &L->up, NULL, f->u);
   for (int64_t i = 0; i < R * I; i++)
     f->g[i] = act(c->act, f->g[i]) * f->u[i];
-  linear(f, f->g, R, &L->down, NULL, f->o);
+  linear(f, li, LORA_DOWN, f->g, R, &L->down, NULL, f->o);
   if (c->sandwich_norms) rmsnorm_rows(f->o, L->ff_post_norm, R, H, c->eps, f->o);
+  if (f->lora_rc) return f->lora_rc;
   if ((rc = run_hooks(f, (seer_hook_point){SEER_HOOK_MLP, li}, f->so))) return rc;
   for (int64_t i = 0; i < R * H; i++)
     f->x[i] += f->o[i];
@@ -317,62 +278,40 @@ static float *take(float **cursor, int64_t n) {
 int seer_model_forward(seer_model *m, seer_kv_cache *cache, size_t batch, const int32_t *const *ids,
                        const size_t *lens, const seer_forward_opts *opts, seer_forward_out *out,
                        seer_error *err) {
+  if (m->dev) return seer_device_forward(m, cache, batch, ids, lens, opts, out, err);
   memset(out, 0, sizeof *out);
   const model_cfg *c = &m->cfg;
-  int64_t B = (int64_t)batch, T = 0, V = c->info.vocab_size, H = c->info.hidden_size;
+  int64_t V = c->info.vocab_size, H = c->info.hidden_size;
   int64_t I = c->info.intermediate_size, L = c->info.num_layers, hd = c->info.head_dim;
   int64_t qd = (int64_t)c->info.num_heads * hd, kvd = (int64_t)c->info.num_kv_heads * hd;
   int batched = opts && opts->batched;
-  if (B < 1) return seer_errorf(err, SEER_EINVAL, "forward: empty batch");
-  if (!batched && B != 1)
-    return seer_errorf(err, SEER_EINVAL, "forward: %lld rows given to an unbatched call",
-                       (long long)B);
-  if (cache && (cache->m != m || (int64_t)cache->batch != B))
-    return seer_errorf(err, SEER_EINVAL,
-                       "forward: the cache belongs to another model or batch size");
-  for (int64_t b = 0; b < B; b++)
-    T = (int64_t)lens[b] > T ? (int64_t)lens[b] : T;
-  if (T < 1) return seer_errorf(err, SEER_EINVAL, "forward: no input tokens");
-  int64_t start = cache ? cache->len : 0;
-  for (int64_t b = 0; b < B; b++) {
-    if (start > 0 && (int64_t)lens[b] != T)
-      return seer_errorf(err, SEER_EINVAL,
-                         "forward: continuing a cached batch needs the same number of new tokens "
-                         "in every row");
-    for (size_t t = 0; t < lens[b]; t++)
-      if (ids[b][t] < 0 || ids[b][t] >= V)
-        return seer_errorf(err, SEER_EINVAL, "forward: token id %d out of range (vocab %lld)",
-                           ids[b][t], (long long)V);
-  }
-  int64_t R = B * T;
-  int64_t *pad_local = NULL, *pos = malloc(sizeof(int64_t) * (size_t)R);
-  const int64_t *pad;
-  if (cache) {
-    if (start == 0)
-      for (int64_t b = 0; b < B; b++)
-        cache->pad[b] = T - (int64_t)lens[b];
-    pad = cache->pad;
-  } else {
-    pad_local = malloc(sizeof(int64_t) * (size_t)B);
-    if (pad_local)
-      for (int64_t b = 0; b < B; b++)
-        pad_local[b] = T - (int64_t)lens[b];
-    pad = pad_local;
-  }
-  fwd f = {m,    cache, pad,  B,    T,    start, opts, start > 0, NULL, NULL, NULL, NULL, NULL,
-           NULL, NULL,  NULL, NULL, NULL, NULL,  NULL, NULL,      NULL, NULL, NULL, err};
+  seer_fwd_rows rows;
+  int rc = seer_fwd_rows_init(m, cache, batch, ids, lens, opts, &rows, err);
+  if (rc) return rc;
+  int64_t B = rows.B, T = rows.T, start = rows.start, R = B * T;
+  const int64_t *pad = rows.pad, *pos = rows.pos;
+  fwd f = {.m = m,
+           .cache = cache,
+           .pad = pad,
+           .B = B,
+           .T = T,
+           .start = start,
+           .opts = opts,
+           .decode = start > 0,
+           .err = err};
+  f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
   int half = (int)hd / 2;
   int64_t scratch = 0;
-  const int64_t parts[] = {R * H, R * qd,   R * kvd,  R * kvd,  R * qd,  R * I,
+  const int64_t parts[] = {R * H, R * qd,   R * kvd,  R * kvd,  R * I,
                            R * I, R * half, R * half, R * half, R * half};
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
     scratch += (parts[i] + 15) & ~15;
   float *work = malloc(sizeof(float) * (size_t)scratch);
   f.sx = seer_storage_new(sizeof(float) * (size_t)(R * H), err);
   f.so = seer_storage_new(sizeof(float) * (size_t)(R * H), err);
-  int rc = 0;
+  f.satt = seer_storage_new(sizeof(float) * (size_t)(R * qd), err);
   seer_tensor *hs = NULL, *logits = NULL;
-  if (!pos || !pad || !work || !f.sx || !f.so) {
+  if (!work || !f.sx || !f.so || !f.satt) {
     rc = seer_errorf(err, SEER_ENOMEM, "forward: out of memory");
     goto done;
   }
@@ -381,16 +320,10 @@ int seer_model_forward(seer_model *m, seer_kv_cache *cache, size_t batch, const 
   f.o = seer_storage_data(f.so);
   float *cur = work;
   f.xn = take(&cur, R * H), f.q = take(&cur, R * qd), f.k = take(&cur, R * kvd);
-  f.v = take(&cur, R * kvd), f.att = take(&cur, R * qd), f.g = take(&cur, R * I);
+  f.v = take(&cur, R * kvd), f.att = seer_storage_data(f.satt), f.g = take(&cur, R * I);
   f.u = take(&cur, R * I);
   f.cos_full = take(&cur, R * half), f.sin_full = take(&cur, R * half);
   f.cos_sl = take(&cur, R * half), f.sin_sl = take(&cur, R * half);
-  /* Positions count real tokens only, as HF's cumsum(attention_mask) - 1 does. */
-  for (int64_t b = 0; b < B; b++)
-    for (int64_t t = 0; t < T; t++) {
-      int64_t p = start + t - pad[b];
-      pos[b * T + t] = p >= 0 ? p : 1;
-    }
   {
     const float *inv_full = NULL, *inv_sl = NULL;
     for (int64_t l = 0; l < L; l++) {
@@ -403,13 +336,15 @@ int seer_model_forward(seer_model *m, seer_kv_cache *cache, size_t batch, const 
     if (inv_sl) rope_tables(inv_sl, pos, R, half, f.cos_sl, f.sin_sl);
   }
   /* Embeddings; padding slots embed token 0 and are masked out of attention. */
-  size_t es = seer_dtype_size(m->embed.dtype);
+  const model_w *embed = seer_lora_weight(m, -1, LORA_EMBED, &m->embed);
+  const model_w *head = seer_lora_weight(m, -1, LORA_LM_HEAD, &m->lm_head);
+  size_t es = seer_dtype_size(embed->dtype);
   for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < T; t++) {
       int64_t p = t - (T - (int64_t)lens[b]);
       int32_t tok = p >= 0 ? ids[b][p] : 0;
       float *row = f.x + (b * T + t) * H;
-      seer_cpu_to_f32((const char *)m->embed.data + (size_t)tok * (size_t)H * es, m->embed.dtype, H,
+      seer_cpu_to_f32((const char *)embed->data + (size_t)tok * (size_t)H * es, embed->dtype, H,
                       row);
       if (c->embed_scale != 1.0) {
         float s = (float)c->embed_scale;
@@ -432,6 +367,12 @@ int seer_model_forward(seer_model *m, seer_kv_cache *cache, size_t batch, const 
   if ((rc = run_hooks(&f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f.sx))) goto done;
   for (int64_t l = 0; l < L; l++)
     if ((rc = run_layer(&f, (int)l))) goto done;
+  /* An interrupt during the last layer stops the pass here, not in the caller's next statement. */
+  if (seer_interrupt_take()) {
+    rc = seer_errorf(err, SEER_ECANCELED, "forward interrupted after layer %d (the last)",
+                     (int)L - 1);
+    goto done;
+  }
   rmsnorm_rows(f.x, m->final_norm, R, H, c->eps, f.x);
   if (hsd) memcpy(hsd + L * R * H, f.x, sizeof(float) * (size_t)(R * H));
   if ((rc = run_hooks(&f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f.sx))) goto done;
@@ -452,9 +393,9 @@ int seer_model_forward(seer_model *m, seer_kv_cache *cache, size_t batch, const 
       /* Gather each row's final position so the head runs once per row. */
       for (int64_t b = 0; b < B; b++)
         memcpy(f.xn + b * H, f.x + (b * T + T - 1) * H, sizeof(float) * (size_t)H);
-      m->be->linear(f.xn, B, H, H, m->lm_head.data, m->lm_head.dtype, V, NULL, ld, V);
+      m->be->linear(f.xn, B, H, H, head->data, head->dtype, V, NULL, ld, V);
     } else {
-      m->be->linear(f.x, R, H, H, m->lm_head.data, m->lm_head.dtype, V, NULL, ld, V);
+      m->be->linear(f.x, R, H, H, head->data, head->dtype, V, NULL, ld, V);
     }
     if (c->final_softcap > 0) {
       float cap = (float)c->final_softcap;
@@ -465,11 +406,11 @@ int seer_model_forward(seer_model *m, seer_kv_cache *cache, size_t batch, const 
   }
   if (cache) cache->len = start + T;
 done:
-  free(pos);
-  free(pad_local);
+  seer_fwd_rows_free(&rows);
   free(work);
   seer_storage_release(f.sx);
   seer_storage_release(f.so);
+  seer_storage_release(f.satt);
   if (rc) {
     seer_tensor_release(hs);
     seer_tensor_release(logits);

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_internal.h"
+#include "device_engine.h"
+#include "lora_internal.h"
 #include "seer/buf.h"
+#include "weights_mem.h"
 
 static int bind_matrix(seer_model *m, const char *name, int64_t rows, int64_t cols, model_w *w,
                        seer_error *err) {
@@ -95,7 +97,7 @@ static int bind_layer(seer_model *m, int i, seer_error *err) {
   double p1 = c->norm_plus_one ? 1.0 : 0.0;
   char n[256];
   int rc = 0;
-#define NAME(suffix) (snprintf(n, sizeof n, "model.layers.%d.%s", i, suffix), n)
+#define NAME(suffix) (snprintf(n, sizeof n, "%slayers.%d.%s", m->prefix.body, i, suffix), n)
   if ((rc = bind_matrix(m, NAME("self_attn.q_proj.weight"), qd, H, &L->q, err)) ||
       (rc = bind_matrix(m, NAME("self_attn.k_proj.weight"), kvd, H, &L->k, err)) ||
       (rc = bind_matrix(m, NAME("self_attn.v_proj.weight"), kvd, H, &L->v, err)) ||
@@ -164,13 +166,27 @@ int seer_model_load(const char *dir, const seer_model_opts *opts, seer_model **o
                     seer_error *err) {
   *out = NULL;
   seer_device dev = opts ? opts->device : SEER_DEVICE_CPU;
-  if (dev != SEER_DEVICE_CPU)
-    return seer_errorf(err, SEER_ENOTSUP, "model: device %d is not available in this build (cpu)",
-                       (int)dev);
+  if (dev != SEER_DEVICE_CPU && dev != SEER_DEVICE_CUDA)
+    return seer_errorf(err, SEER_ENOTSUP, "model: unknown device %d", (int)dev);
+  int wdtype = -1; /* the device weights' dtype; -1: as stored */
+  const char *dd = opts ? opts->device_dtype : NULL;
+  if (dd && strcmp(dd, "auto") != 0) {
+    seer_dtype t;
+    if (seer_dtype_parse(dd, &t) != 0 || !seer_dtype_is_float(t))
+      return seer_errorf(err, SEER_EINVAL,
+                         "model: dtype must be \"auto\", \"f32\", \"bf16\" or \"f16\", got \"%s\"",
+                         dd);
+    if (dev != SEER_DEVICE_CUDA)
+      return seer_errorf(err, SEER_ENOTSUP,
+                         "model: dtype = \"%s\": on the CPU the weights stay in their stored dtype "
+                         "(pass \"auto\"); converting them is for device = \"cuda\"",
+                         dd);
+    wdtype = (int)t;
+  }
   if (opts && opts->threads > 0) seer_tensor_set_threads(opts->threads);
   seer_model *m = calloc(1, sizeof *m);
   if (!m) return seer_errorf(err, SEER_ENOMEM, "model: out of memory");
-  m->be = seer_backend_get(dev);
+  m->be = seer_backend_get(SEER_DEVICE_CPU); /* a device model's host-side work stays on the CPU */
   m->next_handle = 1;
   char path[4096];
   snprintf(path, sizeof path, "%s/config.json", dir);
@@ -189,21 +205,31 @@ int seer_model_load(const char *dir, const seer_model_opts *opts, seer_model **o
     goto fail;
   }
   const seer_arch *arch;
+  json_t *text_cfg = NULL;
+  int wrapped;
+  if ((rc = seer_model_unwrap_config(cfg, path, &text_cfg, &wrapped, err))) goto fail;
+  json_decref(cfg);
+  cfg = text_cfg;
   if ((rc = seer_model_config_parse(cfg, path, &m->cfg, &arch, err))) goto fail;
-  if ((rc = seer_st_open_dir(dir, &m->st, err))) goto fail;
+  /* Weights a device takes are read once for the upload: no host copy (weights_mem.c). */
+  rc = dev == SEER_DEVICE_CPU ? seer_st_open_dir(dir, &m->st, err)
+                              : seer_st_open_dir_placed(dir, SEER_WEIGHTS_MAP, &m->st, err);
+  if (rc) goto fail;
+  seer_model_weight_prefix(m->st, &m->prefix);
   const seer_model_info *in = &m->cfg.info;
-  if ((rc = bind_matrix(m, "model.embed_tokens.weight", in->vocab_size, in->hidden_size, &m->embed,
-                        err)))
-    goto fail;
+  char wname[160];
+  snprintf(wname, sizeof wname, "%sembed_tokens.weight", m->prefix.body);
+  if ((rc = bind_matrix(m, wname, in->vocab_size, in->hidden_size, &m->embed, err))) goto fail;
   if (m->cfg.tie_embeddings) {
     m->lm_head = m->embed;
     m->lm_head.t = seer_tensor_retain(m->embed.t);
-  } else if ((rc = bind_matrix(m, "lm_head.weight", in->vocab_size, in->hidden_size, &m->lm_head,
+  } else if ((rc = bind_matrix(m, m->prefix.lm_head, in->vocab_size, in->hidden_size, &m->lm_head,
                                err))) {
     goto fail;
   }
-  if ((rc = bind_vector(m, "model.norm.weight", in->hidden_size, m->cfg.norm_plus_one ? 1 : 0, 1,
-                        &m->final_norm, err)))
+  snprintf(wname, sizeof wname, "%snorm.weight", m->prefix.body);
+  if ((rc = bind_vector(m, wname, in->hidden_size, m->cfg.norm_plus_one ? 1 : 0, 1, &m->final_norm,
+                        err)))
     goto fail;
   m->layers = calloc((size_t)in->num_layers, sizeof *m->layers);
   if (!m->layers) {
@@ -220,6 +246,8 @@ int seer_model_load(const char *dir, const seer_model_opts *opts, seer_model **o
     m->weight_bytes += w_bytes(&L->q) + w_bytes(&L->k) + w_bytes(&L->v) + w_bytes(&L->o) +
                        w_bytes(&L->gate) + w_bytes(&L->up) + w_bytes(&L->down);
   }
+  if (dev == SEER_DEVICE_CUDA && (rc = seer_device_attach(m, opts->device_index, wdtype, err)))
+    goto fail;
   json_decref(cfg);
   *out = m;
   return 0;
@@ -233,6 +261,8 @@ static void free_w(model_w *w) { seer_tensor_release(w->t); }
 
 void seer_model_free(seer_model *m) {
   if (!m) return;
+  seer_lora_free_model(m);
+  seer_device_detach(m);
   for (size_t i = 0; i < m->num_hooks; i++)
     if (m->hooks[i].free_ud) m->hooks[i].free_ud(m->hooks[i].hook.ud);
   free(m->hooks);
@@ -287,6 +317,10 @@ int seer_model_parse_hook_point(const seer_model *m, const char *s, seer_hook_po
       k = SEER_HOOK_ATTN;
     else if (!strcmp(rest, ".mlp"))
       k = SEER_HOOK_MLP;
+    else if (!strcmp(rest, ".attn.heads"))
+      k = SEER_HOOK_ATTN_HEADS;
+    else if (!strcmp(rest, ".attn.weights"))
+      k = SEER_HOOK_ATTN_WEIGHTS;
     else
       goto bad;
     if (layer < 0 || layer >= m->cfg.info.num_layers)
@@ -298,7 +332,7 @@ int seer_model_parse_hook_point(const seer_model *m, const char *s, seer_hook_po
 bad:
   return seer_errorf(err, SEER_EINVAL,
                      "unknown hook point '%s' (embed, layers.<i>, layers.<i>.attn, "
-                     "layers.<i>.mlp, final_norm)",
+                     "layers.<i>.mlp, layers.<i>.attn.heads, layers.<i>.attn.weights, final_norm)",
                      s);
 }
 

@@ -79,8 +79,21 @@ typedef struct model_hook_entry {
   void (*free_ud)(void *);
 } model_hook_entry;
 
+/* Weight names: body + "layers.<i>...", body + "embed_tokens.weight", the head's full name. */
+typedef struct model_prefix {
+  const char *body;
+  const char *lm_head;
+} model_prefix;
+
+/* A wrapped (multimodal) checkpoint's language-model config as a new reference, or cfg itself
+ * (incref'd) when it is not wrapped; *wrapped says which. */
+int seer_model_unwrap_config(json_t *cfg, const char *path, json_t **text_out, int *wrapped,
+                             seer_error *err);
+void seer_model_weight_prefix(const seer_safetensors *st, model_prefix *p);
+
 struct seer_model {
   model_cfg cfg;
+  model_prefix prefix;
   char *config_text;
   seer_safetensors *st;
   const seer_backend *be;
@@ -91,6 +104,8 @@ struct seer_model {
   size_t num_hooks;
   int next_handle;
   size_t weight_bytes;
+  struct lora_set *lora;      /* LoRA adapters (lora.c), NULL until one is loaded */
+  struct seer_model_dev *dev; /* weights on a GPU when loaded with device = "cuda", else NULL */
 };
 
 typedef struct kv_layer {
@@ -105,6 +120,7 @@ struct seer_kv_cache {
   int64_t len;  /* sequence indices written so far */
   int64_t *pad; /* left padding per row: indices < pad[b] are masked */
   kv_layer *layers;
+  struct seer_kv_dev *dev; /* the cache on the GPU, for a device model */
 };
 
 /* cache.c */

@@ -1,4 +1,4 @@
-/* safetensors.c: owns the safetensors format: strict header validation, mmap of single files and
+/* safetensors.c: owns the safetensors format: strict header validation, opening single files and
  * shard sets, tensor views over the mapping, and the streaming writer. */
 #include "seer/safetensors.h"
 
@@ -8,14 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-typedef struct st_map {
-  void *base;
-  size_t size;
-} st_map;
+#include "weights_mem.h"
 
 typedef struct st_tensor {
   seer_st_info info;
@@ -38,8 +34,8 @@ struct seer_safetensors {
 };
 
 static void unmap_release(void *ctx) {
-  st_map *m = ctx;
-  if (m->base && m->size) munmap(m->base, m->size);
+  seer_weights_mem *m = ctx;
+  seer_weights_release(m);
   free(m);
 }
 
@@ -230,7 +226,10 @@ static int parse_header(seer_safetensors *st, int fidx, const unsigned char *bas
   return rc;
 }
 
-static int add_file(seer_safetensors *st, const char *path, seer_error *err) {
+/* Opens one file of the set; `policy` says whether its bytes are mapped or copied (weights_mem.c).
+ */
+static int add_file(seer_safetensors *st, const char *path, seer_weights_policy policy,
+                    seer_error *err) {
   st_file *nf = realloc(st->files, (st->nfiles + 1) * sizeof *nf);
   if (!nf) return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
   st->files = nf;
@@ -252,22 +251,17 @@ static int add_file(seer_safetensors *st, const char *path, seer_error *err) {
     return seer_errorf(err, SEER_EFORMAT, "%s: not a regular file", path);
   }
   f->size = (size_t)sb.st_size;
-  st_map *m = calloc(1, sizeof *m);
+  seer_weights_mem *m = calloc(1, sizeof *m);
   if (!m) {
     close(fd);
     return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
   }
-  if (f->size) {
-    m->base = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m->base == MAP_FAILED) {
-      int e = errno;
-      close(fd);
-      free(m);
-      return seer_error_errno(err, SEER_EIO, e, "%s: cannot mmap", path);
-    }
-    m->size = f->size;
-  }
+  int rc = seer_weights_place(fd, f->size, path, policy, m, err);
   close(fd);
+  if (rc) {
+    free(m);
+    return rc;
+  }
   f->storage = seer_storage_wrap(m->base, f->size, SEER_DEVICE_CPU, unmap_release, m, err);
   if (!f->storage) {
     unmap_release(m);
@@ -276,11 +270,12 @@ static int add_file(seer_safetensors *st, const char *path, seer_error *err) {
   return parse_header(st, (int)st->nfiles - 1, m->base, f->size, err);
 }
 
-int seer_st_open(const char *path, seer_safetensors **out, seer_error *err) {
+static int open_one(const char *path, seer_weights_policy policy, seer_safetensors **out,
+                    seer_error *err) {
   *out = NULL;
   seer_safetensors *st = calloc(1, sizeof *st);
   if (!st) return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
-  int rc = add_file(st, path, err);
+  int rc = add_file(st, path, policy, err);
   if (!rc) rc = build_name_index(st, err);
   if (rc) {
     seer_st_close(st);
@@ -288,6 +283,11 @@ int seer_st_open(const char *path, seer_safetensors **out, seer_error *err) {
   }
   *out = st;
   return 0;
+}
+
+/* Single files (tensor.load, adapters) are mapped: only a model's weights are worth a copy. */
+int seer_st_open(const char *path, seer_safetensors **out, seer_error *err) {
+  return open_one(path, SEER_WEIGHTS_MAP, out, err);
 }
 
 static char *join(const char *dir, const char *name) {
@@ -298,6 +298,15 @@ static char *join(const char *dir, const char *name) {
 }
 
 int seer_st_open_dir(const char *dir, seer_safetensors **out, seer_error *err) {
+  *out = NULL;
+  seer_weights_policy policy;
+  int prc = seer_weights_policy_get(&policy, err);
+  if (prc) return prc;
+  return seer_st_open_dir_placed(dir, policy, out, err);
+}
+
+int seer_st_open_dir_placed(const char *dir, seer_weights_policy policy, seer_safetensors **out,
+                            seer_error *err) {
   *out = NULL;
   char *index = join(dir, "model.safetensors.index.json");
   if (!index) return seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
@@ -310,7 +319,7 @@ int seer_st_open_dir(const char *dir, seer_safetensors **out, seer_error *err) {
       return seer_errorf(err, SEER_EIO,
                          "%s: no model.safetensors or model.safetensors.index.json found", dir);
     }
-    int rc = seer_st_open(single, out, err);
+    int rc = open_one(single, policy, out, err);
     free(single);
     return rc;
   }
@@ -346,7 +355,7 @@ int seer_st_open_dir(const char *dir, seer_safetensors **out, seer_error *err) {
       if (!p)
         rc = seer_errorf(err, SEER_ENOMEM, "safetensors: out of memory");
       else if (!seen)
-        rc = add_file(st, p, err);
+        rc = add_file(st, p, policy, err);
       free(p);
       if (rc) break;
     }

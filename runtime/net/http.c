@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <uv.h>
+#include <unistd.h>
 
 #include "seer/buf.h"
 #include "seer/log.h"
@@ -18,8 +19,19 @@
 typedef struct sock_ctx {
   uv_poll_t poll;
   seer_http_client *c;
+  curl_socket_t fd;
+  int parked; /* stopped after CURL_POLL_REMOVE and kept for the fd's next transfer */
   struct sock_ctx *prev, *next;
 } sock_ctx;
+
+/* Watchers kept stopped for reuse. libcurl removes a keep-alive connection's socket after every
+ * transfer and adds it back for the next; a fresh uv_poll per transfer costs five system calls
+ * (libuv's epoll ADD+DEL probe, FIONBIO, and an epoll DEL on init and on close) of the ~14 a
+ * loopback turn makes, so the stopped watcher is kept and restarted with one epoll ADD. A parked
+ * watcher is stopped (not in epoll), so if its fd is closed and the number reused, the next start
+ * registers whatever socket libcurl then hands over under that number, which is what it asks for.
+ */
+#define MAX_PARKED_SOCKS 16
 
 struct seer_http_request {
   seer_http_client *c;
@@ -37,6 +49,7 @@ struct seer_http_request {
   double last_activity; /* for the idle timeout */
   char method[16];
   char *url;
+  const char *too_large; /* "body" or "head" when a cap stopped the transfer */
   char errbuf[CURL_ERROR_SIZE];
   seer_http_request *prev, *next;
 };
@@ -56,6 +69,7 @@ struct seer_http_client {
   int freeing;
   seer_http_request *requests;
   sock_ctx *socks;
+  int n_parked;
   CURL *idle_easy[32]; /* finished handles, reset and reused: creating one per request costs more
                         * than a loopback round trip's worth of CPU */
   int n_idle_easy;
@@ -182,18 +196,36 @@ static void find_request_id(const seer_buf *head, char *out, size_t out_size) {
   }
 }
 
+static size_t max_body(const seer_http_request *r) {
+  return r->o.max_body ? r->o.max_body : SEER_HTTP_MAX_BODY;
+}
+
 static void finish(seer_http_request *r, CURLcode rc, const char *override_msg) {
   seer_http_result res;
   memset(&res, 0, sizeof res);
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
   res.code = rc == CURLE_OK ? SEER_OK : rc == CURLE_OPERATION_TIMEDOUT ? SEER_ETIMEOUT : SEER_EIO;
   res.kind = error_kind(rc);
-  char msg[CURL_ERROR_SIZE + 64];
+  char msg[CURL_ERROR_SIZE + 512];
+  if (rc != CURLE_OK && r->too_large) {
+    res.kind = "too_large";
+    if (r->too_large[0] == 'b')
+      snprintf(msg, sizeof msg,
+               "http: the response body from %.300s is larger than %zu bytes; stopped reading it "
+               "(raise max_body if so large an answer is expected)",
+               r->url, max_body(r));
+    else
+      snprintf(msg, sizeof msg,
+               "http: the response headers from %.300s are larger than %zu bytes; stopped reading",
+               r->url, SEER_HTTP_MAX_HEAD);
+    override_msg = msg;
+  }
   if (rc != CURLE_OK) {
-    snprintf(msg, sizeof msg, "%s",
-             override_msg   ? override_msg
-             : r->errbuf[0] ? r->errbuf
-                            : curl_easy_strerror(rc));
+    if (override_msg != msg)
+      snprintf(msg, sizeof msg, "%s",
+               override_msg   ? override_msg
+               : r->errbuf[0] ? r->errbuf
+                              : curl_easy_strerror(rc));
     res.error = msg;
   }
   seer_buf_terminate(&r->body);
@@ -275,6 +307,7 @@ static void sock_close(seer_http_client *c, sock_ctx *sc) {
   else
     c->socks = sc->next;
   if (sc->next) sc->next->prev = sc->prev;
+  if (sc->parked) c->n_parked--;
   if (c->loop_gone) {
     free(sc); /* the loop closed the handle already, with no callback */
     return;
@@ -284,6 +317,44 @@ static void sock_close(seer_http_client *c, sock_ctx *sc) {
   uv_close((uv_handle_t *)&sc->poll, on_sock_closed);
 }
 
+/* CURL_POLL_REMOVE: stop the watcher and keep it for the fd's next transfer (closing the oldest
+ * parked one past MAX_PARKED_SOCKS: the list is newest first, so that is the last parked). */
+static void sock_park(seer_http_client *c, sock_ctx *sc) {
+  if (c->loop_gone || c->freeing) {
+    sock_close(c, sc);
+    return;
+  }
+  uv_poll_stop(&sc->poll);
+  sc->parked = 1;
+  if (++c->n_parked <= MAX_PARKED_SOCKS) return;
+  sock_ctx *oldest = NULL;
+  for (sock_ctx *p = c->socks; p; p = p->next)
+    if (p->parked && p != sc) oldest = p;
+  if (oldest) sock_close(c, oldest);
+}
+
+static sock_ctx *sock_unpark(seer_http_client *c, curl_socket_t s) {
+  for (sock_ctx *p = c->socks; p; p = p->next)
+    if (p->parked && p->fd == s) {
+      p->parked = 0;
+      c->n_parked--;
+      return p;
+    }
+  return NULL;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: libcurl has removed the socket (parking its watcher) and closes
+ * it now; the watcher goes first, while the fd is still this socket. */
+static int on_close_socket(void *userp, curl_socket_t s) {
+  seer_http_client *c = userp;
+  for (sock_ctx *p = c->socks; p; p = p->next)
+    if (p->parked && p->fd == s) {
+      sock_close(c, p);
+      break;
+    }
+  return close(s);
+}
+
 static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
   seer_http_client *c = userp;
   sock_ctx *sc = socketp;
@@ -291,11 +362,12 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
   if (what == CURL_POLL_REMOVE) {
     if (sc) {
       curl_multi_assign(c->multi, s, NULL);
-      sock_close(c, sc);
+      sock_park(c, sc);
     }
     return 0;
   }
   if (c->loop_gone) return -1;
+  if (!sc && (sc = sock_unpark(c, s)) != NULL) curl_multi_assign(c->multi, s, sc);
   if (!sc) {
     sc = calloc(1, sizeof *sc);
     if (!sc) return -1;
@@ -307,6 +379,7 @@ static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *sock
     }
     sc->poll.data = sc;
     sc->c = c;
+    sc->fd = s;
     uv_unref((uv_handle_t *)&sc->poll);
     sc->next = c->socks;
     if (c->socks) c->socks->prev = sc;
@@ -454,6 +527,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud) {
     }
     return len;
   }
+  if (r->head.len + len > SEER_HTTP_MAX_HEAD) {
+    r->too_large = "head";
+    return 0;
+  }
   return seer_buf_append(&r->head, data, len) == 0 ? len : 0;
 }
 
@@ -479,6 +556,10 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud) {
     if (!r->cancelled && r->o.on_data && r->o.on_data(r, NULL, 0, r->o.ud)) return 0;
     break;
   default:
+    if (r->body.len + len > max_body(r)) {
+      r->too_large = "body";
+      return 0;
+    }
     if (seer_buf_append(&r->body, data, len) != 0) return 0;
   }
   return r->cancelled ? 0 : len;
@@ -521,6 +602,8 @@ int seer_http_request_start(seer_http_client *c, const seer_http_opts *o, seer_h
   curl_easy_setopt(e, CURLOPT_PRIVATE, r);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+  curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, c);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, r);

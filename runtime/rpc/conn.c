@@ -64,6 +64,7 @@ seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp) {
 static void release(seer_rpc_conn *c) {
   if (--c->refs > 0) return;
   seer_rpc_reader_destroy(&c->rd);
+  seer_rpc__tls_free(c->tls);
   free(c->close_reason);
   free(c);
 }
@@ -138,11 +139,11 @@ static void on_written(uv_write_t *req, int status) {
   }
 }
 
-int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err) {
-  if (c->closing || c->connecting) {
+/* Queues bytes for the socket as they are (ciphertext on a TLS connection). */
+static int write_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err) {
+  if (c->closing) {
     free(data);
-    return seer_errorf(err, SEER_ESTATE, "rpc: connection to %s is %s", c->peer,
-                       c->closing ? "closed" : "not connected yet");
+    return seer_errorf(err, SEER_ESTATE, "rpc: connection to %s is closed", c->peer);
   }
   if (len == 0) {
     free(data);
@@ -185,10 +186,33 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
   return SEER_OK;
 }
 
+/* Sends what the TLS session has to say (handshake messages, records, alerts). */
+static void tls_flush(seer_rpc_conn *c) {
+  size_t n;
+  char *out;
+  while (!c->closing && (out = seer_rpc__tls_take_output(c->tls, &n)) != NULL)
+    if (write_owned(c, out, n, NULL) != SEER_OK) return;
+}
+
+int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err) {
+  if (c->closing || c->connecting) {
+    free(data);
+    return seer_errorf(err, SEER_ESTATE, "rpc: connection to %s is %s", c->peer,
+                       c->closing ? "closed" : "not connected yet");
+  }
+  if (!c->tls) return write_owned(c, data, len, err);
+  char msg[400];
+  int rc = seer_rpc__tls_write(c->tls, data, len, msg, sizeof msg);
+  free(data);
+  if (rc != 0) return seer_errorf(err, SEER_EIO, "rpc: %s: %s", c->peer, msg);
+  tls_flush(c);
+  return SEER_OK;
+}
+
 int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err) {
   /* The socket usually takes a small frame at once, straight from the caller's buffer: only what
    * it leaves is copied and queued. */
-  if (!c->closing && !c->connecting && c->pending_bytes == 0 && len > 0) {
+  if (!c->closing && !c->connecting && !c->tls && c->pending_bytes == 0 && len > 0) {
     uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
     int n = uv_try_write(&c->u.stream, &buf, 1);
     if (n == (int)len) return SEER_OK;
@@ -210,7 +234,6 @@ int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_erro
 
 size_t seer_rpc_conn_pending_bytes(const seer_rpc_conn *c) { return c->pending_bytes; }
 const char *seer_rpc_conn_peer(const seer_rpc_conn *c) { return c->peer; }
-int seer_rpc_conn_is_tcp(const seer_rpc_conn *c) { return c->tcp; }
 
 /* ---- reading and framing ---- */
 
@@ -241,6 +264,11 @@ static void frame_error(seer_rpc_conn *c, const char *msg) {
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   seer_rpc_conn *c = h->data;
   size_t avail;
+  if (c->tls) { /* ciphertext: the session's own buffer */
+    char *in = seer_rpc__tls_in_buffer(c->tls, &avail);
+    *buf = uv_buf_init(in, (unsigned)avail);
+    return;
+  }
   char *dst = seer_rpc_reader_space(&c->rd, READ_CHUNK, &avail);
   if (!dst) {
     *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
@@ -254,6 +282,13 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
  * frame, so a handler that raises them (after seer.auth) affects the next frame. */
 static void cut_frames(seer_rpc_conn *c) {
   char msg[256];
+  if (c->opts.raw) {
+    size_t n = c->rd.end - c->rd.start;
+    const char *data = c->rd.buf + c->rd.start;
+    c->rd.start = c->rd.end;
+    if (n > 0 && c->cbs.on_bytes) c->cbs.on_bytes(c, data, n, c->ud);
+    return;
+  }
   while (!c->closing) {
     msgpack_object obj;
     int rc = seer_rpc_reader_next(&c->rd, &c->opts.limits, &obj, msg, sizeof msg);
@@ -266,17 +301,76 @@ static void cut_frames(seer_rpc_conn *c) {
   }
 }
 
+static void connect_failed(seer_rpc_conn *c, const char *what, int status);
+
+/* Decrypts what the TLS session holds into the frame reader, while reading is on. */
+static void tls_pump(seer_rpc_conn *c) {
+  char msg[400];
+  while (!c->closing && c->reading) {
+    size_t avail, got;
+    char *dst = seer_rpc_reader_space(&c->rd, READ_CHUNK, &avail);
+    if (!dst) {
+      begin_close(c, "out of memory", 0);
+      return;
+    }
+    int r = seer_rpc__tls_read(c->tls, dst, avail, &got, msg, sizeof msg);
+    if (r < 0) {
+      tls_flush(c);
+      begin_close(c, msg, 0);
+      return;
+    }
+    if (r == 0) break;
+    seer_rpc_reader_commit(&c->rd, got);
+    cut_frames(c);
+  }
+  if (!c->closing) tls_flush(c);
+}
+
+/* n bytes of ciphertext arrived: the handshake first (a client's on_connect waits for it and
+ * for the pin), then records. */
+static void tls_on_read(seer_rpc_conn *c, size_t n) {
+  char msg[400];
+  if (seer_rpc__tls_feed(c->tls, n) != 0) {
+    begin_close(c, "TLS: the peer sent more than 1 MiB that is not a TLS record", 0);
+    return;
+  }
+  if (!seer_rpc__tls_established(c->tls)) {
+    int r = seer_rpc__tls_handshake(c->tls, msg, sizeof msg);
+    tls_flush(c);
+    if (r < 0) {
+      if (c->connecting)
+        connect_failed(c, msg, -1);
+      else
+        begin_close(c, msg, 0);
+      return;
+    }
+    if (r == 0 || c->closing) return;
+    if (c->connecting) {
+      c->connecting = 0;
+      if (c->cbs.on_connect) c->cbs.on_connect(c, 0, NULL, c->ud);
+    }
+  }
+  tls_pump(c);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   seer_rpc_conn *c = s->data;
-  if (nread > 0) {
+  if (nread > 0 && c->tls) {
+    tls_on_read(c, (size_t)nread);
+  } else if (nread > 0) {
     seer_rpc_reader_commit(&c->rd, (size_t)nread);
     cut_frames(c);
+  } else if (nread == UV_EOF && c->connecting) { /* a TLS handshake cut short */
+    connect_failed(c, "TLS: the server hung up during the handshake (does it speak TLS?)", -1);
   } else if (nread == UV_EOF) {
     begin_close(c, "connection closed by the peer", 0);
   } else if (nread < 0) {
     char msg[160];
     snprintf(msg, sizeof msg, "read failed: %s", uv_strerror((int)nread));
-    begin_close(c, msg, 0);
+    if (c->connecting)
+      connect_failed(c, msg, (int)nread);
+    else
+      begin_close(c, msg, 0);
   }
 }
 
@@ -290,6 +384,24 @@ static void start_reading(seer_rpc_conn *c) {
     return;
   }
   c->reading = 1;
+}
+
+void seer_rpc_conn_pause(seer_rpc_conn *c, int paused) {
+  if (c->closing || c->connecting) return;
+  if (paused && c->reading) {
+    uv_read_stop(&c->u.stream);
+    c->reading = 0;
+  } else if (!paused) {
+    start_reading(c);
+    if (c->tls && seer_rpc__tls_established(c->tls)) tls_pump(c); /* records it already holds */
+  }
+}
+
+int seer_rpc_conn_use_tls(seer_rpc_conn *c, const seer_rpc_tls_ctx *ctx, seer_error *err) {
+  if (c->tls || c->reading || c->closing)
+    return seer_errorf(err, SEER_ESTATE, "rpc: TLS must be set up before the connection is used");
+  c->tls = seer_rpc__tls_new(ctx, err);
+  return c->tls ? SEER_OK : (err ? err->code : SEER_EIO);
 }
 
 void seer_rpc_conn_start(seer_rpc_conn *c, const seer_rpc_conn_opts *opts,
@@ -318,8 +430,16 @@ static void on_connected(uv_connect_t *req, int status) {
     connect_failed(c, uv_strerror(status), status);
     return;
   }
-  c->connecting = 0;
   if (c->tcp) uv_tcp_nodelay(&c->u.tcp, 1);
+  if (c->tls) { /* connected once the handshake is done and the pin checked (tls_on_read) */
+    char msg[400];
+    start_reading(c);
+    int r = seer_rpc__tls_handshake(c->tls, msg, sizeof msg);
+    tls_flush(c);
+    if (r < 0) connect_failed(c, msg, -1);
+    return;
+  }
+  c->connecting = 0;
   start_reading(c);
   if (c->cbs.on_connect) c->cbs.on_connect(c, 0, NULL, c->ud);
 }

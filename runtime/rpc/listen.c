@@ -169,7 +169,6 @@ int seer_rpc_listen(seer_loop *loop, const char *addr, seer_rpc_accept_cb on_acc
 }
 
 const char *seer_rpc_listener_address(const seer_rpc_listener *l) { return l->address; }
-int seer_rpc_listener_is_tcp(const seer_rpc_listener *l) { return l->tcp; }
 
 void seer_rpc_listener_keep_alive(seer_rpc_listener *l, int on) {
   if (uv_is_closing(&l->u.handle)) return;

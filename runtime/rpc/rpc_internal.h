@@ -15,8 +15,12 @@ typedef union seer_rpc_handle {
   uv_tcp_t tcp;
 } seer_rpc_handle;
 
+/* One connection's TLS session (tls.c). */
+typedef struct seer_rpc_tls seer_rpc_tls;
+
 struct seer_rpc_conn {
   seer_rpc_handle u;
+  seer_rpc_tls *tls; /* NULL: plain */
   seer_loop *loop;
   int tcp;
   int refs; /* the handle + the timer + an in-flight getaddrinfo; freed at 0 */
@@ -44,5 +48,24 @@ seer_rpc_conn *seer_rpc__conn_new(seer_loop *loop, int tcp);
 int seer_rpc__open_socket_path(const char *path, char *via, size_t vialen, seer_error *err);
 /* Frees a connection whose handle was never opened to any peer (accept failed). */
 void seer_rpc__conn_discard(seer_rpc_conn *c);
+
+/* ---- TLS sessions (tls.c), driven by conn.c ---- */
+seer_rpc_tls *seer_rpc__tls_new(const seer_rpc_tls_ctx *ctx, seer_error *err);
+void seer_rpc__tls_free(seer_rpc_tls *t);
+/* Where the socket's next ciphertext is read to, and handing n bytes of it to the session (-1:
+ * the session would hold more than 1 MiB it cannot decrypt). */
+char *seer_rpc__tls_in_buffer(seer_rpc_tls *t, size_t *cap);
+int seer_rpc__tls_feed(seer_rpc_tls *t, size_t n);
+int seer_rpc__tls_established(const seer_rpc_tls *t);
+/* Advances the handshake: 1 done (a client has checked the pin), 0 wants more bytes, -1 failed
+ * (msg says why). */
+int seer_rpc__tls_handshake(seer_rpc_tls *t, char *msg, size_t msglen);
+/* Plaintext: 1 with *got bytes, 0 wants more ciphertext, -1 failed or closed (msg). */
+int seer_rpc__tls_read(seer_rpc_tls *t, char *out, size_t cap, size_t *got, char *msg,
+                       size_t msglen);
+/* Encrypts all of data into the session's output; -1 with msg on failure. */
+int seer_rpc__tls_write(seer_rpc_tls *t, const char *data, size_t n, char *msg, size_t msglen);
+/* The ciphertext waiting to be sent (malloc'd), or NULL when there is none. */
+char *seer_rpc__tls_take_output(seer_rpc_tls *t, size_t *n);
 
 #endif

@@ -115,6 +115,11 @@ static void supervise(const seer_sandbox_spec *spec, int tree_built) {
         say("exit terminated");
         _exit(0);
       }
+      /* 'p': the host asks whether the sandbox lives on (a process of it ended; did we end it?).
+       * A sandbox this loop ends says "exit ..." and never answers again, so an "alive" that
+       * follows a process's end says that the sandbox did not end it. */
+      for (ssize_t i = 0; i < n; i++)
+        if (buf[i] == 'p') say("alive");
     }
     while (waitpid(-1, NULL, WNOHANG) > 0)
       ;

@@ -79,7 +79,32 @@ static int bind_path(const seer_sandbox_bind *b, const char *target, seer_error 
   return SEER_OK;
 }
 
-static int build_dev(const char *root, seer_error *err) {
+/* The configured device nodes (a GPU's /dev/nvidia*), each bound at /dev/<name>. Unlike the
+ * harmless nodes above, a missing one is an error: the host checked they exist before it asked. */
+static int bind_devices(const seer_sandbox_spec *spec, const char *dev, seer_error *err) {
+  char p[4096];
+  for (size_t i = 0; i < spec->ndevices; i++) {
+    const seer_sandbox_bind *d = &spec->devices[i];
+    int w = snprintf(p, sizeof p, "%s/%s", dev, d->dst);
+    if (w < 0 || (size_t)w >= sizeof p)
+      return seer_errorf(err, SEER_EINVAL, "sandbox: device name too long: %s", d->dst);
+    struct stat st;
+    if (stat(d->src, &st) != 0)
+      return seer_error_errno(err, SEER_EIO, errno, "sandbox: device '%s' is not there", d->src);
+    if (S_ISDIR(st.st_mode))
+      return seer_errorf(err, SEER_EINVAL, "sandbox: device '%s' is a directory", d->src);
+    if (make_mountpoint(p, 0, err) != SEER_OK) return SEER_EIO;
+    if (mount(d->src, p, NULL, MS_BIND, NULL) != 0)
+      return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot bind device %s", d->src);
+    if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC | locked_flags(p),
+              NULL) != 0)
+      return seer_error_errno(err, SEER_EIO, errno, "sandbox: remounting device %s nosuid failed",
+                              d->src);
+  }
+  return SEER_OK;
+}
+
+static int build_dev(const seer_sandbox_spec *spec, const char *root, seer_error *err) {
   char dev[2048], p[4096];
   path_in_root(dev, sizeof dev, root, "/dev");
   if (seer_fs_mkdir_p(dev, 0755, err) != SEER_OK) return SEER_EIO;
@@ -96,6 +121,7 @@ static int build_dev(const char *root, seer_error *err) {
     if (mount(src, p, NULL, MS_BIND, NULL) != 0)
       return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot bind %s", src);
   }
+  if (bind_devices(spec, dev, err) != SEER_OK) return SEER_EIO;
   static const char *const links[][2] = {{"fd", "/proc/self/fd"},
                                          {"stdin", "/proc/self/fd/0"},
                                          {"stdout", "/proc/self/fd/1"},
@@ -142,7 +168,7 @@ int seer_sandbox_build_tree(const seer_sandbox_spec *spec, seer_error *err) {
       return seer_error_errno(err, SEER_EIO, errno, "sandbox: cannot create link '%s'",
                               spec->links[i].path);
   }
-  if (build_dev(root, err) != SEER_OK) return SEER_EIO;
+  if (build_dev(spec, root, err) != SEER_OK) return SEER_EIO;
   /* Mount points for what enter_root adds, made now while the root is still writable. */
   path_in_root(p, sizeof p, root, "/proc");
   mkdir(p, 0555);

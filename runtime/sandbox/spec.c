@@ -51,6 +51,24 @@ int seer_sandbox_spec_load(const char *path, seer_sandbox_spec *spec, seer_error
     }
     spec->nbinds++;
   }
+  /* Device nodes (a GPU's /dev/nvidia*): bound after the sandbox's own /dev tmpfs, at a name
+   * under /dev that is a plain file name, so a spec cannot place a device elsewhere. */
+  json_t *devices = json_object_get(root, "devices");
+  spec->devices = calloc(json_array_size(devices) + 1, sizeof *spec->devices);
+  json_array_foreach(devices, i, b) {
+    seer_sandbox_bind *d = &spec->devices[spec->ndevices];
+    d->src = dup_field(b, "src");
+    d->dst = dup_field(b, "dst");
+    spec->ndevices++;
+    if (!d->src || d->src[0] != '/' || !d->dst || !d->dst[0] || strchr(d->dst, '/') ||
+        !strcmp(d->dst, ".") || !strcmp(d->dst, "..")) {
+      json_decref(root);
+      seer_sandbox_spec_free(spec);
+      return seer_errorf(err, SEER_EINVAL,
+                         "sandbox spec: device %zu needs an absolute 'src' and a file name 'dst'",
+                         i + 1);
+    }
+  }
   json_t *links = json_object_get(root, "links");
   spec->links = calloc(json_array_size(links) + 1, sizeof *spec->links);
   json_array_foreach(links, i, b) {
@@ -78,6 +96,11 @@ void seer_sandbox_spec_free(seer_sandbox_spec *spec) {
     free(spec->binds[i].src);
     free(spec->binds[i].dst);
   }
+  for (size_t i = 0; i < spec->ndevices; i++) {
+    free(spec->devices[i].src);
+    free(spec->devices[i].dst);
+  }
+  free(spec->devices);
   for (size_t i = 0; i < spec->nlinks; i++) {
     free(spec->links[i].path);
     free(spec->links[i].target);

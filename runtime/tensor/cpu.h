@@ -1,5 +1,5 @@
-/* cpu.h: internal interface of the CPU backend (thread pool and SIMD kernels), shared by the tensor
- * ops and the model engine. Not installed. */
+/* cpu.h: internal interface of the CPU backend (thread pool, ISA dispatch and SIMD kernels), shared
+ * by the tensor ops and the model engine. Not installed. */
 #ifndef SEER_TENSOR_CPU_H
 #define SEER_TENSOR_CPU_H
 
@@ -14,15 +14,51 @@ void seer_cpu_parallel_for(int64_t ntasks, seer_cpu_task_fn fn, void *ctx);
 int seer_cpu_threads(void);
 
 /* Y[m*ldy + n] = sum_k X[m*ldx + k] * W[n*K + k] (+ bias[n]): a Linear layer with HF's [out, in]
- * weight layout. W may be f32, bf16 or f16 and is converted on the fly; accumulation is f32. */
+ * weight layout. W may be f32, bf16 or f16 and is converted on the fly; accumulation is f32.
+ * Runs the kernels of the ISA level in use (cpu_isa.c). */
 void seer_cpu_linear(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W,
                      seer_dtype wdt, int64_t N, const float *bias, float *Y, int64_t ldy);
-/* The same product for many rows (M >= 8 or so) as a packed GEMM; returns -1, computing nothing,
- * when it cannot allocate its packing buffers. */
-int seer_cpu_gemm(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W, seer_dtype wdt,
-                  int64_t N, const float *bias, float *Y, int64_t ldy);
 /* dst[i] = (float)src[i] for a contiguous run of a float dtype. */
 void seer_cpu_to_f32(const void *src, seer_dtype dt, int64_t n, float *dst);
+
+/* ---- ISA dispatch (cpu_isa.c) ---- */
+
+/* Ordered: each level's CPUs also run every lower level's kernels. */
+typedef enum {
+  SEER_CPU_GENERIC,    /* portable C, any x86-64 (or other architecture) */
+  SEER_CPU_AVX2,       /* AVX2 + FMA + F16C */
+  SEER_CPU_AVX512,     /* AVX-512 F/BW/VL */
+  SEER_CPU_AVX512BF16, /* + AVX512_BF16 (vdpbf16ps) */
+  SEER_CPU_AMX,        /* + AMX-BF16 tiles, permission granted by the kernel */
+  SEER_CPU_NLEVELS
+} seer_cpu_level_id;
+
+/* One level's kernels. Every entry computes in f32 from f32 activations: levels differ in speed
+ * and in the order of f32 additions only (see bench/README.md, "ISA levels"). */
+typedef struct seer_cpu_kernels {
+  seer_cpu_level_id level;
+  /* the memory-bound Linear path for few rows of X (decode) */
+  void (*gemv)(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W, seer_dtype wdt,
+               int64_t N, const float *bias, float *Y, int64_t ldy);
+  /* the compute-bound path for many rows (prefill); -1, computing nothing, when it cannot
+   * allocate its packing buffers */
+  int (*gemm)(const float *X, int64_t M, int64_t K, int64_t ldx, const void *W, seer_dtype wdt,
+              int64_t N, const float *bias, float *Y, int64_t ldy);
+  void (*to_f32)(const void *src, seer_dtype dt, int64_t n, float *dst);
+  float (*dot)(const float *a, const float *b, int64_t n);    /* sum a[i]*b[i] */
+  void (*axpy)(float a, const float *x, float *y, int64_t n); /* y[i] += a*x[i] */
+} seer_cpu_kernels;
+
+extern const seer_cpu_kernels seer_cpu_generic_kernels, seer_cpu_avx2_kernels,
+    seer_cpu_avx512_kernels;
+
+/* The kernels in use, chosen once from CPUID, the OS's XSAVE state and SEER_CPU. */
+const seer_cpu_kernels *seer_cpu_kernels_init(void);
+extern const seer_cpu_kernels *seer_cpu_active;
+static inline const seer_cpu_kernels *seer_cpu(void) {
+  const seer_cpu_kernels *k = __atomic_load_n(&seer_cpu_active, __ATOMIC_ACQUIRE);
+  return k ? k : seer_cpu_kernels_init();
+}
 
 /* The backend seam: a table of the kernels the model engine needs, one per device. */
 typedef struct seer_backend {

@@ -113,6 +113,8 @@ int seer_tensor_binary_(seer_binop op, seer_tensor *a, const seer_tensor *b, see
   int64_t sb[SEER_TENSOR_MAX_DIMS];
   int rc = check_inplace(a, b, sb, err);
   if (rc) return rc;
+  /* A device tensor (a hook's view on a GPU model) is changed where it lives when it can be. */
+  if ((rc = seer_storage_device_binary_(a, b, (int)op, err)) <= 0) return rc;
   /* b may alias a; copy it first so every element reads the original value. */
   seer_tensor *bc = seer_tensor_clone(b, err);
   if (!bc) return SEER_ENOMEM;
@@ -250,6 +252,37 @@ static void lane_reduce(const double *in, int64_t n, double *out, int64_t *nout,
   out[0] = acc;
 }
 
+/* A mean over a device tensor (a hook's view of a device model's activations) runs where the values
+ * are, into a host result of map_lanes' shape; when it cannot, the host does it. */
+static seer_tensor *device_mean(const seer_tensor *t, int dim, int keepdim, seer_error *err) {
+  seer_reduce op = SEER_REDUCE_MEAN;
+  int64_t outer = 1, n = seer_tensor_numel(t), inner = 1, shape[SEER_TENSOR_MAX_DIMS];
+  int ndim = 0;
+  if (dim >= 0) {
+    n = t->shape[dim];
+    for (int i = 0; i < t->ndim; i++) {
+      if (i < dim) outer *= t->shape[i];
+      if (i > dim) inner *= t->shape[i];
+      if (i != dim || keepdim) shape[ndim++] = i == dim ? 1 : t->shape[i];
+    }
+  } else if (keepdim) {
+    for (; ndim < t->ndim; ndim++)
+      shape[ndim] = 1;
+  }
+  seer_tensor *out = seer_tensor_new(SEER_DTYPE_F32, ndim, shape, err);
+  if (!out) return NULL;
+  int rc = seer_storage_device_mean(t, outer, n, inner, out, err);
+  if (rc == 1) { /* not on the device: the host's lanes */
+    seer_tensor_release(out);
+    return map_lanes(t, dim, keepdim, 1, SEER_DTYPE_F32, lane_reduce, &op, err);
+  }
+  if (rc) {
+    seer_tensor_release(out);
+    return NULL;
+  }
+  return out;
+}
+
 seer_tensor *seer_tensor_reduce(seer_reduce op, const seer_tensor *t, int dim, int keepdim,
                                 seer_error *err) {
   if (dim < 0 && (op == SEER_REDUCE_MAX || op == SEER_REDUCE_MIN) && seer_tensor_numel(t) == 0) {
@@ -257,6 +290,8 @@ seer_tensor *seer_tensor_reduce(seer_reduce op, const seer_tensor *t, int dim, i
     return NULL;
   }
   seer_dtype dt = (op == SEER_REDUCE_MAX || op == SEER_REDUCE_MIN) ? t->dtype : SEER_DTYPE_F32;
+  if (op == SEER_REDUCE_MEAN && seer_tensor_device(t) != SEER_DEVICE_CPU && dim < t->ndim)
+    return device_mean(t, dim, keepdim, err);
   return map_lanes(t, dim, keepdim, 1, dt, lane_reduce, &op, err);
 }
 
@@ -427,16 +462,25 @@ seer_tensor *seer_tensor_matmul(const seer_tensor *a, const seer_tensor *b, seer
     free(Bt);
     return NULL;
   }
-  seer_tensor_read_f32(a, A);
   /* The Linear kernel wants the right operand as rows of length K: transpose b into Bt[N,K]. */
   for (int64_t k = 0; k < K; k++)
     for (int64_t n = 0; n < N; n++) {
       int64_t idx[2] = {k, n};
       Bt[n * K + k] = (float)seer_tensor_get(b, idx);
     }
-  seer_cpu_linear(A, M, K, K, Bt, SEER_DTYPE_F32, N, NULL, seer_tensor_data(out), N);
+  /* A device left operand (a hook's activations) stays there: only Bt goes up. */
+  int rc = seer_storage_device_matmul(a, M, K, Bt, N, out, err);
+  if (rc == 1) {
+    seer_tensor_read_f32(a, A);
+    seer_cpu_linear(A, M, K, K, Bt, SEER_DTYPE_F32, N, NULL, seer_tensor_data(out), N);
+    rc = 0;
+  }
   free(A);
   free(Bt);
+  if (rc) {
+    seer_tensor_release(out);
+    return NULL;
+  }
   return out;
 }
 

@@ -1,7 +1,6 @@
 /* tensor.c: owns dtypes, storage lifetime, tensor construction, views and element access. */
 #include "seer/tensor.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +8,18 @@
 struct seer_storage {
   int refcount;
   seer_device device;
-  void *data;
+  void *data; /* host memory; for a device storage, its host shadow */
   size_t nbytes;
   int owned;
   void (*release)(void *ctx);
   void *release_ctx;
+  /* Device storages (seer_storage_new_device): the device copy is the truth; host access goes
+   * through the shadow in data, downloaded on first access after a device change (valid) and
+   * marked dirty by any access that may write, for seer_storage_device_sync to upload. */
+  const seer_storage_device_ops *dops;
+  void *dctx;
+  uint64_t daddr;
+  int valid, dirty, failed;
 };
 
 /* ---- dtypes ---- */
@@ -82,8 +88,41 @@ uint16_t seer_f32_to_bf16(float f) {
   return (uint16_t)(u >> 16);
 }
 
-float seer_f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
-uint16_t seer_f32_to_f16(float f) { return _cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT); }
+/* IEEE half <-> single in plain C (the library is built for any x86-64; F16C is a run-time level),
+ * bit-identical to vcvtph2ps / vcvtps2ph with round-to-nearest-even. */
+float seer_f16_to_f32(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, u;
+  if (exp == 0x1f) {
+    u = sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0); /* NaNs come out quiet */
+  } else if (exp == 0) {
+    float f = ldexpf((float)man, -24); /* zero or subnormal: exact */
+    return sign ? -f : f;
+  } else {
+    u = sign | ((exp + 112) << 23) | (man << 13);
+  }
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t seer_f32_to_f16(float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+  u &= 0x7fffffffu;
+  if (u > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((u >> 13) & 0x3ffu)); /* quiet NaN */
+  if (u >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u); /* rounds past 65504: infinity */
+  if (u < 0x38800000u) { /* below 2^-14: subnormal or zero; adding 0.5 rounds at 2^-24, RNE */
+    float a, r;
+    memcpy(&a, &u, 4);
+    r = a + 0.5f;
+    uint32_t ru;
+    memcpy(&ru, &r, 4);
+    return (uint16_t)(sign | (ru - 0x3f000000u));
+  }
+  u += ((uint32_t)(15 - 127) << 23) + 0xfffu + ((u >> 13) & 1u);
+  return (uint16_t)(sign | (u >> 13));
+}
 
 /* ---- storage ---- */
 
@@ -128,13 +167,126 @@ void seer_storage_retain(seer_storage *s) {
 void seer_storage_release(seer_storage *s) {
   if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
   if (s->owned) free(s->data);
+  if (s->dops && s->dops->release) s->dops->release(s->dctx, s->daddr);
   if (s->release) s->release(s->release_ctx);
   free(s);
 }
 
-void *seer_storage_data(const seer_storage *s) { return s->data; }
+/* Host memory of s; for a device storage the shadow, fresh from the device and marked dirty when
+ * the caller may write. A failed download leaves zeros and marks the storage failed, which
+ * seer_storage_device_sync reports. */
+static void *host_data(const seer_storage *cs, int writing) {
+  seer_storage *s = (seer_storage *)cs;
+  if (!s->dops) return s->data;
+  if (!s->valid) {
+    if (s->dops->download(s->dctx, s->data, s->daddr, s->nbytes, NULL) != 0) {
+      memset(s->data, 0, s->nbytes);
+      s->failed = 1;
+    }
+    s->valid = 1;
+  }
+  if (writing) s->dirty = 1;
+  return s->data;
+}
+
+void *seer_storage_data(const seer_storage *s) { return host_data(s, 1); }
+const void *seer_storage_data_ro(const seer_storage *s) { return host_data(s, 0); }
+
+seer_storage *seer_storage_new_device(seer_device device, uint64_t addr, size_t nbytes,
+                                      const seer_storage_device_ops *ops, void *ctx,
+                                      seer_error *err) {
+  seer_storage *s = seer_storage_new(nbytes, err);
+  if (!s) return NULL;
+  s->device = device;
+  s->dops = ops;
+  s->dctx = ctx;
+  s->daddr = addr;
+  return s;
+}
+
+uint64_t seer_storage_device_addr(const seer_storage *s) { return s->dops ? s->daddr : 0; }
+void *seer_storage_device_ctx(const seer_storage *s) { return s->dops ? s->dctx : NULL; }
+
+void seer_storage_device_invalidate(seer_storage *s) {
+  if (s && s->dops) s->valid = s->dirty = 0;
+}
+
+int seer_storage_device_sync(seer_storage *s, seer_error *err) {
+  if (!s || !s->dops) return 0;
+  if (s->failed)
+    return seer_errorf(err, SEER_EIO, "tensor: copying a device tensor to the host failed");
+  if (!s->dirty) return 0;
+  int rc = s->dops->upload(s->dctx, s->daddr, s->data, s->nbytes, err);
+  if (!rc) s->dirty = 0;
+  return rc;
+}
+
+int seer_storage_device_detach(seer_storage *s, seer_error *err) {
+  if (!s || !s->dops) return 0;
+  host_data(s, 0);
+  int rc = s->failed
+               ? seer_errorf(err, SEER_EIO, "tensor: copying a device tensor to the host failed")
+               : 0;
+  if (s->dops->release) s->dops->release(s->dctx, s->daddr);
+  s->dops = NULL;
+  s->dctx = NULL;
+  s->daddr = 0;
+  s->device = SEER_DEVICE_CPU;
+  return rc;
+}
 size_t seer_storage_nbytes(const seer_storage *s) { return s->nbytes; }
 seer_device seer_storage_device(const seer_storage *s) { return s->device; }
+
+static const void *tensor_host_ro(const seer_tensor *t);
+
+int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err) {
+  seer_storage *s = a->storage;
+  if (!s->dops || !s->dops->binary_ || b->storage == s || a->dtype != SEER_DTYPE_F32 ||
+      b->dtype != SEER_DTYPE_F32 || !seer_tensor_is_contiguous(a) || !seer_tensor_is_contiguous(b))
+    return 1;
+  int64_t n = seer_tensor_numel(a), m = seer_tensor_numel(b),
+          W = a->ndim ? a->shape[a->ndim - 1] : 1;
+  int row = m == W && b->ndim >= 1 && b->shape[b->ndim - 1] == W;
+  for (int d = 0; row && d < b->ndim - 1; d++)
+    row = b->shape[d] == 1;
+  if (m != n && !row) return 1;              /* other broadcasts: on the host */
+  int rc = seer_storage_device_sync(s, err); /* host writes first, in order */
+  if (rc) return rc;
+  const float *y = (const float *)tensor_host_ro(b);
+  rc = s->dops->binary_(s->dctx, s->daddr + (uint64_t)a->offset * 4, n, y, m, op, err);
+  seer_storage_device_invalidate(s);
+  return rc;
+}
+
+/* A device storage's op (has_op: its ops have it) can take t: contiguous, f32, not empty. */
+static int device_op_fits(const seer_tensor *t, int has_op) {
+  return has_op && t->dtype == SEER_DTYPE_F32 && seer_tensor_is_contiguous(t) &&
+         seer_tensor_numel(t) > 0;
+}
+
+int seer_storage_device_mean(const seer_tensor *t, int64_t outer, int64_t n, int64_t inner,
+                             seer_tensor *out, seer_error *err) {
+  seer_storage *s = t->storage;
+  if (!device_op_fits(t, s->dops && s->dops->mean) || out->dtype != SEER_DTYPE_F32 ||
+      seer_tensor_numel(out) != outer * inner)
+    return 1;
+  int rc = seer_storage_device_sync(s, err); /* host writes first */
+  if (rc) return rc;
+  return s->dops->mean(s->dctx, s->daddr + (uint64_t)t->offset * 4, outer, n, inner,
+                       seer_tensor_data(out), err);
+}
+
+int seer_storage_device_matmul(const seer_tensor *a, int64_t m, int64_t k, const float *bt,
+                               int64_t n, seer_tensor *out, seer_error *err) {
+  seer_storage *s = a->storage;
+  if (!device_op_fits(a, s->dops && s->dops->matmul) || out->dtype != SEER_DTYPE_F32 ||
+      seer_tensor_numel(out) != m * n)
+    return 1;
+  int rc = seer_storage_device_sync(s, err);
+  if (rc) return rc;
+  return s->dops->matmul(s->dctx, s->daddr + (uint64_t)a->offset * 4, m, k, bt, n,
+                         seer_tensor_data(out), err);
+}
 
 /* ---- construction ---- */
 
@@ -203,7 +355,7 @@ seer_tensor *seer_tensor_from_storage(seer_storage *s, size_t byte_offset, seer_
     seer_errorf(err, SEER_EINVAL, "tensor: unknown dtype %d", (int)dt);
     return NULL;
   }
-  if (byte_offset % es != 0 || ((uintptr_t)s->data % es) != 0) {
+  if (byte_offset % es != 0 || ((uintptr_t)s->data % es) != 0 || (s->daddr % es) != 0) {
     seer_errorf(err, SEER_EINVAL, "tensor: data at byte offset %zu is not aligned for %s",
                 byte_offset, seer_dtype_name(dt));
     return NULL;
@@ -247,8 +399,10 @@ seer_tensor *seer_tensor_from_data(seer_dtype dt, int ndim, const int64_t *shape
   seer_tensor src = *t;
   src.dtype = src_dt;
   src.offset = 0;
-  seer_storage tmp = {
-      1, SEER_DEVICE_CPU, (void *)data, (size_t)n * seer_dtype_size(src_dt), 0, NULL, NULL};
+  seer_storage tmp = {.refcount = 1,
+                      .device = SEER_DEVICE_CPU,
+                      .data = (void *)data,
+                      .nbytes = (size_t)n * seer_dtype_size(src_dt)};
   src.storage = &tmp;
   for (int64_t i = 0; i < n; i++)
     seer_tensor_set_flat(t, i, seer_tensor_get_flat(&src, i));
@@ -297,7 +451,11 @@ int seer_tensor_is_contiguous(const seer_tensor *t) {
 seer_device seer_tensor_device(const seer_tensor *t) { return t->storage->device; }
 
 void *seer_tensor_data(const seer_tensor *t) {
-  return (char *)t->storage->data + (size_t)t->offset * seer_dtype_size(t->dtype);
+  return (char *)host_data(t->storage, 1) + (size_t)t->offset * seer_dtype_size(t->dtype);
+}
+
+static const void *tensor_host_ro(const seer_tensor *t) {
+  return (const char *)host_data(t->storage, 0) + (size_t)t->offset * seer_dtype_size(t->dtype);
 }
 
 static double load_elem(const void *base, seer_dtype dt, int64_t i) {
@@ -339,28 +497,28 @@ double seer_tensor_get(const seer_tensor *t, const int64_t *idx) {
   int64_t off = t->offset;
   for (int d = 0; d < t->ndim; d++)
     off += idx[d] * t->strides[d];
-  return load_elem(t->storage->data, t->dtype, off);
+  return load_elem(host_data(t->storage, 0), t->dtype, off);
 }
 
 void seer_tensor_set(seer_tensor *t, const int64_t *idx, double v) {
   int64_t off = t->offset;
   for (int d = 0; d < t->ndim; d++)
     off += idx[d] * t->strides[d];
-  store_elem(t->storage->data, t->dtype, off, v);
+  store_elem(host_data(t->storage, 1), t->dtype, off, v);
 }
 
 double seer_tensor_get_flat(const seer_tensor *t, int64_t i) {
-  return load_elem(t->storage->data, t->dtype, flat_to_offset(t, i));
+  return load_elem(host_data(t->storage, 0), t->dtype, flat_to_offset(t, i));
 }
 
 void seer_tensor_set_flat(seer_tensor *t, int64_t i, double v) {
-  store_elem(t->storage->data, t->dtype, flat_to_offset(t, i), v);
+  store_elem(host_data(t->storage, 1), t->dtype, flat_to_offset(t, i), v);
 }
 
 void seer_tensor_read_f32(const seer_tensor *t, float *out) {
   int64_t n = seer_tensor_numel(t);
   if (t->dtype == SEER_DTYPE_F32 && seer_tensor_is_contiguous(t)) {
-    memcpy(out, seer_tensor_data(t), (size_t)n * 4);
+    memcpy(out, tensor_host_ro(t), (size_t)n * 4);
     return;
   }
   for (int64_t i = 0; i < n; i++)
@@ -526,13 +684,13 @@ seer_tensor *seer_tensor_to(const seer_tensor *t, seer_dtype dt, seer_error *err
   if (!out) return NULL;
   int64_t n = seer_tensor_numel(t);
   if (dt == t->dtype && seer_tensor_is_contiguous(t)) {
-    memcpy(seer_tensor_data(out), seer_tensor_data(t), (size_t)n * seer_dtype_size(dt));
+    memcpy(seer_tensor_data(out), tensor_host_ro(t), (size_t)n * seer_dtype_size(dt));
   } else if (dt == SEER_DTYPE_F32) {
     seer_tensor_read_f32(t, seer_tensor_data(out));
   } else if (dt == t->dtype) {
     /* Byte copies keep every value exact, i64 beyond 2^53 included. */
     size_t es = seer_dtype_size(dt);
-    const char *src = t->storage->data;
+    const char *src = host_data(t->storage, 0);
     char *dst = seer_tensor_data(out);
     for (int64_t i = 0; i < n; i++)
       memcpy(dst + (size_t)i * es, src + flat_to_offset(t, i) * es, es);

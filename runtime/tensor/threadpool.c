@@ -1,31 +1,73 @@
-/* threadpool.c: owns the persistent pthread pool behind seer_cpu_parallel_for. */
+/* threadpool.c: owns the persistent thread pool behind seer_cpu_parallel_for.
+ *
+ * A decode step runs some 200 parallel_for calls of well under a millisecond each, so the hand-off
+ * is built to cost no system call when the machine has spare cores and to never wait for a worker
+ * that the scheduler has not run yet when it has none:
+ * - one 64-bit word holds the job's generation, an "open" bit and the count of workers inside it.
+ *   A worker joins by CAS only while the job is open; the caller closes it once all tasks are
+ *   taken and then waits only for workers that joined, so a worker that wakes late finds the job
+ *   closed and goes back to waiting, instead of the caller waiting for it (each task is claimed
+ *   with an atomic counter, so whoever runs gets the work).
+ * - waiting workers spin for a while before they park on a futex; the caller calls FUTEX_WAKE
+ *   only when some worker is parked. The spin is adaptive per worker: it doubles (up to
+ *   SPIN_MAX_NS) each time the next job arrived while spinning and halves each time the spin ran
+ *   out, so a worker on an oversubscribed machine, where spinning burns the time slice that the
+ *   caller needs, soon parks at once. SEER_POOL_SPIN_US sets a fixed spin (0: always park).
+ */
+#include <linux/futex.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpu.h"
 
+#define OPEN ((uint64_t)1 << 16)
+#define BUSY_MASK (OPEN - 1)
+#define GEN_ONE ((uint64_t)1 << 17)
+#define SPIN_MAX_NS 200000 /* 0.2 ms: longer than the gap between two matrices of a decode step */
+#define SPIN_MIN_NS 2000
+
 static struct {
-  pthread_mutex_t mu;
-  pthread_cond_t cv_work, cv_done;
   pthread_mutex_t run_mu; /* one job at a time; other callers queue here */
   pthread_t *th;
   int nworkers;
   int started;
-  int shutdown;
-  uint64_t gen;
   seer_cpu_task_fn fn;
   void *ctx;
   int64_t ntasks;
-  int64_t next;
-  int active;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
-          .cv_work = PTHREAD_COND_INITIALIZER,
-          .cv_done = PTHREAD_COND_INITIALIZER,
-          .run_mu = PTHREAD_MUTEX_INITIALIZER};
+  int64_t next;       /* next task to claim */
+  uint64_t state;     /* generation << 17 | OPEN | workers inside the job */
+  uint32_t job_seq;   /* futex: bumped per job and on shutdown */
+  uint32_t done_seq;  /* futex: bumped when the last worker leaves a closed job */
+  int parked;         /* workers asleep on job_seq */
+  int caller_waiting; /* the caller sleeps on done_seq */
+  int shutdown;
+  long fixed_spin_ns; /* -1: adaptive */
+} pool = {.run_mu = PTHREAD_MUTEX_INITIALIZER, .fixed_spin_ns = -1};
 
 static int want_threads; /* 0: default */
 static __thread int in_pool_task;
+
+static void futex_wait(uint32_t *addr, uint32_t val) {
+  syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+static void futex_wake(uint32_t *addr, int n) {
+  syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
 
 static void run_tasks(int tid) {
   int64_t i;
@@ -33,22 +75,66 @@ static void run_tasks(int tid) {
     pool.fn(pool.ctx, i, tid);
 }
 
+/* Joins the job of generation gen if it is still open; 1 when joined. */
+static int try_join(uint64_t gen) {
+  uint64_t s = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE);
+  while ((s >> 17) == gen && (s & OPEN))
+    if (__atomic_compare_exchange_n(&pool.state, &s, s + 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_ACQUIRE))
+      return 1;
+  return 0;
+}
+
+static void leave(void) {
+  uint64_t s = __atomic_sub_fetch(&pool.state, 1, __ATOMIC_SEQ_CST);
+  if ((s & BUSY_MASK) == 0 && !(s & OPEN)) {
+    __atomic_add_fetch(&pool.done_seq, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&pool.caller_waiting, __ATOMIC_SEQ_CST)) futex_wake(&pool.done_seq, 1);
+  }
+}
+
 static void *worker_main(void *arg) {
   int tid = (int)(intptr_t)arg;
-  uint64_t seen = 0;
+  uint64_t seen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17;
+  long spin_ns = pool.fixed_spin_ns >= 0 ? pool.fixed_spin_ns : SPIN_MAX_NS / 4;
   in_pool_task = 1;
-  pthread_mutex_lock(&pool.mu);
   for (;;) {
-    while (pool.gen == seen && !pool.shutdown)
-      pthread_cond_wait(&pool.cv_work, &pool.mu);
-    if (pool.shutdown) break;
-    seen = pool.gen;
-    pthread_mutex_unlock(&pool.mu);
-    run_tasks(tid);
-    pthread_mutex_lock(&pool.mu);
-    if (--pool.active == 0) pthread_cond_signal(&pool.cv_done);
+    /* wait for a generation after `seen`: spin, then park */
+    uint32_t seq = __atomic_load_n(&pool.job_seq, __ATOMIC_ACQUIRE);
+    uint64_t gen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17;
+    if (gen == seen && !__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE) && spin_ns > 0) {
+      int64_t deadline = now_ns() + spin_ns;
+      int n = 0;
+      while ((gen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17) == seen &&
+             !__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE)) {
+        cpu_relax();
+        if (++n % 64 == 0 && now_ns() > deadline) break;
+      }
+      if (pool.fixed_spin_ns < 0) { /* adapt: did the job come while we spun? */
+        if (gen != seen)
+          spin_ns = spin_ns * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : spin_ns * 2;
+        else
+          spin_ns = spin_ns / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : spin_ns / 2;
+      }
+      seq = __atomic_load_n(&pool.job_seq, __ATOMIC_ACQUIRE);
+    }
+    while ((gen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17) == seen &&
+           !__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE)) {
+      __atomic_add_fetch(&pool.parked, 1, __ATOMIC_SEQ_CST);
+      /* job_seq is bumped before the caller reads `parked`: a job published in between changes
+       * job_seq, so the wait returns at once instead of sleeping through it. */
+      if ((__atomic_load_n(&pool.state, __ATOMIC_SEQ_CST) >> 17) == seen &&
+          !__atomic_load_n(&pool.shutdown, __ATOMIC_SEQ_CST))
+        futex_wait(&pool.job_seq, seq);
+      __atomic_sub_fetch(&pool.parked, 1, __ATOMIC_SEQ_CST);
+      seq = __atomic_load_n(&pool.job_seq, __ATOMIC_ACQUIRE);
+    }
+    if (__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE)) break;
+    seen = gen;
+    if (try_join(gen)) {
+      run_tasks(tid);
+      leave();
+    }
   }
-  pthread_mutex_unlock(&pool.mu);
   return NULL;
 }
 
@@ -61,10 +147,9 @@ static int default_threads(void) {
 
 static void pool_stop_locked(void) {
   if (!pool.started) return;
-  pthread_mutex_lock(&pool.mu);
-  pool.shutdown = 1;
-  pthread_cond_broadcast(&pool.cv_work);
-  pthread_mutex_unlock(&pool.mu);
+  __atomic_store_n(&pool.shutdown, 1, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&pool.job_seq, 1, __ATOMIC_SEQ_CST);
+  futex_wake(&pool.job_seq, pool.nworkers);
   for (int i = 0; i < pool.nworkers; i++)
     pthread_join(pool.th[i], NULL);
   free(pool.th);
@@ -76,6 +161,8 @@ static void pool_stop_locked(void) {
 
 static void pool_start_locked(void) {
   int n = want_threads > 0 ? want_threads : default_threads();
+  const char *spin = getenv("SEER_POOL_SPIN_US");
+  pool.fixed_spin_ns = spin && *spin ? atol(spin) * 1000 : -1;
   pool.started = 1;
   pool.nworkers = 0;
   if (n <= 1) return;
@@ -112,21 +199,31 @@ void seer_cpu_parallel_for(int64_t ntasks, seer_cpu_task_fn fn, void *ctx) {
       fn(ctx, i, 0);
     return;
   }
-  pthread_mutex_lock(&pool.mu);
+  /* No worker is inside a job here (the last one closed with none left), so the fields are ours. */
   pool.fn = fn;
   pool.ctx = ctx;
   pool.ntasks = ntasks;
-  pool.next = 0;
-  pool.active = pool.nworkers;
-  pool.gen++;
-  pthread_cond_broadcast(&pool.cv_work);
-  pthread_mutex_unlock(&pool.mu);
+  __atomic_store_n(&pool.next, 0, __ATOMIC_RELAXED);
+  uint64_t gen = (__atomic_load_n(&pool.state, __ATOMIC_RELAXED) >> 17) + 1;
+  __atomic_store_n(&pool.state, gen << 17 | OPEN, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&pool.job_seq, 1, __ATOMIC_SEQ_CST);
+  if (__atomic_load_n(&pool.parked, __ATOMIC_SEQ_CST) > 0) futex_wake(&pool.job_seq, pool.nworkers);
   in_pool_task = 1;
   run_tasks(0);
   in_pool_task = 0;
-  pthread_mutex_lock(&pool.mu);
-  while (pool.active > 0)
-    pthread_cond_wait(&pool.cv_done, &pool.mu);
-  pthread_mutex_unlock(&pool.mu);
+  /* Every task is claimed: close the job and wait only for the workers inside it. */
+  uint32_t dseq = __atomic_load_n(&pool.done_seq, __ATOMIC_ACQUIRE);
+  uint64_t s = __atomic_and_fetch(&pool.state, ~OPEN, __ATOMIC_ACQ_REL);
+  if (s & BUSY_MASK) {
+    for (int n = 0; n < 1024 && (__atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) & BUSY_MASK); n++)
+      cpu_relax();
+    while (__atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) & BUSY_MASK) {
+      __atomic_store_n(&pool.caller_waiting, 1, __ATOMIC_SEQ_CST);
+      if (__atomic_load_n(&pool.state, __ATOMIC_SEQ_CST) & BUSY_MASK)
+        futex_wait(&pool.done_seq, dseq);
+      __atomic_store_n(&pool.caller_waiting, 0, __ATOMIC_SEQ_CST);
+      dseq = __atomic_load_n(&pool.done_seq, __ATOMIC_ACQUIRE);
+    }
+  }
   pthread_mutex_unlock(&pool.run_mu);
 }

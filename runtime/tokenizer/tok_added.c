@@ -77,7 +77,7 @@ static int32_t last_char(const char *s, size_t end) {
   while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
     k--;
   int32_t cp;
-  tok_utf8_decode((const unsigned char *)s + k, &cp);
+  seer_utf8_decode((const unsigned char *)s + k, &cp);
   return cp;
 }
 
@@ -101,7 +101,7 @@ static int split_piece(const struct seer_tokenizer *tok, const tok_trie *t, cons
     const tok_added *a = &tok->added[which];
     if (a->single_word) {
       int32_t before = last_char(s, start), after = -1;
-      if (stop < len) tok_utf8_decode(u + stop, &after);
+      if (stop < len) seer_utf8_decode(u + stop, &after);
       bool start_space = start == 0 || !tok_is_word_char(before);
       bool stop_space = stop == len || !tok_is_word_char(after);
       if (!start_space || !stop_space) continue;
@@ -113,8 +113,8 @@ static int split_piece(const struct seer_tokenizer *tok, const tok_trie *t, cons
         while (k > 0 && (u[k] & 0xC0) == 0x80)
           k--;
         int32_t cp;
-        tok_utf8_decode(u + k, &cp);
-        if (!tok_is_whitespace(cp)) break;
+        seer_utf8_decode(u + k, &cp);
+        if (!seer_unicode_is_whitespace(cp)) break;
         ns = k;
       }
       start = ns > start_offset ? ns : start_offset;
@@ -122,8 +122,8 @@ static int split_piece(const struct seer_tokenizer *tok, const tok_trie *t, cons
     if (a->rstrip) {
       while (stop < len) {
         int32_t cp;
-        size_t l = tok_utf8_decode(u + stop, &cp);
-        if (!tok_is_whitespace(cp)) break;
+        size_t l = seer_utf8_decode(u + stop, &cp);
+        if (!seer_unicode_is_whitespace(cp)) break;
         stop += l;
       }
     }

@@ -506,7 +506,7 @@ static int build_symbols(const tok_bpe *m, const char *w, size_t len, sym **out,
   size_t unk_len = 0;
   bool affix = (m->prefix && m->prefix_len) || (m->suffix && m->suffix_len);
   for (size_t i = 0; i < len;) {
-    size_t cl = tok_utf8_len((unsigned char)w[i]);
+    size_t cl = seer_utf8_len((unsigned char)w[i]);
     if (i + cl > len) cl = len - i;
     const char *c = w + i;
     size_t clen = cl;

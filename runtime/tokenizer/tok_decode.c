@@ -33,10 +33,10 @@ void tok_decoder_free(tok_decoder *d) {
 
 static int one_char(json_t *j, const char *key, const char *path, int32_t *cp, seer_error *err) {
   const char *s = json_string_value(json_object_get(j, key));
-  if (!s || !*s || strlen(s) != tok_utf8_len((unsigned char)*s) ||
-      tok_utf8_valid_prefix(s, strlen(s)) != strlen(s))
+  if (!s || !*s || strlen(s) != seer_utf8_len((unsigned char)*s) ||
+      seer_utf8_valid_prefix(s, strlen(s)) != strlen(s))
     return seer_errorf(err, SEER_EFORMAT, "tokenizer.json: %s.%s must be one character", path, key);
-  tok_utf8_decode((const unsigned char *)s, cp);
+  seer_utf8_decode((const unsigned char *)s, cp);
   return SEER_OK;
 }
 
@@ -119,7 +119,7 @@ static int byte_level(tok_pieces *in, tok_pieces *out) {
     bool all = true;
     for (size_t k = 0; k < len && all;) {
       int32_t cp;
-      k += tok_utf8_decode((const unsigned char *)t + k, &cp);
+      k += seer_utf8_decode((const unsigned char *)t + k, &cp);
       int b = tok_char_to_byte(cp);
       if (b < 0)
         all = false;
@@ -133,7 +133,7 @@ static int byte_level(tok_pieces *in, tok_pieces *out) {
     }
   }
   size_t start = tok_pieces_begin(out);
-  if (!rc) rc = tok_utf8_lossy(bytes.data ? bytes.data : "", bytes.len, &out->arena);
+  if (!rc) rc = seer_utf8_lossy(bytes.data ? bytes.data : "", bytes.len, &out->arena);
   if (!rc) rc = tok_pieces_end(out, start, -2, false);
   seer_buf_free(&bytes);
   return rc;
@@ -157,7 +157,7 @@ static int parse_byte_token(const char *t, size_t len) {
 static int flush_bytes(seer_buf *pending, tok_pieces *out) {
   if (!pending->len) return SEER_OK;
   int rc = SEER_OK;
-  if (tok_utf8_valid_prefix(pending->data, pending->len) == pending->len) {
+  if (seer_utf8_valid_prefix(pending->data, pending->len) == pending->len) {
     rc = tok_pieces_push(out, pending->data, pending->len, -2, false);
   } else {
     /* Invalid UTF-8: one replacement character per byte token. */
@@ -192,7 +192,7 @@ static int32_t *to_cps(const char *t, size_t len, size_t *n) {
   if (!cps) return NULL;
   size_t k = 0;
   for (size_t i = 0; i < len;)
-    i += tok_utf8_decode((const unsigned char *)t + i, &cps[k++]);
+    i += seer_utf8_decode((const unsigned char *)t + i, &cps[k++]);
   *n = k;
   return cps;
 }
@@ -201,7 +201,7 @@ static int push_cps(tok_pieces *out, const int32_t *cps, size_t a, size_t b) {
   size_t start = tok_pieces_begin(out);
   if (seer_buf_reserve(&out->arena, (b - a) * 4)) return SEER_ENOMEM;
   for (size_t i = a; i < b; i++)
-    out->arena.len += tok_utf8_encode(cps[i], out->arena.data + out->arena.len);
+    out->arena.len += seer_utf8_encode(cps[i], out->arena.data + out->arena.len);
   /* Empty tokens are kept: Strip and Metaspace map token to token. */
   return tok_pieces_end(out, start, -2, false);
 }

@@ -66,7 +66,7 @@ int seer_tokenizer_encode(const seer_tokenizer *tok, const char *text, size_t le
                           int add_special_tokens, int32_t **ids, size_t *n, seer_error *err) {
   *ids = NULL;
   *n = 0;
-  size_t valid = tok_utf8_valid_prefix(text, len);
+  size_t valid = seer_utf8_valid_prefix(text, len);
   if (valid != len)
     return seer_errorf(err, SEER_EINVAL, "tokenizer encode: text is not valid UTF-8 (byte %zu)",
                        valid);

@@ -15,6 +15,7 @@
 #include "seer/buf.h"
 #include "seer/error.h"
 #include "seer/tokenizer.h"
+#include "seer/utf8.h"
 
 /* ---- string table: id -> bytes, bytes -> id (tok_map.c) ---- */
 
@@ -136,33 +137,6 @@ int tok_spans_push(tok_spans *s, size_t start, size_t end, bool match);
 
 /* ---- Unicode helpers (tok_unicode.c) ---- */
 
-/* Decodes one code point at s (valid UTF-8 assumed); returns its byte length. */
-static inline size_t tok_utf8_decode(const unsigned char *s, int32_t *cp) {
-  unsigned c = s[0];
-  if (c < 0x80) {
-    *cp = (int32_t)c;
-    return 1;
-  }
-  if (c < 0xE0) {
-    *cp = (int32_t)(((c & 0x1F) << 6) | (s[1] & 0x3F));
-    return 2;
-  }
-  if (c < 0xF0) {
-    *cp = (int32_t)(((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F));
-    return 3;
-  }
-  *cp =
-      (int32_t)(((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F));
-  return 4;
-}
-static inline size_t tok_utf8_len(unsigned char c) {
-  return c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-}
-size_t tok_utf8_encode(int32_t cp, char *out);
-/* Length of the longest valid UTF-8 prefix of s. */
-size_t tok_utf8_valid_prefix(const char *s, size_t len);
-/* Appends s with invalid sequences replaced by U+FFFD, as Rust's String::from_utf8_lossy does. */
-int tok_utf8_lossy(const char *s, size_t len, seer_buf *out);
 /* GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the others are moved
  * to U+0100.. in byte order. */
 static inline int32_t tok_byte_to_char(unsigned b) {
@@ -176,7 +150,6 @@ static inline int tok_char_to_byte(int32_t c) {
   if (c >= 289 && c <= 322) return c - 162;
   return c == 323 ? 173 : -1;
 }
-bool tok_is_whitespace(int32_t cp);  /* Rust char::is_whitespace (White_Space) */
 bool tok_is_word_char(int32_t cp);   /* Rust regex \w */
 bool tok_is_numeric(int32_t cp);     /* Rust char::is_numeric */
 bool tok_is_punctuation(int32_t cp); /* HF is_punc: ASCII punctuation or Unicode P* */

@@ -129,7 +129,7 @@ int tok_json_string(const char **pp, const char *end, seer_buf *scratch, const c
         return SEER_EFORMAT;
       }
       char u[4];
-      size_t n = tok_utf8_encode(cp, u);
+      size_t n = seer_utf8_encode(cp, u);
       if (seer_buf_append(scratch, u, n)) return SEER_ENOMEM;
       continue;
     }

@@ -134,7 +134,7 @@ static int lowercase(const char *s, size_t len, seer_buf *out) {
       continue;
     }
     int32_t cp;
-    i += tok_utf8_decode((const unsigned char *)s + i, &cp);
+    i += seer_utf8_decode((const unsigned char *)s + i, &cp);
     char u[8];
     size_t n;
     if (cp == 0x130) {
@@ -142,7 +142,7 @@ static int lowercase(const char *s, size_t len, seer_buf *out) {
       memcpy(u, "i\xCC\x87", 3);
       n = 3;
     } else {
-      n = tok_utf8_encode(utf8proc_tolower(cp), u);
+      n = seer_utf8_encode(utf8proc_tolower(cp), u);
     }
     if (seer_buf_append(out, u, n)) return SEER_ENOMEM;
   }
@@ -154,8 +154,8 @@ static int strip(const tok_normalizer *n, const char *s, size_t len, seer_buf *o
   if (n->left) {
     while (a < b) {
       int32_t cp;
-      size_t l = tok_utf8_decode((const unsigned char *)s + a, &cp);
-      if (!tok_is_whitespace(cp)) break;
+      size_t l = seer_utf8_decode((const unsigned char *)s + a, &cp);
+      if (!seer_unicode_is_whitespace(cp)) break;
       a += l;
     }
   }
@@ -165,8 +165,8 @@ static int strip(const tok_normalizer *n, const char *s, size_t len, seer_buf *o
       while (k > a && ((unsigned char)s[k] & 0xC0) == 0x80)
         k--;
       int32_t cp;
-      tok_utf8_decode((const unsigned char *)s + k, &cp);
-      if (!tok_is_whitespace(cp)) break;
+      seer_utf8_decode((const unsigned char *)s + k, &cp);
+      if (!seer_unicode_is_whitespace(cp)) break;
       b = k;
     }
   }

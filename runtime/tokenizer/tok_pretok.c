@@ -66,13 +66,13 @@ static bool opt_bool(json_t *j, const char *key, bool dflt) {
 
 static int parse_metaspace(json_t *j, const char *path, tok_pretok *p, seer_error *err) {
   const char *r = json_string_value(json_object_get(j, "replacement"));
-  if (!r || !*r || strlen(r) != tok_utf8_len((unsigned char)*r) ||
-      tok_utf8_valid_prefix(r, strlen(r)) != strlen(r))
+  if (!r || !*r || strlen(r) != seer_utf8_len((unsigned char)*r) ||
+      seer_utf8_valid_prefix(r, strlen(r)) != strlen(r))
     return seer_errorf(err, SEER_EFORMAT, "tokenizer.json: %s.replacement must be one character",
                        path);
   p->repl_len = strlen(r);
   memcpy(p->repl, r, p->repl_len);
-  tok_utf8_decode((const unsigned char *)r, &p->repl_cp);
+  seer_utf8_decode((const unsigned char *)r, &p->repl_cp);
   p->prepend_scheme = PREPEND_ALWAYS;
   const char *scheme = json_string_value(json_object_get(j, "prepend_scheme"));
   if (scheme) {
@@ -224,7 +224,7 @@ static int char_spans(const char *s, size_t len, bool (*pred)(int32_t), tok_span
   size_t last = 0;
   for (size_t i = 0; i < len;) {
     int32_t cp;
-    size_t l = tok_utf8_decode((const unsigned char *)s + i, &cp);
+    size_t l = seer_utf8_decode((const unsigned char *)s + i, &cp);
     if (pred(cp)) {
       if (last < i && tok_spans_push(sp, last, i, false)) return SEER_ENOMEM;
       if (tok_spans_push(sp, i, i + l, true)) return SEER_ENOMEM;
@@ -243,8 +243,8 @@ static int whitespace_split(const char *s, size_t len, bool at_origin, tok_piece
   size_t i = 0;
   while (i < len) {
     int32_t cp;
-    size_t l = tok_utf8_decode((const unsigned char *)s + i, &cp);
-    if (tok_is_whitespace(cp)) {
+    size_t l = seer_utf8_decode((const unsigned char *)s + i, &cp);
+    if (seer_unicode_is_whitespace(cp)) {
       i += l;
       continue;
     }
@@ -252,8 +252,8 @@ static int whitespace_split(const char *s, size_t len, bool at_origin, tok_piece
     size_t start = i;
     i += l;
     while (i < len) {
-      l = tok_utf8_decode((const unsigned char *)s + i, &cp);
-      if (tok_is_whitespace(cp) || tok_is_word_char(cp) != word) break;
+      l = seer_utf8_decode((const unsigned char *)s + i, &cp);
+      if (seer_unicode_is_whitespace(cp) || tok_is_word_char(cp) != word) break;
       i += l;
     }
     if (emit_range(s, start, i, at_origin, out)) return SEER_ENOMEM;
@@ -267,7 +267,7 @@ static int byte_level_emit(const char *s, size_t a, size_t b, bool at_origin, to
   if (seer_buf_reserve(&out->arena, (b - a) * 2)) return SEER_ENOMEM;
   char *o = out->arena.data + out->arena.len;
   for (size_t i = a; i < b; i++)
-    o += tok_utf8_encode(tok_byte_to_char((unsigned char)s[i]), o);
+    o += seer_utf8_encode(tok_byte_to_char((unsigned char)s[i]), o);
   out->arena.len = (size_t)(o - out->arena.data);
   return tok_pieces_end(out, start, -1, at_origin && a == 0);
 }
@@ -313,7 +313,7 @@ static int metaspace(const tok_pretok *p, const char *s, size_t len, bool at_ori
       i += p->repl_len;
       last = i;
     } else {
-      i += tok_utf8_len((unsigned char)t[i]);
+      i += seer_utf8_len((unsigned char)t[i]);
     }
   }
   if (last < tmp->len && tok_spans_push(sp, last, tmp->len, false)) return SEER_ENOMEM;
@@ -331,7 +331,7 @@ static int pretok_one(const tok_pretok *p, const char *s, size_t len, bool at_or
   case P_METASPACE: return metaspace(p, s, len, at_origin, out, sp, tmp);
   case P_WHITESPACE: return whitespace_split(s, len, at_origin, out);
   case P_WSSPLIT:
-    if (char_spans(s, len, tok_is_whitespace, sp)) return SEER_ENOMEM;
+    if (char_spans(s, len, seer_unicode_is_whitespace, sp)) return SEER_ENOMEM;
     return apply_behavior(s, sp, B_REMOVED, false, at_origin, out);
   case P_DIGITS:
     if (char_spans(s, len, is_ascii_digit_or_numeric, sp)) return SEER_ENOMEM;

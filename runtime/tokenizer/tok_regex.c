@@ -170,7 +170,7 @@ static int next_match(match_iter *it, size_t *ms, size_t *me, seer_error *err) {
   *me = ov[1];
   if (*me == *ms) {
     /* Empty match: step over one character so the scan always advances. */
-    it->pos = *ms < it->len ? *ms + tok_utf8_len((unsigned char)it->s[*ms]) : it->len + 1;
+    it->pos = *ms < it->len ? *ms + seer_utf8_len((unsigned char)it->s[*ms]) : it->len + 1;
   } else {
     it->pos = *me;
   }

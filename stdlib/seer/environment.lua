@@ -1,9 +1,10 @@
 --- seer.environment: sandboxes, as in Seer. `SandboxConfig`, `ModelConfig` and `ExecutionMode`
 --- describe one; `Sandbox` / `ScopedSandbox` start it, run commands in it, move files, snapshot
---- its workspace and serve interface files from it. Only the "local" backend exists so far.
+--- its workspace and serve interface files from it, on this machine (backend "local") or as a
+--- Slurm job (backend "slurm"); both implement one seam (docs/ARCHITECTURE.md).
 local fs = require "seer.fs"
 local path = require "seer.path"
-local hf_cache = require "seer.hf_cache"
+local sandbox_models = require "seer.sandbox.models"
 local config = require "seer.sandbox.config"
 local backend_local = require "seer.sandbox.local_backend"
 local serving = require "seer.sandbox.serving"
@@ -57,15 +58,20 @@ local function sandbox_env(self)
     PATH = "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", HOME = "/workspace",
     LANG = os.getenv("LANG") or "C.UTF-8", SEER_SANDBOX = "1",
   }
-  for _, m in ipairs(self.backend.models) do env[backend_local.model_env_name(m.id)] = m.mount end
+  for k, v in pairs(self.backend.model_env or {}) do env[k] = v end
+  for k, v in pairs(self.backend.gpu_env or {}) do env[k] = v end
   env.SEER_MODELS = self.backend.model_list
+  -- The memory limit, so that a model loaded inside copies its weights into private memory
+  -- (runtime/model/weights_mem.c) only when they fit well within it.
+  if (cfg.memory_bytes or 0) > 0 then env.SEER_MEMORY_LIMIT = ("%d"):format(cfg.memory_bytes) end
   if self.backend.opts.stdlib_dir then env.SEER_PATH = "/.seer/stdlib" end
   for _, name in ipairs(cfg.secrets or {}) do env[name] = os.getenv(name) end
   for k, v in pairs(cfg.env or {}) do env[k] = tostring(v) end
   return env
 end
 
---- Start the sandbox: resolve models in the HF cache, build the isolated tree, copy local files.
+--- Start the sandbox: find the models in the HF cache (pulling missing ones, with progress on the
+--- host's stderr, unless HF_HUB_OFFLINE), build the isolated tree, copy local files.
 function Sandbox:start()
   if self.state == "running" then return self end
   if self.state == "terminated" then error("sandbox.start: this sandbox was terminated; create a new one", 2) end
@@ -75,27 +81,33 @@ function Sandbox:start()
       error(("sandbox.start: secret '%s' is not set in the host environment"):format(name), 2)
     end
   end
-  local models = {}
-  for _, m in ipairs(cfg.models or {}) do
-    local resolved, err = hf_cache.resolve(m.name, m.revision)
-    if not resolved then error("sandbox.start: " .. err, 2) end
-    models[#models + 1] = resolved
-  end
+  local backend = cfg.backend == "slurm" and require("seer.sandbox.slurm_backend") or backend_local
+  -- A backend may resolve the models where the sandbox runs (a Slurm node's own cache).
+  local ok_models, models
+  if backend.resolve_models then ok_models, models = pcall(backend.resolve_models, cfg)
+  else ok_models, models = pcall(sandbox_models.resolve, cfg.models) end
+  if not ok_models then error(models, 2) end
   local stdlib = os.getenv("SEER_PATH")
-  self.backend = backend_local.start({
+  self.backend = backend.start({
     models = models, memory_bytes = cfg.memory_bytes, pids = cfg.pids, nofile = cfg.nofile,
     cpus = cfg.cpus, timeout = cfg.timeout, network = cfg.network, cpu_time = cfg.cpu_time,
     tmp_bytes = cfg.tmp_bytes, disk_bytes = cfg.disk_bytes,
+    -- The local backend binds the host's GPUs itself; a Slurm job gets its own through gres.
+    gpu_count = cfg.backend == "local" and cfg.gpu ~= nil and cfg.gpu ~= false and cfg.gpu_count or 0,
     stdlib_dir = stdlib and stdlib ~= "" and path.abspath(stdlib) or nil,
-  })
+  }, cfg)
   self.state = "running"
-  self.sandbox_id = "local-" .. self.backend.pid
+  self.sandbox_id = cfg.backend .. "-" .. self.backend.pid
   self.env = sandbox_env(self)
   for _, pair in ipairs(cfg.local_files or {}) do
     local data = assert(fs.read(pair[1]))
     self:write_file(pair[2], data)
   end
   for _, pair in ipairs(cfg.local_dirs or {}) do self:_copy_dir(pair[1], pair[2]) end
+  -- A notebook sandbox runs its Jupyter kernel from the start (seer.sandbox.kernel).
+  if cfg.execution_mode == config.ExecutionMode.NOTEBOOK then
+    self.kernel = require("seer.sandbox.kernel").start(self)
+  end
   return self
 end
 

@@ -9,7 +9,6 @@
 --- everything this process can reach: for trusted code only.
 local fs = require "seer.fs"
 local path = require "seer.path"
-local C = require "seer._http"
 local Workspace = require("seer.workspace").Workspace
 local files = require "seer.session.files"
 local lua_state = require "seer.session.lua_state"
@@ -161,7 +160,7 @@ function M.create_local_session(opts)
   local ok, err = fs.mkdir(dir)
   if not ok then error("create_local_session: " .. err, 2) end
   -- The workspace is confined by its real path: symlinks above it would defeat the checks.
-  dir = assert(C.realpath(dir))
+  dir = assert(fs.realpath(dir))
   local pok, items = pcall(workspace_files, ws)
   if not pok then error(items, 2) end
   local name = opts.name or "session"
@@ -198,8 +197,18 @@ end
 local function not_yet(name)
   return function() error(name .. " is not available in seer-lua yet; use create_local_session", 2) end
 end
-M.create_notebook_session = not_yet("create_notebook_session")
+--- create_notebook_session(sandbox, workspace, opts): a live notebook whose kernel runs in a sandbox
+--- started with execution_mode = "notebook" (seer.session.notebook).
+---@return seer.NotebookSession
+function M.create_notebook_session(sandbox, workspace, opts)
+  return require("seer.session.notebook").create(sandbox, workspace, opts)
+end
 M.create_local_notebook_session = not_yet("create_local_notebook_session")
-M.create_cli_session = not_yet("create_cli_session")
+--- create_cli_session(sandbox, workspace): shell and Lua execution in a running sandbox (`exec`,
+--- `exec_shell`), with `mcp_config` giving the agent the same two tools (seer.session.cli).
+---@return seer.CliSession
+function M.create_cli_session(sandbox, workspace)
+  return require("seer.session.cli").create(sandbox, workspace)
+end
 
 return M

@@ -10,7 +10,7 @@ local M = {}
 
 local OPTIONS = {
   method = true, url = true, headers = true, body = true, timeout = true, connect_timeout = true,
-  idle_timeout = true, gzip = true, stream = true, sse = true, sse_json = true,
+  idle_timeout = true, gzip = true, stream = true, sse = true, sse_json = true, max_body = true,
 }
 
 local function option_error(k)
@@ -86,13 +86,16 @@ end
 --- Options: `url`, `method` (default GET, or POST with a body), `headers` (map or list of
 --- "Name: value"), `body` (string), `timeout` (whole request, seconds), `connect_timeout`,
 --- `idle_timeout` (no byte for this long aborts), `gzip` (offer compressed transfer),
---- `stream = fn(chunk)`, `sse = fn({event, data, id})` or `sse_json = fn(event, value, data, id)`
+--- `max_body` (bytes a collected body may hold, default 64 MiB; a larger one fails with kind
+--- "too_large" rather than filling memory), `stream = fn(chunk)`, `sse = fn({event, data, id})`
+--- or `sse_json = fn(event, value, data, id)`
 --- (`value`: the event's data decoded as JSON in C, nil when it is not JSON) to receive a 2xx body
 --- as it arrives (other statuses are collected into `body`, so an API's error document can be
 --- read). Callbacks run on the loop and must not yield; an error in one aborts the request and is
 --- returned as its error.
 --- Returns the response for any HTTP status; on a transport failure returns nil, a message and a
---- kind: "timeout", "connect", "network" (reset, cut mid-body), "tls", "invalid" or "aborted".
+--- kind: "timeout", "connect", "network" (reset, cut mid-body), "tls", "invalid", "aborted" or
+--- "too_large".
 ---@return seer.http.Response|nil, string|nil, string|nil
 function M.request(opts)
   if type(opts) ~= "table" then error("seer.http.request: expected an options table", 2) end
@@ -113,7 +116,7 @@ function M.request(opts)
     url = opts.url, method = opts.method, headers = header_list(opts.headers), body = body,
     timeout = opts.timeout, connect_timeout = opts.connect_timeout, idle_timeout = opts.idle_timeout,
     gzip = opts.gzip, mode = (sse or sse_json) and "sse" or stream and "stream" or "buffer",
-    decode = sse_json and true or nil,
+    decode = sse_json and true or nil, max_body = opts.max_body,
   }
   local status, raw_headers = 0, nil
   local cb_error, handle

@@ -14,12 +14,15 @@ local M = {
   timeout = task.timeout,
   channel = task.channel,
   current_task = task.current,
+  --- Seconds since an arbitrary start, from the monotonic clock (for measuring durations).
+  now = core.now,
 }
 
 local submodules = {
   json = true, msgpack = true, fs = true, path = true, log = true, process = true, task = true,
   pretty = true, model = true, tensor = true, tokenizer = true, rpc = true, mcp = true,
-  http = true, environment = true, workspace = true, execution = true, harness = true,
+  http = true, environment = true, workspace = true, execution = true, harness = true, hub = true,
+  plot = true, signal = true,
 }
 
 return setmetatable(M, {

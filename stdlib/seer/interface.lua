@@ -4,6 +4,7 @@
 --- serialised (one at a time); module state persists between calls.
 local task = require "seer.task"
 local json = require "seer.json"
+local checker = require "seer.schema"
 
 local unpack = table.unpack or unpack
 local null = json.null
@@ -63,35 +64,6 @@ local function parse_type(t)
   return { kind = "any", optional = optional, name = t, schema = { ["x-lua-type"] = t } }
 end
 M.parse_type = parse_type
-
-local function check_value(spec, v)
-  local k = spec.kind
-  if k == "any" then return true end
-  if k == "union" then
-    for i = 1, #spec.alts do if check_value(spec.alts[i], v) then return true end end
-    return false
-  end
-  local tv = type(v)
-  if k == "string" or k == "number" or k == "boolean" or k == "table" then return tv == k end
-  if k == "integer" then return tv == "number" and v == math.floor(v) and v - v == 0 end
-  if k == "array" then
-    if tv ~= "table" then return false end
-    local n = #v
-    for key in pairs(v) do
-      if type(key) ~= "number" or key < 1 or key > n or key ~= math.floor(key) then return false end
-    end
-    for i = 1, n do if not check_value(spec.items, v[i]) then return false end end
-    return true
-  end
-  return true
-end
-
-local function describe_value(v)
-  local tv = type(v)
-  if tv == "number" and v == math.floor(v) then return "integer " .. tostring(v) end
-  if tv == "string" then return ("string %q"):format(#v > 40 and v:sub(1, 40) .. "..." or v) end
-  return tv
-end
 
 -- ---------------------------------------------------------------------------------------------
 -- Annotations: the `---` block directly above `function expose.NAME(` (or `expose.NAME = function`).
@@ -294,15 +266,21 @@ local function build_function(path, name, fn, meta, doc)
 end
 
 --- Load an interface file. Options: `models` (a table org/name -> path, instead of reading
---- SEER_MODELS / MODEL_<SAN>_PATH from the environment), `globals` (extra globals).
+--- SEER_MODELS / MODEL_<SAN>_PATH from the environment), `globals` (extra globals), `source_name`
+--- (the path that messages and tracebacks name instead of `path`: a sandbox serves a copy of the
+--- user's file, and errors should point at the user's file).
 ---@return seer.Interface
 function M.load(path, opts)
   opts = opts or {}
   if type(path) ~= "string" then error("seer.interface.load: expected the path of an interface file", 2) end
+  if opts.source_name ~= nil and type(opts.source_name) ~= "string" then
+    error("seer.interface.load: source_name must be a string", 2)
+  end
   local fh, ferr = io.open(path, "rb")
   if not fh then error(("seer.interface: cannot read %s"):format(ferr), 2) end
   local source = fh:read("*a")
   fh:close()
+  path = opts.source_name or path
   local docs = parse_annotations(source, path)
   local self = setmetatable({ path = path, functions = {}, by_name = {}, busy = false, queue = {} }, Interface)
   local pending = {} -- functions in definition order, built once loading finished
@@ -336,6 +314,11 @@ function M.load(path, opts)
     local f = build_function(path, p.name, p.fn, p.meta, not p.meta and docs[p.name] or nil)
     self.functions[i] = f
     self.by_name[p.name] = f
+  end
+  -- help() and the kernel's inspect show exposed functions as the agent's side describes them.
+  local interface_docs, introspect = require "seer.sandbox.interface_docs", require "seer.introspect"
+  for i, fd in ipairs(self:describe().functions) do
+    introspect.register(self.functions[i].fn, interface_docs.doc(fd, "expose"))
   end
   return self
 end
@@ -405,7 +388,8 @@ function Interface:bind(name, args, kwargs)
     end
     out = c
   end
-  local nparams = #f.params
+  local params = f.params
+  local nparams = #params
   if n > nparams and not f.vararg then
     ierror("ArgumentError", "%s takes %d argument%s, got %d", signature(f), nparams, nparams == 1 and "" or "s", n)
   end
@@ -424,18 +408,24 @@ function Interface:bind(name, args, kwargs)
       if i > n then n = i end
     end
   end
-  for i, p in ipairs(f.params) do
-    local v = out[i]
+  for i = 1, nparams do
+    local p, v = params[i], out[i]
     if v == nil then
       if p.required then
         ierror("ArgumentError", "%s: missing argument '%s' (%s)", signature(f), p.name, p.spec.name)
       end
-    elseif not check_value(p.spec, v) then
-      ierror("ArgumentError", "%s: argument '%s' must be %s, got %s", signature(f), p.name, p.spec.name,
-        describe_value(v))
+    else
+      local ok, why = checker.validate(p.spec.schema, v, p.name)
+      if not ok then
+        -- The argument's own type in the annotation's words; a problem deeper inside (an item of
+        -- an array) is added in the checker's words, which say where it lies.
+        local detail = why:find("^" .. p.name .. ": expected ") and "" or " (" .. why .. ")"
+        ierror("ArgumentError", "%s: argument '%s' must be %s, got %s%s", signature(f), p.name, p.spec.name,
+          checker.describe(v), detail)
+      end
     end
   end
-  return f, out, math.max(n, nparams)
+  return f, out, n > nparams and n or nparams
 end
 
 local function call_handler(e)
@@ -448,9 +438,15 @@ end
 --- error object {type, message, traceback} on a bad call or when the function raises.
 function Interface:call(name, args, kwargs)
   local f, argv, n = self:bind(name, args, kwargs)
-  acquire(self)
-  local ok, result = xpcall(f.fn, call_handler, unpack(argv, 1, n))
-  release(self)
+  -- The uncontended lock is taken and given back inline (acquire/release do the same).
+  if self.busy then acquire(self) else self.busy = true end
+  local ok, result
+  if n == 0 then
+    ok, result = xpcall(f.fn, call_handler)
+  else
+    ok, result = xpcall(f.fn, call_handler, unpack(argv, 1, n))
+  end
+  if self.queue[1] == nil then self.busy = false else release(self) end
   if not ok then
     if type(result) == "table" and result.message then
       result.type = result.type or "RuntimeError"

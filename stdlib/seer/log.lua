@@ -1,38 +1,39 @@
 --- seer.log: leveled logging to stderr. The level comes from SEER_LOG_LEVEL (trace, debug, info,
 --- warn, error, off; default warn) and can be changed with `set_level`.
+local core = require "seer.core"
+
 local M = {}
 
+-- The level lives in the C runtime (runtime/core/log.c), read once from SEER_LOG_LEVEL: one level
+-- for Lua and C messages alike, and one line format.
 local LEVELS = { trace = 1, debug = 2, info = 3, warn = 4, warning = 4, error = 5, off = 6 }
 local NAMES = { "trace", "debug", "info", "warn", "error", "off" }
 
-local function parse(name)
-  return LEVELS[string.lower(tostring(name or ""))]
-end
+local function current() return LEVELS[core.log_level()] end
 
-local level = parse(os.getenv("SEER_LOG_LEVEL")) or LEVELS.warn
-
---- Set the minimum level that is printed.
----@param name string
+--- Set the minimum level that is printed, for Lua and for the C runtime.
+---@param name string trace, debug, info, warn, error or off
 function M.set_level(name)
-  local l = parse(name)
-  if not l then
+  if type(name) ~= "string" or not LEVELS[name:lower()] then
     error(("seer.log.set_level: unknown level '%s' (use trace, debug, info, warn, error or off)")
       :format(tostring(name)), 2)
   end
-  level = l
+  core.set_log_level(name:lower())
 end
 
+--- The minimum level that is printed.
 ---@return string
-function M.level() return NAMES[level] end
+function M.level() return core.log_level() end
 
 --- True when messages at `name` would be printed.
-function M.enabled(name) return (parse(name) or 6) >= level end
+---@param name string
+---@return boolean
+function M.enabled(name) return (LEVELS[tostring(name):lower()] or 6) >= current() end
 
 local function emit(lvl, component, fmt, ...)
-  if lvl < level then return end
+  if lvl < current() then return end
   local msg = select("#", ...) > 0 and string.format(fmt, ...) or tostring(fmt)
-  io.stderr:write(("[seer %s %s] %s\n"):format(NAMES[lvl], component, msg))
-  io.stderr:flush()
+  core.log(NAMES[lvl], component, msg)
 end
 
 --- Each logger takes (component, fmt, ...), e.g. `log.info("rpc", "listening on %s", addr)`.

@@ -59,17 +59,28 @@ function M.spawn(opts)
   local args = opts.args or {}
   local argv = { cmd }
   for i = 1, #args do argv[i + 1] = tostring(args[i]) end
+  local env = env_list(opts.env)
+  return M.attach(opts, function(on_event)
+    return core.spawn({ file = cmd, argv = argv, env = env, cwd = opts.cwd,
+                        stdin_pipe = opts.stdin ~= nil and opts.stdin ~= false }, on_event)
+  end, 3)
+end
+
+--- A Process over any handle: `start(on_event)` starts the process and returns its handle (with
+--- pid, write, close_stdin, close_output, kill and keep_alive, as seer.core.spawn's), or nil and an
+--- error; the handle reports on_event("stdout"|"stderr", chunk or nil at the end) and
+--- on_event("exit", code, signal). A sandbox backend whose processes run on another machine uses
+--- this so that they are Processes like local ones. `opts` as for spawn, less cmd, args and env.
+---@return seer.Process
+function M.attach(opts, start, level)
   local self = setmetatable({
-    cmd = cmd, out = {}, err = {}, open_streams = 2, exited = false, stream = opts.stream,
+    cmd = opts.cmd or opts[1], out = {}, err = {}, open_streams = 2, exited = false, stream = opts.stream,
     on_stdout = opts.on_stdout, on_stderr = opts.on_stderr, on_exit = opts.on_exit, waiters = {},
     streams_open = { stdout = true, stderr = true },
   }, Process)
   if self.stream then self.chunks = { stdout = task.channel(), stderr = task.channel() } end
-  local handle, err = core.spawn({
-    file = cmd, argv = argv, env = env_list(opts.env), cwd = opts.cwd,
-    stdin_pipe = opts.stdin ~= nil and opts.stdin ~= false,
-  }, function(event, a, b) self:_event(event, a, b) end)
-  if not handle then error("seer.process: " .. err, 2) end
+  local handle, err = start(function(event, a, b) self:_event(event, a, b) end)
+  if not handle then error("seer.process: " .. tostring(err), level or 2) end
   self.handle = handle
   self.pid = handle:pid()
   if type(opts.stdin) == "string" then

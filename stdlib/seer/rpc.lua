@@ -9,6 +9,7 @@ local task = require "seer.task"
 local core = require "seer.core"
 local json_array = require("seer.json").array
 local now = core.now
+local park, unpark = task.park, task.unpark
 -- Tensors (ext 1) decode into seer.Tensor even when the program never required seer.tensor.
 require "seer.tensor"
 
@@ -38,8 +39,6 @@ function M.named(t)
   if type(t) ~= "table" then error("seer.rpc.named: expected a table of name = value", 2) end
   return setmetatable(t, Named)
 end
-
-function M.is_named(v) return type(v) == "table" and getmetatable(v) == Named end
 
 -- Incoming frames decode ext 2 into Named tables; other ext types use seer.msgpack's decoders
 -- (where seer.tensor registers type 1).
@@ -97,6 +96,7 @@ M.Client = Client
 local CLIENT_OPTS = {
   token = true, timeout = true, call_timeout = true, max_frame = true, max_objects = true,
   max_depth = true, max_decoded = true, on_close_reason = true, close_grace = true, on_notify = true,
+  tls = true,
 }
 
 M.DEFAULT_CONNECT_TIMEOUT = rpc_c.default_connect_timeout
@@ -150,7 +150,9 @@ end
 --- the server sends, docs/PROTOCOL.md), `on_close_reason` (function returning a string that says
 --- why the connection dropped, e.g. "sandbox exited: killed (out of memory)"), `close_grace`
 --- (seconds to wait after a drop for `fail_pending(reason)` before failing calls with the plain
---- reason), `on_notify` (function(method, params) for notifications from the server).
+--- reason), `on_notify` (function(method, params) for notifications from the server), `tls`
+--- ({pin = the server certificate's SHA-256, hex}: TLS 1.3, accepting only that certificate;
+--- the token is sent only once it is checked).
 ---@return seer.rpc.Client
 function M.connect(addr, opts)
   opts = check_opts("seer.rpc.connect", opts, CLIENT_OPTS)
@@ -164,8 +166,19 @@ function M.connect(addr, opts)
     next_id = 1, closed = false, connected = false,
     call_timeout = check_timeout("seer.rpc.connect", "call_timeout", opts.call_timeout, M.DEFAULT_CALL_TIMEOUT),
   }, Client)
-  local conn, err = rpc_c.connect(addr, function(ev, v) self:_event(ev, v) end, limits)
+  local tls
+  if opts.tls ~= nil then
+    if type(opts.tls) ~= "table" or type(opts.tls.pin) ~= "string" then
+      error("seer.rpc.connect: tls must be {pin = the server certificate's sha256 in hex}", 2)
+    end
+    local terr
+    tls, terr = rpc_c.tls_client(opts.tls.pin)
+    if not tls then error("seer.rpc.connect: " .. terr, 2) end
+  end
+  local conn, err = rpc_c.connect(addr, function(ev, a, b, c) self:_event(ev, a, b, c) end, limits, false,
+    tls)
   if not conn then error("seer.rpc.connect: " .. err, 2) end
+  conn:split_calls(true)
   self.conn = conn
   local ok, cerr = task.await(function(done)
     self.on_connect = done
@@ -195,19 +208,27 @@ function M.connect(addr, opts)
   return self
 end
 
-function Client:_event(ev, v)
-  if ev == "message" then
+-- A response [1, id, error, result].
+function Client:_reply(id, e, result)
+  if id == null then
+    -- A connection-level error (a frame the server refused); it hangs up next.
+    self:fail_pending(nil, e ~= null and e or nil)
+    return
+  end
+  local cb = self:_take_pending(id)
+  if cb then cb(e, result) end
+end
+
+function Client:_event(ev, v, b, c)
+  if ev == "reply" then -- a response, split by the connection (split_calls)
+    return self:_reply(v, b, c)
+  elseif ev == "call" then -- a request: servers do not call their clients
+    self:_protocol_violation("a frame of unknown kind " .. M.REQUEST)
+  elseif ev == "message" then
     if type(v) ~= "table" then return self:_protocol_violation("a frame that is not an array") end
     local kind = v[1]
     if kind == M.RESPONSE then
-      local id, e, result = v[2], v[3], v[4]
-      if id == null then
-        -- A connection-level error (a frame the server refused); it hangs up next.
-        self:fail_pending(nil, e ~= null and e or nil)
-        return
-      end
-      local cb = self:_take_pending(id)
-      if cb then cb(e, result) end
+      self:_reply(v[2], v[3], v[4])
     elseif kind == M.NOTIFY then
       if self.opts.on_notify then self.opts.on_notify(v[2], v[3]) end
     else
@@ -329,21 +350,19 @@ local function raise(self, method, e)
   error(err, 0)
 end
 
---- Send a request and wait for its response. `params` is the full params array; `timeout` the
---- seconds to wait (nil: the client's call_timeout).
-function Client:_request(method, params, timeout)
+--- Send a request and wait for its response. The arguments after `timeout` (seconds to wait;
+--- nil: the client's call_timeout) are the params, packed by C straight into the frame (no tables).
+function Client:_request(method, timeout, ...)
   if self.closed then
     raise(self, method, { type = "ConnectionClosed", message = ("connection to %s is closed"):format(self.address) })
   end
   local id = self.next_id
   self.next_id = id + 1
+  -- Sent before waiting: no answer can arrive before the loop runs, which only happens in await.
+  local ok, err = self.conn:request(id, method, ...)
+  if not ok then raise(self, method, { type = "ConnectionClosed", message = err }) end
   timeout = timeout or self.call_timeout
   local e, result = task.await(function(done)
-    local ok, err = self.conn:send({ M.REQUEST, id, method, params })
-    if not ok then
-      done({ type = "ConnectionClosed", message = err })
-      return nil
-    end
     self:_add_pending(id, done, timeout)
     return function() self:_take_pending(id) end
   end)
@@ -362,7 +381,7 @@ end
 --- Call `method` with positional arguments; returns its result or raises an RpcError.
 function Client:call(method, ...)
   if type(method) ~= "string" then error("seer.rpc: call expects a method name", 2) end
-  return self:_request(method, pack_params(...))
+  return self:_request(method, nil, ...)
 end
 
 local CALL_OPTS = { timeout = true }
@@ -373,15 +392,16 @@ function Client:call_with(opts, method, ...)
   opts = check_opts("seer.rpc: call_with", opts, CALL_OPTS)
   if type(method) ~= "string" then error("seer.rpc: call_with expects a method name", 2) end
   local timeout = check_timeout("seer.rpc: call_with", "timeout", opts.timeout, nil)
-  return self:_request(method, pack_params(...), timeout)
+  return self:_request(method, timeout, ...)
 end
 
 --- Call `method` with named arguments (and optional leading positional ones).
 function Client:call_named(method, kwargs, ...)
   if type(kwargs) ~= "table" then error("seer.rpc: call_named expects a table of name = value", 2) end
   local params = pack_params(...)
-  params[#params + 1] = M.named(kwargs)
-  return self:_request(method, params)
+  local n = #params + 1
+  params[n] = M.named(kwargs)
+  return self:_request(method, nil, unpack(params, 1, n))
 end
 
 --- Send a notification (no response).
@@ -392,10 +412,10 @@ function Client:notify(method, ...)
 end
 
 --- The server's functions, their schemas and its version.
-function Client:describe() return self:_request("seer.describe", pack_params()) end
+function Client:describe() return self:_request("seer.describe") end
 
 --- Round trip to the server; returns "pong".
-function Client:ping() return self:_request("seer.ping", pack_params()) end
+function Client:ping() return self:_request("seer.ping") end
 
 --- Calls waiting for an answer.
 function Client:pending_count() return self.npending end
@@ -419,7 +439,7 @@ M.Server = Server
 local SERVER_OPTS = {
   token = true, max_frame = true, max_objects = true, max_depth = true, max_decoded = true,
   auth_timeout = true, describe = true, allow_tcp_without_token = true, keep_alive = true,
-  max_connections = true,
+  max_connections = true, tls = true,
 }
 
 local function traceback_handler(e)
@@ -437,19 +457,21 @@ end
 --- limits after authentication, docs/PROTOCOL.md), `describe` (a function returning the
 --- description when the handler is a function), `keep_alive` (false: neither the listener nor its
 --- connections keep the program running; calls in flight still do through their callers),
---- `max_connections` (connections open at once; one more is closed as soon as it is accepted).
+--- `max_connections` (connections open at once; one more is closed as soon as it is accepted),
+--- `tls` ({cert = PEM, key = PEM}, e.g. from rpc.tls_cert(): every connection speaks TLS 1.3).
 ---@return seer.rpc.Server
 function M.listen(addr, handler, opts)
   opts = check_opts("seer.rpc.listen", opts, SERVER_OPTS)
   if type(addr) ~= "string" then
     error("seer.rpc.listen: expected an address such as unix:/path or tcp:host:port", 2)
   end
-  local call, describe
+  -- A request calls call_fn(call_self, method, args, kwargs, conn); a table's call is looked up once.
+  local call_fn, call_self, describe
   if type(handler) == "function" then
-    call = function(method, args, kwargs, conn) return handler(method, args, kwargs, conn) end
+    call_fn = function(_, method, args, kwargs, conn) return handler(method, args, kwargs, conn) end
     describe = opts.describe
   elseif type(handler) == "table" and type(handler.call) == "function" then
-    call = function(method, args, kwargs, conn) return handler:call(method, args, kwargs, conn) end
+    call_fn, call_self = handler.call, handler
     describe = handler.describe and function() return handler:describe() end or opts.describe
   else
     error("seer.rpc.listen: handler must be a function(method, args, kwargs) or a table with call()", 2)
@@ -465,12 +487,22 @@ function M.listen(addr, handler, opts)
   local preauth = {}
   for _, k in ipairs(LIMIT_NAMES) do preauth[k] = math.min(M.PREAUTH_LIMITS[k], limits[k] or math.huge) end
   local self = setmetatable({
-    call = call, describe_fn = describe, token = opts.token, limits = limits, preauth_limits = preauth,
+    call_fn = call_fn, call_self = call_self, describe_fn = describe, token = opts.token, limits = limits,
+    preauth_limits = preauth,
     auth_timeout = check_timeout("seer.rpc.listen", "auth_timeout", opts.auth_timeout, M.DEFAULT_AUTH_TIMEOUT),
     conns = {}, nconns = 0, max_connections = opts.max_connections, closed = false, idle = {}, nidle = 0,
     keep_alive = opts.keep_alive ~= false,
   }, Server)
-  local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end)
+  local tls
+  if opts.tls ~= nil then
+    if type(opts.tls) ~= "table" or type(opts.tls.cert) ~= "string" or type(opts.tls.key) ~= "string" then
+      error("seer.rpc.listen: tls must be {cert = PEM, key = PEM}", 2)
+    end
+    local terr
+    tls, terr = rpc_c.tls_server(opts.tls.cert, opts.tls.key)
+    if not tls then error("seer.rpc.listen: " .. terr, 2) end
+  end
+  local listener, address = rpc_c.listen(addr, function(conn) self:_accept(conn) end, tls)
   if not listener then error("seer.rpc.listen: " .. address, 2) end
   self.listener = listener
   self.address = address
@@ -487,8 +519,13 @@ function Server:_accept(conn)
   self.conns[conn] = state
   self.nconns = self.nconns + 1
   if not self.keep_alive then conn:keep_alive(false) end
-  conn:start(function(ev, v)
-    if ev == "message" then
+  conn:start(function(ev, v, b, c)
+    if ev == "call" then -- a request, split by the connection (split_calls)
+      self:_call(state, v, b, c)
+    elseif ev == "reply" then -- a response: clients do not answer the server
+      self:_refuse(state, "ProtocolError", "expected a request [0, msgid, method, params], got kind "
+        .. M.RESPONSE)
+    elseif ev == "message" then
       self:_dispatch(state, v)
     elseif ev == "invalid" then
       self:_refuse(state, "FrameError", "cannot decode the frame: " .. tostring(v))
@@ -501,16 +538,21 @@ function Server:_accept(conn)
       self.conns[conn] = nil
     end
   end, state.authed and self.limits or self.preauth_limits, true)
+  conn:split_calls(true)
   -- Until seer.auth succeeds, a peer gets tiny frames and a deadline: it cannot make the server
   -- buffer or decode much, nor hold the connection open.
   if not state.authed then conn:set_timer(self.auth_timeout) end
 end
 
-local function send_response(conn, id, e, result, method)
+-- serr: the result was tried already and could not be encoded.
+local function send_response(conn, id, e, result, method, serr)
   -- Packed straight from the values (no response table); a result that cannot be encoded is
   -- answered with a SerializationError, and the connection stays usable.
-  local sent, serr = conn:respond(id, e and wire_error(e) or nil, result)
-  if sent ~= false then return sent, serr end
+  local sent
+  if not serr then
+    sent, serr = conn:respond(id, e and wire_error(e) or nil, result)
+    if sent ~= false then return sent, serr end
+  end
   return conn:respond(id, {
     type = "SerializationError", traceback = "",
     message = ("the result of '%s' cannot be sent: %s"):format(tostring(method), tostring(serr)),
@@ -523,49 +565,61 @@ function Server._refuse(_, state, etype, message)
   state.conn:close()
 end
 
-local function split_params(params)
-  local n = #params
-  local last = params[n]
-  if n > 0 and getmetatable(last) == Named then
-    params[n] = nil
-    setmetatable(last, nil)
-    return params, last
-  end
-  return params, nil
-end
-
 function Server:_run(state, id, method, params)
-  local args, kwargs = split_params(params)
-  local ok, result = xpcall(self.call, traceback_handler, method, args, kwargs, state.conn)
+  -- Named arguments travel as a last parameter of ext type 2 (decoded into a Named table).
+  local n = #params
+  local kwargs
+  if n > 0 then
+    kwargs = params[n]
+    if getmetatable(kwargs) == Named then
+      params[n] = nil
+      setmetatable(kwargs, nil)
+    else
+      kwargs = nil
+    end
+  end
+  local conn = state.conn
+  local ok, result = xpcall(self.call_fn, traceback_handler, self.call_self, method, params, kwargs, conn)
   if id == nil then return end -- a notification: nobody to answer
   if ok then
-    send_response(state.conn, id, nil, result, method)
+    -- Packed straight from the values; a result that cannot be encoded gets an error instead.
+    local sent, serr = conn:respond(id, nil, result)
+    if sent == false then send_response(conn, id, nil, nil, method, serr) end
   else
     local e = result
-    send_response(state.conn, id, {
+    send_response(conn, id, {
       type = e.type or "RuntimeError", message = tostring(e.message or e[1] or "(no message)"),
       traceback = e.traceback or "",
     })
   end
 end
 
+-- A frame the connection did not split into a call: a notification, or something to refuse.
 function Server:_dispatch(state, msg)
-  local conn = state.conn
   if type(msg) ~= "table" then
     return self:_refuse(state, "ProtocolError", "expected an array [0, msgid, method, params] or [2, method, params]")
   end
-  local kind, id, method, params = msg[1], msg[2], msg[3], msg[4]
+  local kind = msg[1]
+  local id, method, params
   if kind == M.NOTIFY then
-    id, method, params = nil, msg[2], msg[3]
-  elseif kind ~= M.REQUEST then
+    method, params = msg[2], msg[3]
+  elseif kind == M.REQUEST then
+    id, method, params = msg[2], msg[3], msg[4]
+  else
     return self:_refuse(state, "ProtocolError",
       "expected a request [0, msgid, method, params], got kind " .. tostring(kind))
   end
   if type(method) ~= "string" or type(params) ~= "table" then
     return self:_refuse(state, "ProtocolError", "a request needs a method name (string) and a params array")
   end
+  return self:_call(state, id, method, params)
+end
+
+-- A request (id nil: a notification) with a method name and a params table.
+function Server:_call(state, id, method, params)
   if not state.authed then
-    if method == "seer.auth" and params[1] == self.token then
+    local conn = state.conn
+    if method == "seer.auth" and type(params[1]) == "string" and core.secret_equal(params[1], self.token) then
       state.authed = true
       conn:set_limits(self.limits)
       conn:set_timer(0)
@@ -574,9 +628,10 @@ function Server:_dispatch(state, msg)
     return self:_refuse(state, "AuthError",
       method == "seer.auth" and "wrong token" or "this server needs seer.auth with a token before any call")
   end
-  if method == "seer.ping" then return id ~= nil and send_response(conn, id, nil, "pong") end
-  if method == "seer.auth" then return id ~= nil and send_response(conn, id, nil, true) end
+  if method == "seer.ping" then return id ~= nil and send_response(state.conn, id, nil, "pong") end
+  if method == "seer.auth" then return id ~= nil and send_response(state.conn, id, nil, true) end
   if method == "seer.describe" then
+    local conn = state.conn
     local ok, d = xpcall(function()
       local desc = self.describe_fn and self.describe_fn() or { functions = json_array({}) }
       desc.server = desc.server or "seer-lua"
@@ -591,40 +646,31 @@ function Server:_dispatch(state, msg)
   end
   -- Each call runs in a task of its own, so handlers may do I/O; the handler decides about ordering
   -- (seer.interface serialises calls into one interface). Tasks are reused: an idle worker takes
-  -- the call, and only when none is idle is a new one started.
-  local n = self.nidle
-  if n > 0 then
-    local wake = self.idle[n]
-    self.idle[n] = nil
-    self.nidle = n - 1
-    wake(state, id, method, params)
-  else
-    task.spawn(self._worker, self, state, id, method, params).name = "rpc-worker"
+  -- the call and runs it at once, within the read that brought it (task.unpark from the loop),
+  -- until the call is answered or waits; only when none is idle is a new one started.
+  local idle, n = self.idle, self.nidle
+  while n > 0 do
+    local worker = idle[n]
+    idle[n] = nil
+    n = n - 1
+    self.nidle = n
+    if unpark(worker, state, id, method, params) then return end -- false: it was cancelled
   end
+  task.spawn(self._worker, self, state, id, method, params).name = "rpc-worker"
 end
 
 -- Idle workers kept for the next calls; more than this after a burst of concurrent calls end.
 local MAX_IDLE_WORKERS = 16
 
 function Server:_worker(state, id, method, params)
-  local idle = self.idle
-  local function park(done)
-    local n = self.nidle + 1
-    idle[n] = done
-    self.nidle = n
-    return function()
-      for i = self.nidle, 1, -1 do
-        if idle[i] == done then
-          table.remove(idle, i)
-          self.nidle = self.nidle - 1
-        end
-      end
-    end
-  end
+  local me = task.current()
   while state do
     self:_run(state, id, method, params)
     if self.closed or self.nidle >= MAX_IDLE_WORKERS then return end
-    state, id, method, params = task.await(park)
+    local n = self.nidle + 1
+    self.idle[n] = me
+    self.nidle = n
+    state, id, method, params = park()
   end
 end
 
@@ -636,12 +682,23 @@ function Server:close()
   for conn in pairs(self.conns) do conn:close() end
   local idle = self.idle
   self.idle, self.nidle = {}, 0
-  for i = 1, #idle do idle[i]() end -- idle workers end
+  for i = 1, #idle do unpark(idle[i]) end -- idle workers end
 end
 
 --- Watch SIGTERM, SIGINT and SIGHUP: fn(signum) runs on the loop instead of the process dying.
---- Returns a handle with :close().
-function M.on_stop_signal(fn) return rpc_c.on_stop_signal(fn) end
+--- Returns a handle with :close(). The same as seer.signal.on_stop.
+--- A new P-256 key and a self-signed certificate for a TLS server (`listen{tls = {cert, key}}`),
+--- and the certificate's SHA-256 for its clients to pin (`connect{tls = {pin = sha256}}`).
+---@return string cert_pem
+---@return string key_pem
+---@return string sha256 64 lowercase hex digits
+function M.tls_cert()
+  local cert, key, sha256 = rpc_c.tls_cert()
+  if not cert then error("seer.rpc.tls_cert: " .. key, 2) end
+  return cert, key, sha256
+end
+
+function M.on_stop_signal(fn) return require("seer.signal").on_stop(fn) end
 
 M._unpack = unpack
 return M

@@ -6,6 +6,8 @@ local core = require "seer.core"
 local coroutine_create, coroutine_resume, coroutine_yield, coroutine_running =
   coroutine.create, coroutine.resume, coroutine.yield, coroutine.running
 local pack = table.pack or function(...) return { n = select("#", ...), ... } end
+-- Upvalues rather than globals: every task reaches these on its way.
+local type, select, setmetatable = type, select, setmetatable
 local unpack = table.unpack or unpack
 local now = core.now
 
@@ -20,6 +22,8 @@ M.Task = Task
 
 local CANCEL = setmetatable({}, { __tostring = function() return "cancelled" end })
 M.CANCELLED = CANCEL
+-- A task's wait_id while it waits in task.park (otherwise: false, or the number of its wait).
+local PARKED = {}
 
 -- Ready queue: tasks are appended to `queue`; a scheduler round takes the whole queue as its batch
 -- and hands out a fresh one. Draining one array while appending to another keeps both as plain
@@ -104,16 +108,29 @@ end
 
 local NO_RESULTS = { n = 0 }
 -- Every task coroutine runs task_main, so a return is told apart from a yield by this marker
--- without asking coroutine.status after each resume.
+-- without asking coroutine.status after each resume. task_main stores the results in the task
+-- itself, so that a resume returns at most two values and no vararg function (which copies its
+-- frame on Lua 5.4) sits between the scheduler and the task.
 local DONE = {}
-local function task_main(fn, ...) return DONE, fn(...) end
+local function store_results(t, ...)
+  if select("#", ...) == 0 then t.results = NO_RESULTS else t.results = pack(...) end
+  return DONE
+end
+local function task_main(t, fn, ...) return store_results(t, fn(...)) end
+-- The same for a task spawned without arguments (not a vararg function: no frame copy).
+local function task_main0(t, fn) return store_results(t, fn()) end
 
-local function finish(t, ok, ...)
+-- ok: the results are in t.results already (task_main); otherwise err is the error.
+local function finish(t, ok, err)
+  if ok and not t.waiters then -- the common end: nothing to report, nobody to wake
+    t.status = "done"
+    t.co = nil
+    task_count = task_count - 1
+    return
+  end
   if ok then
     t.status = "done"
-    t.results = select("#", ...) == 0 and NO_RESULTS or pack(...)
   else
-    local err = ...
     if err == CANCEL then
       t.status = "cancelled"
       t.err = "cancelled"
@@ -137,10 +154,30 @@ local function finish(t, ok, ...)
   end
 end
 
-local function after_resume(t, prev, ok, first, ...)
+local function run_task(t)
+  local prev = current
+  current = t
+  t.status = "running"
+  local fn, args, co = t.fn, t.wake_args, t.co
+  if args then t.wake_args = false end
+  -- A resume returns an error, DONE, or a yield's values (never used: wake-ups pass theirs
+  -- through t.wake_args), so two results are all it needs.
+  local ok, first
+  if fn then
+    t.fn = false
+    if args then
+      ok, first = coroutine_resume(co, t, fn, unpack(args, 1, args.n))
+    else
+      ok, first = coroutine_resume(co, t, fn)
+    end
+  elseif args then
+    ok, first = coroutine_resume(co, unpack(args, 1, args.n))
+  else
+    ok, first = coroutine_resume(co)
+  end
   current = prev
   if not ok then return finish(t, false, first) end
-  if first == DONE then return finish(t, true, ...) end
+  if first == DONE then return finish(t, true) end
   t.status = "waiting"
   if not t.wait_id and not t.queued then
     -- A bare coroutine.yield: nothing would ever wake this task, so fail it loudly instead.
@@ -149,19 +186,21 @@ local function after_resume(t, prev, ok, first, ...)
   end
 end
 
-local function run_task(t)
+-- run_task for task.unpark: the wake-up's values are passed straight to the resume (no
+-- wake_args table; fixed arguments, as a vararg function copies its frame on Lua 5.4).
+local function run_parked(t, a, b, c, d, e)
   local prev = current
   current = t
   t.status = "running"
-  local fn, args = t.fn, t.wake_args
-  t.wake_args = false
-  if fn then
-    t.fn = false
-    if args then return after_resume(t, prev, coroutine_resume(t.co, fn, unpack(args, 1, args.n))) end
-    return after_resume(t, prev, coroutine_resume(t.co, fn))
+  local ok, first = coroutine_resume(t.co, a, b, c, d, e)
+  current = prev
+  if not ok then return finish(t, false, first) end
+  if first == DONE then return finish(t, true) end
+  t.status = "waiting"
+  if not t.wait_id and not t.queued then
+    finish(t, false, "seer: task yielded with coroutine.yield outside seer's I/O functions; "
+      .. "use seer.sleep, task:wait or a seer.channel to wait")
   end
-  if args then return after_resume(t, prev, coroutine_resume(t.co, unpack(args, 1, args.n))) end
-  return after_resume(t, prev, coroutine_resume(t.co))
 end
 
 --- Run ready tasks, then wait for I/O or the next timer, until `cond()` is true.
@@ -247,6 +286,39 @@ function M.await(start)
   return unpack(result, 1, result.n)
 end
 
+--- Suspend the running task until `task.unpark(t, ...)`; returns those values. For a task that
+--- waits between jobs (a server's idle worker): unlike `await`, a wait allocates nothing. A
+--- cancelled parked task raises "cancelled" here; whoever holds it learns that from `unpark`.
+function M.park()
+  local t = current
+  if not t or coroutine_running() ~= t.co then error("seer.task.park: not called from a task", 2) end
+  if t.cancel_requested then error(CANCEL, 0) end
+  t.wait_id = PARKED
+  t.cancel_op = false -- Task:cancel has nothing to withdraw
+  local a, b, c, d, e = coroutine_yield()
+  if a == CANCEL then error(CANCEL, 0) end
+  return a, b, c, d, e
+end
+
+--- Resume a task suspended in `task.park()`, which returns a, b, c, d, e. Called from the loop
+--- (a callback, outside any task) the task runs at once, until it waits again or ends: an RPC
+--- request is handled within the read that brought it, without a scheduler round; from a task
+--- it runs at the next round. Returns false when `t` is not parked (it ended, was cancelled or
+--- waits on something else).
+---@param t seer.Task
+---@return boolean
+function M.unpark(t, a, b, c, d, e)
+  if t.wait_id ~= PARKED then return false end
+  t.wait_id = false
+  if current == nil then
+    run_parked(t, a, b, c, d, e)
+  else
+    t.wake_args = { n = 5, a, b, c, d, e }
+    push_ready(t)
+  end
+  return true
+end
+
 --- Spawn a task running fn(...). It starts at the next scheduler round.
 ---@return seer.Task
 function M.spawn(fn, ...)
@@ -254,36 +326,47 @@ function M.spawn(fn, ...)
     error("seer.spawn: expected a function, got " .. type(fn), 2)
   end
   task_count = task_count + 1
-  -- Every field a task will get is created here, so the table is sized once and never rehashed.
+  -- The constructor sizes the table's hash part to 8: the fields every task uses (wake_args only
+  -- when it got arguments), and room for wait_id and cancel_op, which only a task that waits
+  -- creates (each key costs a table insertion, so a task that only yields pays for neither).
+  -- It goes straight onto the ready queue (push_ready, inlined: a new task is never queued).
+  local args = ((...) ~= nil or select("#", ...) > 0) and pack(...) or nil
   local t = setmetatable({
-    co = coroutine_create(task_main), fn = fn, status = "ready", queued = false, wait_id = false,
-    cancel_op = false, wake_args = false, results = false,
+    co = coroutine_create(args and task_main or task_main0), fn = fn, status = "ready", queued = true,
+    results = false, wake_args = args,
   }, Task)
-  if (...) ~= nil or select("#", ...) > 0 then t.wake_args = pack(...) end
-  push_ready(t)
+  queue_n = queue_n + 1
+  queue[queue_n] = t
   return t
 end
 
 --- Sleep for s seconds (0 just yields to other ready tasks).
 function M.sleep(s)
   s = s or 0
-  if type(s) ~= "number" or s ~= s or s < 0 then
+  -- 0 is checked first: it is a number, so the common yield skips the type check.
+  if s ~= 0 and (type(s) ~= "number" or s ~= s or s < 0) then
     error("seer.sleep: seconds must be a non-negative number", 2)
   end
   local t = current
   if t and coroutine_running() == t.co then
     if t.cancel_requested then error(CANCEL, 0) end
     if s == 0 then
-      -- Fast path: straight back onto the ready queue without a timer.
-      t.cancel_op = false
-      push_ready(t)
+      -- Fast path: straight back onto the ready queue without a timer (push_ready, inlined).
+      if t.cancel_op then t.cancel_op = false end
+      if not t.queued then
+        t.queued = true
+        queue_n = queue_n + 1
+        queue[queue_n] = t
+      end
     else
       -- The timer wakes the task directly: no closures, so a parked task stays small.
       wait_counter = wait_counter + 1
       t.wait_id = wait_counter
       t.cancel_op = add_timer(s, t, wait_counter)
     end
-    return check_cancel(coroutine_yield())
+    -- A wake-up passes nothing, or CANCEL from Task:cancel.
+    if coroutine_yield() == CANCEL then error(CANCEL, 0) end
+    return
   end
   return M.await(function(done)
     local entry = add_timer(s, done)
@@ -307,7 +390,7 @@ end
 --- Wait for the task to finish and return its results; re-raises its error with its traceback.
 ---@param timeout number|nil seconds; on expiry raises "timeout" and leaves the task running
 function Task:wait(timeout)
-  if self == M.current() then error("seer: a task cannot wait on itself", 2) end
+  if self == current and coroutine_running() == self.co then error("seer: a task cannot wait on itself", 2) end
   if not (self.status == "done" or self.status == "failed" or self.status == "cancelled") then
     local finished = M.await(function(done)
       local waiters = self.waiters or {}
@@ -327,7 +410,11 @@ function Task:wait(timeout)
     end)
     if not finished then error(("seer: timed out after %g s waiting for task '%s'"):format(timeout, self.name), 2) end
   end
-  if self.status == "done" then return unpack(self.results, 1, self.results.n) end
+  if self.status == "done" then
+    local results = self.results
+    if results == NO_RESULTS then return end
+    return unpack(results, 1, results.n)
+  end
   self.quiet = true
   error(task_error(self), 0)
 end

@@ -82,6 +82,22 @@ function Library.from_skill_dir(dir, opts)
   return Library.new({ name = name, files = files, docs = fs.read(path.join(dir, "SKILL.md")) })
 end
 
+--- A module of seer-lua's standard library (e.g. "seer.toolkit") as a library the agent requires
+--- by its short name ("toolkit"): the library re-exports the module, which the session's seer-lua
+--- has built in, and its docs are the module's DOCS string (or opts.docs).
+function Library.from_module(module, opts)
+  if type(module) ~= "string" or not module:match("^seer%.[%a_][%w_.]*$") then
+    error("Library.from_module: pass a seer module name such as \"seer.toolkit\"", 2)
+  end
+  local ok, mod = pcall(require, module)
+  if not ok then error(("Library.from_module: cannot load %s: %s"):format(module, tostring(mod)), 2) end
+  local name = (opts and opts.name) or module:match("([%a_][%w_]*)$")
+  check_name(name, "Library.from_module")
+  local docs = (opts and opts.docs) or (type(mod) == "table" and mod.DOCS) or nil
+  return Library.new({ name = name, files = { [name .. "/init.lua"] = ("return require(%q)\n"):format(module) },
+    docs = docs })
+end
+
 --- Write the library under `lib_dir` so that `require(name)` finds it there.
 function Library:install(lib_dir)
   for rel, data in pairs(self.files) do
@@ -159,5 +175,23 @@ setmetatable(Workspace, {
     return w
   end,
 })
+
+--- Write what a workspace brings into a running sandbox's /workspace: each library's files under
+--- `.seer/lib/` (where sessions put package.path), each skill as `.claude/skills/<name>/SKILL.md`
+--- with its files, and each skill directory copied under `.claude/skills/`. Notebook and CLI
+--- sessions both start this way.
+---@param sandbox seer.Sandbox a started sandbox
+---@param ws seer.Workspace|table the workspace (or a table with the same fields)
+function M.install_in_sandbox(sandbox, ws)
+  for _, lib in ipairs(ws.libraries or {}) do
+    for rel, data in pairs(lib.files or {}) do sandbox:write_file(".seer/lib/" .. rel, data) end
+  end
+  for _, skill in ipairs(ws.skills or {}) do
+    local base = ".claude/skills/" .. skill.name .. "/"
+    sandbox:write_file(base .. "SKILL.md", skill:markdown())
+    for rel, data in pairs(skill.files or {}) do sandbox:write_file(base .. rel, data) end
+  end
+  for _, dir in ipairs(ws.skill_dirs or {}) do sandbox:_copy_dir(dir, ".claude/skills/" .. path.basename(dir)) end
+end
 
 return M

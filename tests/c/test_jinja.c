@@ -175,6 +175,12 @@ static void features(void) {
   r = render("\n{% if x is nosuchtest %}{% endif %}", NULL, &rc, &e);
   CHECK(r == NULL && rc == SEER_ENOTSUP);
   CHECK_STR_CONTAINS(e.msg, "line 2: unsupported test 'nosuchtest'");
+  r = render("{{ 1 ; 2 }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc == SEER_EFORMAT);
+  CHECK_STR_CONTAINS(e.msg, "unexpected character ';' (0x3b)");
+  r = render("{{ '%5y' % 1 }}", NULL, &rc, &e);
+  CHECK(r == NULL && rc != 0);
+  CHECK_STR_CONTAINS(e.msg, "unsupported format character 'y' (0x79)");
   r = render("{% include 'x' %}", NULL, &rc, &e);
   CHECK(r == NULL && rc == SEER_ENOTSUP);
   CHECK_STR_CONTAINS(e.msg, "unsupported tag 'include'");

@@ -1,6 +1,11 @@
 /* Parity of the model engine with HF transformers on every fixture model (tests/fixtures/models):
  * hidden states, logits, logprobs, greedy generation, steering and ablation hooks, batches and
- * KV-cached decoding, within the tolerances of tests/fixtures/README.md. */
+ * KV-cached decoding, within the tolerances of tests/fixtures/README.md.
+ * With SEER_PARITY_DEVICE=cuda the models load with device = "cuda" (in CI with
+ * SEER_CUDA_EMULATE=1: the CUDA kernels run through the grid emulator, ctest
+ * c.model_parity_cuda_emu), hooks included: their views are device tensors there.
+ * SEER_PARITY_DEVICE_DTYPE=f32|bf16|f16 converts the device's weights while uploading (ctest
+ * c.model_parity_cuda_emu_f16: a bf16 fixture in f16 and in f32 keeps its tolerances). */
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -134,13 +139,17 @@ static int fwd1(seer_model *m, const int32_t *ids, size_t n, const seer_hook *ho
   return rc;
 }
 
+static int on_device; /* SEER_PARITY_DEVICE=cuda */
+
 static void run_fixture(const char *root, const char *name) {
   fixture fx = {name, strstr(name, "bf16") ? 2e-4 : 1e-4, NULL, NULL, {0}, {0}, 0, 0};
   char dir[1024], path[1200];
   snprintf(dir, sizeof dir, "%s/models/%s", root, name);
   seer_error err = {0};
   seer_model *m = NULL;
-  int rc = seer_model_load(dir, NULL, &m, &err);
+  seer_model_opts mo = {on_device ? SEER_DEVICE_CUDA : SEER_DEVICE_CPU, 0, 0,
+                        on_device ? getenv("SEER_PARITY_DEVICE_DTYPE") : NULL};
+  int rc = seer_model_load(dir, &mo, &m, &err);
   CHECK_MSG(rc == 0, "%s: load failed: %s", name, err.msg);
   if (rc) return;
   snprintf(path, sizeof path, "%s/reference.safetensors", dir);
@@ -203,6 +212,13 @@ static void run_fixture(const char *root, const char *name) {
   int sl = (int)json_integer_value(json_object_get(fx.js, "steer_layer"));
   seer_hook sh = {{SEER_HOOK_LAYER, sl}, steer_hook, &steer};
   seer_forward_out out = {0};
+  vec_hook abl = {ref_data(&fx, "ablate_direction", &nvec), H};
+  if (on_device) { /* the device engine keeps no softmax weights: a clear error, before any work */
+    seer_hook wh = {{SEER_HOOK_ATTN_WEIGHTS, 0}, steer_hook, &steer};
+    seer_forward_opts ho = {1, SEER_LOGITS_ALL, &wh, 1, 0};
+    CHECK(seer_model_forward(m, NULL, 1, rows_a, &fx.na, &ho, &out, &err) == SEER_ENOTSUP);
+    CHECK_STR_CONTAINS(err.msg, "layers.0.attn.weights needs the attention weights");
+  }
   if (!fwd1(m, fx.ids_a, fx.na, &sh, 1, &out)) {
     check_close(&fx, "a.steer.hidden_states", seer_tensor_data(out.hidden_states),
                 "a.steer.hidden_states", 0, -1);
@@ -231,7 +247,6 @@ static void run_fixture(const char *root, const char *name) {
   CHECK(seer_model_remove_hook(m, handle) == 0);
 
   /* ablation of the direction at every layer's output (replacement tensors) */
-  vec_hook abl = {ref_data(&fx, "ablate_direction", &nvec), H};
   seer_hook *ah = calloc((size_t)in->num_layers, sizeof *ah);
   for (int l = 0; l < in->num_layers; l++)
     ah[l] = (seer_hook){{SEER_HOOK_LAYER, l}, ablate_hook, &abl};
@@ -285,7 +300,8 @@ static void run_fixture(const char *root, const char *name) {
   }
 
   /* KV cache: prefill k tokens of b, then one at a time; each step's logits are b.logits rows */
-  for (size_t k = 1; k <= 7; k += 3) {
+  /* Emulated device kernels cost ~1000x the CPU engine per step: one prefill split there. */
+  for (size_t k = on_device ? 4 : 1; k <= (on_device ? 4u : 7u); k += 3) {
     seer_kv_cache *cache = seer_kv_cache_new(m, 1, &err);
     const int32_t *rows_b[1] = {fx.ids_b};
     seer_forward_opts co = {0, SEER_LOGITS_ALL, NULL, 0, 0};
@@ -321,9 +337,23 @@ done:
 }
 
 int main(int argc, char **argv) {
+  const char *dev = getenv("SEER_PARITY_DEVICE");
+  on_device = dev && !strcmp(dev, "cuda");
   const char *root = getenv("SEER_FIXTURES");
   if (!root) root = "tests/fixtures";
-  for (size_t i = 0; i < sizeof models / sizeof models[0]; i++)
-    if (argc < 2 || !strcmp(argv[1], models[i])) run_fixture(root, models[i]);
+  /* Rerun at a forced ISA level (the c.model_parity@LEVEL entries): skipped where the CPU lacks it,
+   * so that a run never passes on another level's kernels than the one it names. */
+  const char *want = getenv("SEER_CPU");
+  if (want && *want && strcmp(want, seer_cpu_level()) != 0) {
+    printf("skipped: SEER_CPU=%s, but this CPU runs at most %s\n", want, seer_cpu_level_best());
+    return 77;
+  }
+  printf("CPU kernels: %s\n", seer_cpu_level());
+  for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+    int wanted = argc < 2; /* no arguments: every fixture; else the ones named */
+    for (int a = 1; a < argc; a++)
+      wanted |= !strcmp(argv[a], models[i]);
+    if (wanted) run_fixture(root, models[i]);
+  }
   return check_summary();
 }

@@ -57,6 +57,8 @@ static void test_roundtrip(void) {
   CHECK_MSG(seer_st_open(path, &st, &err) == 0, "%s", err.msg);
   if (!st) return;
   CHECK(seer_st_count(st) == 3);
+  struct stat sb;
+  CHECK(stat(path, &sb) == 0 && seer_st_file_bytes(st) == (size_t)sb.st_size);
   seer_tensor *ra = seer_st_get(st, "a", &err), *rb = seer_st_get(st, "b", &err);
   seer_tensor *rt = seer_st_get(st, "a_t", &err);
   seer_st_close(st); /* tensors keep the mapping alive */

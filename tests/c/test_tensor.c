@@ -19,8 +19,11 @@ static void test_views(void) {
   seer_tensor *t = seer_tensor_new(SEER_DTYPE_F32, 2, s, &err);
   for (int i = 0; i < 6; i++)
     seer_tensor_set_flat(t, i, i);
+  CHECK(seer_storage_nbytes(t->storage) == 6 * sizeof(float));
+  CHECK(seer_storage_device(t->storage) == SEER_DEVICE_CPU);
   seer_tensor *row = seer_tensor_select(t, 1, &err);
   CHECK(row->ndim == 1 && seer_tensor_get_flat(row, 0) == 3);
+  CHECK(row->storage == t->storage && row->offset == 3);
   seer_tensor_set_flat(row, 2, 42); /* shares storage */
   CHECK(seer_tensor_get_flat(t, 5) == 42);
   seer_tensor *col = seer_tensor_slice(t, 1, 1, 2, &err);

@@ -131,6 +131,18 @@ static void hostile_ids(void) {
   CHECK_STR_CONTAINS(err.msg, "added_tokens[0] id 3 is out of range: ids must be below 3");
   CHECK(load_text(TOK_JSON("", "\"a\": 0, \"b\": 2"), &err) == SEER_EFORMAT);
   CHECK_STR_CONTAINS(err.msg, "model.vocab id 2 of \"b\" is out of range: ids must be below 2");
+  /* seer_tokenizer_is_special: added tokens marked special, nothing else, no id out of range. */
+  const char *sp = TOK_JSON("{\"id\": 2, \"content\": \"<s>\", \"special\": true}, "
+                            "{\"id\": 3, \"content\": \"<y>\", \"special\": false}",
+                            "\"a\": 0, \"b\": 1");
+  seer_tokenizer *tok = NULL;
+  CHECK_MSG(seer_tokenizer_load_buffer(sp, strlen(sp), NULL, 0, &tok, &err) == 0, "%s", err.msg);
+  if (tok) {
+    CHECK(seer_tokenizer_is_special(tok, 2));
+    CHECK(!seer_tokenizer_is_special(tok, 3) && !seer_tokenizer_is_special(tok, 0));
+    CHECK(!seer_tokenizer_is_special(tok, -1) && !seer_tokenizer_is_special(tok, 4));
+  }
+  seer_tokenizer_free(tok);
   /* Duplicate keys count once, as serde keeps the last. */
   CHECK(load_text(TOK_JSON("", "\"a\": 0, \"a\": 1"), &err) == SEER_EFORMAT);
   CHECK_STR_CONTAINS(err.msg, "model.vocab id 1 of \"a\" is out of range");

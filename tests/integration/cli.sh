@@ -72,6 +72,21 @@ check stdin-script 0 "from stdin" -- bash -c "echo 'print(\"from stdin\")' | '$b
 check exit-code 0 "" -- "$bin" -e 'os.exit(0)'
 check exit-code-3 3 "" -- "$bin" -e 'os.exit(3)'
 check doctor 0 "user namespaces" -- "$bin" doctor
+# Every subcommand (and each of model's and kernel's commands) answers --help with its usage and
+# exit 0, and refuses an unknown flag with a non-zero status (they all parse flags with seer.cli).
+for sub in serve mcp doctor doc transcript "transcript render" kernel "kernel install" "kernel mcp" \
+  model "model create-random" "model pull" "model ls" "model info" "model rm"; do
+  # shellcheck disable=SC2086 # "model pull" is two words on purpose
+  check "help-$sub" 0 "usage: seer-lua ${sub%% *}" -- "$bin" $sub --help
+  # shellcheck disable=SC2086
+  out=$("$bin" $sub --no-such-flag 2>&1)
+  if [[ $? -eq 0 ]] || [[ "$out" != *"--no-such-flag"* ]]; then
+    echo "FAIL bad-flag-$sub: accepted --no-such-flag or did not name it: $out" | head -5
+    fails=$((fails + 1))
+  else
+    pass=$((pass + 1))
+  fi
+done
 check mcp-usage 1 "give either --connect ADDR or an interface file" -- "$bin" mcp
 check mcp-subcommand 0 '"protocolVersion":"2025-11-25"' -- bash -c "echo '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\"}}' | '$bin' mcp tests/lua/fixtures/mcp/tools.lua"
 

@@ -5,7 +5,7 @@
  * Each step line is one of:
  *   send TEXT       type TEXT and Enter
  *   type TEXT       type TEXT without Enter
- *   ctrl-c | ctrl-d | up   send that key
+ *   ctrl-c | ctrl-d | up | tab   send that key
  *   expect TEXT     wait (up to 10 s) until TEXT appears in output after the previous match
  *   sleep SECONDS
  *   exit CODE [S]   wait (up to S seconds, default 10) for the program to exit with CODE
@@ -107,6 +107,8 @@ int main(int argc, char **argv) {
       if (write(master, "\x03", 1) < 0) fail(line, child);
     } else if (strcmp(line, "up") == 0) {
       if (write(master, "\x1b[A", 3) < 0) fail(line, child);
+    } else if (strcmp(line, "tab") == 0) {
+      if (write(master, "\t", 1) < 0) fail(line, child);
     } else if (strcmp(line, "ctrl-d") == 0) {
       if (write(master, "\x04", 1) < 0) fail(line, child);
     } else if (strncmp(line, "expect ", 7) == 0) {

@@ -71,6 +71,11 @@ describe("seer.harness core", function()
       assert.is_false(ok)
       assert.matches(c[2], err)
     end
+    -- The error names the caller's line, not the stdlib's.
+    local ok, err = pcall(function() return harness.run_agent(base({ api_key = "" })) end)
+    assert.is_false(ok)
+    assert.matches("harness_core_spec.lua:%d+: seer.harness.run_agent: no API key for provider 'claude': set "
+      .. "ANTHROPIC_API_KEY or pass api_key", err)
     assert.is_true(pcall(harness.run_agent, base({ mcp_config = {}, user_message = "scenario:hello" })))
     seer.sleep(0.2)
     assert.are.equal(before + 1, peer.stats().requests)

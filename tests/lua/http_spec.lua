@@ -95,6 +95,37 @@ describe("seer.http", function()
     assert.are.equal("network", kind, err)
   end)
 
+  it("refuses bodies and heads too large to buffer, with kind too_large", function()
+    local r = assert(http.request({ url = peer.url .. "/big?n=4096", max_body = 4096 }))
+    assert.are.equal(4096, #r.body)
+    local err, kind
+    r, err, kind = http.request({ url = peer.url .. "/big?n=4097", max_body = 4096 })
+    assert.is_nil(r)
+    assert.are.equal("too_large", kind, err)
+    assert.matches("larger than 4096 bytes", err)
+    assert.matches("max_body", err)
+    -- an error document collected from a streaming request is capped the same way
+    r, err, kind = http.request({ url = peer.url .. "/big?status=500&n=200000", max_body = 100000,
+                                  stream = function() end })
+    assert.is_nil(r)
+    assert.are.equal("too_large", kind, err)
+    -- the cap counts decoded bytes: a gzip bomb stops at the cap, not at its 16 MiB
+    r, err, kind = http.request({ url = peer.url .. "/gzip-bomb", gzip = true, max_body = 1048576 })
+    assert.is_nil(r)
+    assert.are.equal("too_large", kind, err)
+    -- the default cap (64 MiB) lets an ordinary large answer through
+    r = assert(http.request({ url = peer.url .. "/big?n=3145728" }))
+    assert.are.equal(3145728, #r.body)
+    r, err, kind = http.request({ url = peer.url .. "/header-flood" })
+    assert.is_nil(r)
+    assert.are.equal("too_large", kind, err)
+    assert.matches("response headers", err)
+    local ok
+    ok, err = pcall(http.request, { url = peer.url, max_body = 0 })
+    assert.is_false(ok)
+    assert.matches("max_body", err)
+  end)
+
   it("turns an error in a stream callback into the request's error", function()
     local r, err, kind = http.request({ url = peer.url .. "/chunks", stream = function() error("bad chunk") end })
     assert.is_nil(r)

@@ -44,6 +44,9 @@ describe("seer-lua mcp (protocol)", function()
     end
     assert.matches("parse error", expect("this is not json", -32700).error.message)
     expect('{"jsonrpc":"2.0","id":1,"method":"ping"', -32700) -- truncated object
+    -- bytes that are not UTF-8 in a broken line: the error quotes them escaped
+    local bad = expect('{"\\\221\164\163', -32700).error.message
+    assert.is_nil(bad:find("[\128-\255]"), bad)
     expect("[]", -32600)
     expect('[{"jsonrpc":"2.0","id":2,"method":"ping"}]', -32600) -- batches are gone since 2025-06-18
     expect('{"jsonrpc":"1.0","id":3,"method":"ping"}', -32600, 3)

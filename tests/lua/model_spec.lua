@@ -3,60 +3,25 @@
 -- tests/fixtures/README.md, hooks (ctx, handles, errors), generate options, load errors, and the CLI.
 local model = require "seer.model"
 local T = require "seer.tensor"
-local json = require "seer.json"
 local fs = require "seer.fs"
+local helpers = require "spec_helpers"
+local rel_err = helpers.rel_err
+local assert_close = helpers.assert_close
+local read_json = helpers.read_json
+local list = helpers.list
+local tmpdir = helpers.tmpdir
+local copy_file = helpers.copy_file
 
-local FIX = (os.getenv("SEER_FIXTURES") or "tests/fixtures") .. "/models"
+local FIX = helpers.FIXTURES .. "/models"
 local MODELS = { "llama", "llama-bf16", "llama3", "gemma", "gemma2", "gemma2-bf16", "gemma3_text",
   "qwen2", "qwen3", "qwen3-bf16" }
-
--- max |got - ref| / max(1, |ref|) over every element; NaN counts as a failure.
-local function rel_err(got, ref)
-  assert.are.same(ref.shape, got.shape)
-  local g, r = got:reshape(-1):totable(), ref:reshape(-1):totable()
-  local worst = 0
-  for i = 1, #r do
-    local d = math.abs(g[i] - r[i]) / math.max(1, math.abs(r[i]))
-    if not (d <= worst) then worst = d end -- luacheck: ignore 581 (NaN must count as a failure)
-  end
-  return worst
-end
-
-local function assert_close(got, ref, tol, what)
-  local e = rel_err(got, ref)
-  assert(e <= tol, ("%s: max rel err %.3g > %.3g"):format(what, e, tol))
-end
-
-local function read_json(path)
-  local f = assert(io.open(path, "r"))
-  local s = f:read("*a")
-  f:close()
-  return json.decode(s)
-end
-
-local function list(t)
-  local out = {}
-  for i = 1, #t do out[i] = t[i] end
-  return out
-end
-
-local function tmpdir()
-  local p = os.tmpname()
-  os.remove(p)
-  assert(fs.mkdir(p))
-  return p
-end
-
-local function copy_file(src, dst)
-  assert(fs.write(dst, assert(fs.read(src))))
-end
 
 for _, name in ipairs(MODELS) do
   describe("parity " .. name, function()
     local dir = FIX .. "/" .. name
     local tol = name:find("bf16", 1, true) and 2e-4 or 1e-4
     local m = model.load(dir)
-    local ref = T.load(dir .. "/reference.safetensors")
+    local ref = assert(T.load(dir .. "/reference.safetensors"))
     local js = read_json(dir .. "/reference.json")
     local ids_a, ids_b = list(js.ids_a), list(js.ids_b)
     local L = m.num_layers
@@ -94,6 +59,43 @@ for _, name in ipairs(MODELS) do
       end)
     end
 
+    it("reads out any layer: hidden_states helpers, unembed and the logit lens", function()
+      local out = m:forward(ids_a, { hidden_states = true })
+      local hs = out.hidden_states
+      assert.are.equal(L + 1, hs:len())
+      local seen = {}
+      for l, h in hs:layers() do
+        seen[#seen + 1] = l
+        assert.are.equal(rawget(hs, l), h)
+      end
+      assert.are.equal(L + 1, #seen)
+      assert.are.equal(0, seen[1])
+      assert.are.equal(L, seen[#seen])
+      local n = 0
+      for l in hs:layers(1) do n = n + 1; assert.is_true(l >= 1) end
+      assert.are.equal(L, n)
+      local ok, err = pcall(function() return hs[99] end)
+      assert.is_false(ok)
+      assert.matches("hidden_states%[99%]: out of range; the entries are 0 %(the embedding output%) to " .. L, err)
+      assert.is_false((pcall(function() return hs[-1] end)))
+      -- The last entry is the final-norm output: unembedding it is the forward's logits exactly.
+      assert.are.equal(0, rel_err(m:logit_lens(hs, L), out.logits))
+      assert.are.equal(0, rel_err(m:unembed(hs[L], { norm = false }), out.logits))
+      -- The last layer's output before the norm, read out with the norm, is the logits too.
+      local pre
+      m:forward(ids_a, { hooks = { [L - 1] = function(h) pre = h:clone() end }, logits = false })
+      assert.are.equal(0, rel_err(m:unembed(pre), out.logits))
+      -- An intermediate layer reads out through the norm: rows are distributions over the vocab.
+      local lens = m:logit_lens(hs, 0)
+      assert.are.same({ #ids_a, m.vocab_size }, lens.shape)
+      assert.are.equal(0, rel_err(lens, m:unembed(hs[0])))
+      assert.has_error(function() m:logit_lens(hs, L + 1) end,
+        ("model:logit_lens: the layer must be an integer in 0..%d"):format(L))
+      assert.has_error(function() m:unembed(T.zeros({ 2, m.hidden_size + 1 })) end,
+        ("model:unembed: unembed: the hidden state's last dim must be the model's hidden size %d "
+          .. "(and at most 3 dims)"):format(m.hidden_size))
+    end)
+
     it("generates greedy_a exactly", function()
       local g = m:generate(ids_a, { max_new_tokens = 12, stop = {} })
       assert.are.same(list(js.greedy_a), g.ids)
@@ -127,6 +129,15 @@ for _, name in ipairs(MODELS) do
       local hooks = {}
       for l = 0, L - 1 do hooks[l] = ablate end
       assert_close(m:forward(ids_a, { hooks = hooks }).logits, ref["a.ablate.logits"], tol, "a.ablate.logits")
+    end)
+
+    it("takes a batch of more rows than a C function's guaranteed stack (one buffer per row)", function()
+      local rows = {}
+      for i = 1, 300 do rows[i] = { 5 + i % 7, 9, 11 } end
+      local out = m:forward(rows, { logits = "last" })
+      assert_close(out.logits[3], m:forward(rows[3], { logits = "last" }).logits, tol, "row 3 of 300")
+      collectgarbage()
+      collectgarbage()
     end)
 
     it("runs a left-padded batch: batch_greedy and every row as if alone", function()
@@ -285,6 +296,17 @@ describe("seer.model.load errors", function()
     os.remove(dir)
   end)
 
+  it("says what a model directory needs when config.json is missing", function()
+    local dir = tmpdir()
+    copy_file(FIX .. "/llama/model.safetensors", dir .. "/model.safetensors")
+    local ok, err = pcall(model.load, dir)
+    assert.is_false(ok)
+    assert.matches("model_spec.lua:%d+: seer.model.load: '" .. dir:gsub("%p", "%%%0") .. "' has no config.json", err)
+    assert.matches("seer.hf_cache.resolve", err, 1, true)
+    os.remove(dir .. "/model.safetensors")
+    os.remove(dir)
+  end)
+
   it("names the file and the tensor in a corrupted safetensors", function()
     local dir = tmpdir()
     copy_file(FIX .. "/llama/config.json", dir .. "/config.json")
@@ -293,14 +315,19 @@ describe("seer.model.load errors", function()
     assert(fs.write(dir .. "/model.safetensors", data:sub(1, #data - 100)))
     local ok, err = pcall(model.load, dir)
     assert.is_false(ok)
+    assert.matches("^[^:]*model_spec.lua:%d+: seer%.model%.load: ", err) -- at the caller's line
     assert.matches(dir .. "/model.safetensors", err, 1, true)
     assert.matches("tensor '[%w%._]+'", err)
     assert.matches("truncated", err)
+    -- the binding under it returns nil, err for the same file (lua/BINDINGS.md)
+    local none, berr = require("seer._model").load(dir)
+    assert.is_nil(none)
+    assert.matches("^seer%.model%.load: .*truncated", berr)
     -- an unknown dtype in the header
     local bad = data:gsub('"dtype":"F32"', '"dtype":"X32"', 1)
     assert(fs.write(dir .. "/model.safetensors", bad))
-    ok, err = pcall(T.load, dir .. "/model.safetensors")
-    assert.is_false(ok)
+    none, err = T.load(dir .. "/model.safetensors")
+    assert.is_nil(none)
     assert.matches(dir .. "/model.safetensors", err, 1, true)
     assert.matches("tensor '[%w%._]+'", err)
     assert.matches("X32", err)
@@ -311,7 +338,11 @@ describe("seer.model.load errors", function()
 
   it("checks options", function()
     assert.matches("unknown option 'gpu'", select(2, pcall(model.load, FIX .. "/llama", { gpu = true })))
-    assert.matches("CUDA is not available", select(2, pcall(model.load, FIX .. "/llama", { device = "cuda" })))
+    -- Without a usable GPU (CI), device = "cuda" fails with the driver probe's one sentence.
+    local cuda_err = select(2, pcall(model.load, FIX .. "/llama", { device = "cuda" }))
+    assert.matches('device = "cuda": ', cuda_err)
+    assert.matches(require("seer.cuda").status(0).message, cuda_err, 1, true)
+    assert.matches("device_index must be", select(2, pcall(model.load, FIX .. "/llama", { device_index = -1 })))
     assert.matches("stay in their stored dtype", select(2, pcall(model.load, FIX .. "/llama", { dtype = "bf16" })))
     assert.matches("no model directory", select(2, pcall(model.load, "/nonexistent/model")))
     assert.are.equal("f32", model.load(FIX .. "/llama", { device = "cpu", dtype = "auto", threads = 1 }).dtype)
@@ -346,14 +377,15 @@ describe("seer-lua model CLI", function()
     assert.matches("Qwen3ForCausalLM", out)
     assert.matches("bf16", out)
     assert.matches("weight bytes", out)
-    out, ok = run("pull some/model")
+    out, ok = run("pull")
     assert.is_false(ok)
-    assert.matches("hub downloads are not written yet", out)
-    for _, sub in ipairs({ "create-random --help", "info --help", "--help" }) do
+    assert.matches("pull needs a model id", out)
+    for _, sub in ipairs({ "create-random --help", "info --help", "pull --help", "ls --help", "rm --help",
+                           "--help" }) do
       out, ok = run(sub)
       assert(ok, sub .. ": " .. out)
       assert.matches("usage: seer%-lua model", out)
-      assert.not_matches("pull", out)
+      assert.matches("pull ID", out)
     end
     out, ok = run("create-random --out " .. dir .. "/x")
     assert.is_false(ok)

@@ -30,6 +30,29 @@ describe("seer.pretty", function()
 end)
 
 describe("seer.repl", function()
+  it("completes the word libedit hands it, counting bytes around multi-byte text", function()
+    local line = 'x = "\u{e9}"; string.fo'
+    assert.are.same({ "format" }, repl.complete_word(line, 17, 19))
+    assert.are.same({ "string.format" }, repl.complete_word(line, 10, 19))
+    assert.are.same({}, repl.complete_word("nothing_named_so.x", 17, 18))
+  end)
+
+  it("answers ?name with the doc and help(f) with the same text", function()
+    local out = {}
+    local saved = _G.print
+    _G.print = function(s) out[#out + 1] = s end
+    local ok, err = pcall(function()
+      assert.are.equal("ok", repl.feed("?string_that_is_no_name"))
+      assert.are.equal("ok", repl.feed("? require('seer.tensor').zeros"))
+      repl.help(require("seer.tensor").zeros)
+    end)
+    _G.print = saved
+    assert(ok, err)
+    assert.are.equal("no documentation for string_that_is_no_name", out[1])
+    assert.truthy(out[2]:find("^seer%.tensor%.zeros%(shape, dtype%?%)"))
+    assert.are.equal(out[2], out[3])
+  end)
+
   it("asks for more input while a statement is incomplete", function()
     assert.are.equal("more", repl.feed("for i = 1, 2 do"))
     assert.are.equal("more", repl.feed("  local _ = i"))

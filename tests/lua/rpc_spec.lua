@@ -18,6 +18,7 @@ end
 local function handler(method, args, kw)
   if method == "add" then return args[1] + args[2] end
   if method == "echo" then return args[1] end
+  if method == "args" then return args end
   if method == "kw" then return { args = args, kw = kw } end
   if method == "boom" then error("boom in handler") end
   if method == "sleep" then task.sleep(args[1]) return args[2] end
@@ -68,6 +69,23 @@ describe("seer.rpc", function()
     assert.are.equal(true, r.kw.z)
     assert.is_nil(c:call("echo", nil))
     assert.are.same({ 1, { x = "y" }, "\0\255bin" }, c:call("echo", { 1, { x = "y" }, "\0\255bin" }))
+  end)
+
+  it("sends nil arguments in place, any number of them, and refuses one it cannot encode", function()
+    local r = c:call("args", 1, nil, 3, nil)
+    assert.are.equal(4, #r)
+    assert.are.equal(rpc.null, r[2])
+    assert.are.equal(rpc.null, r[4])
+    local many = {}
+    for i = 1, 300 do many[i] = { i } end
+    r = c:call("args", (table.unpack or unpack)(many))
+    assert.are.equal(300, #r)
+    assert.are.same({ 300 }, r[300])
+    local ok, e = pcall(c.call, c, "echo", function() end)
+    assert.is_false(ok)
+    assert.truthy(tostring(e):find("cannot send the value", 1, true), tostring(e))
+    assert.are.equal(0, c:pending_count())
+    assert.are.equal(5, c:call("add", 2, 3))
   end)
 
   it("passes ext values (tensors) through", function()
@@ -194,6 +212,12 @@ describe("seer.rpc", function()
     raw.conn:send_raw(msgpack.encode({ 7, "x" }))
     wait_for(function() return raw.closed end, "the server to hang up")
     assert.are.equal("ProtocolError", raw.frames[1][3].type)
+    -- a response sent to the server, in the shape C hands over split: refused all the same
+    raw = raw_connect(srv.address)
+    raw.conn:send_raw(msgpack.encode({ 1, 1, msgpack.null, "x" }))
+    wait_for(function() return raw.closed end, "the server to hang up")
+    assert.are.equal("ProtocolError", raw.frames[1][3].type)
+    assert.truthy(raw.frames[1][3].message:find("got kind 1", 1, true), raw.frames[1][3].message)
     assert.are.equal(5, c:call("add", 2, 3))
   end)
 
@@ -237,5 +261,82 @@ describe("seer.rpc", function()
     os.execute("chmod 700 " .. dir)
     local s2 = rpc.listen("unix:" .. path, handler)
     s2:close()
+  end)
+
+  it("carries raw byte streams both ways, unframed, and reads nothing while paused", function()
+    local path = sock_path()
+    local server_got, server_conn = {}, nil
+    local listener = assert(rpc_c.listen("unix:" .. path, function(conn)
+      server_conn = conn
+      conn:start(function(ev, v)
+        if ev == "data" then
+          server_got[#server_got + 1] = v
+          conn:send_raw("echo:" .. v)
+        end
+      end, nil, false, true)
+    end))
+    local got, opened = {}, false
+    local conn = assert(rpc_c.connect("unix:" .. path, function(ev, v)
+      if ev == "connect" then opened = v == nil
+      elseif ev == "data" then got[#got + 1] = v end
+    end, nil, true))
+    wait_for(function() return opened and server_conn end, "the connection")
+    -- 0xc1 is never valid msgpack: a framed connection would hang up on it.
+    assert(conn:send_raw("\xc1\x00 not msgpack"))
+    wait_for(function() return table.concat(got) == "echo:\xc1\x00 not msgpack" end, "the echo")
+    server_conn:pause(true)
+    assert(conn:send_raw("later"))
+    task.run(function() task.sleep(0.2) end)
+    assert.are.equal("\xc1\x00 not msgpack", table.concat(server_got))
+    server_conn:pause(false)
+    wait_for(function() return table.concat(server_got) == "\xc1\x00 not msgpack" .. "later" end, "the paused bytes")
+    conn:close()
+    listener:close()
+  end)
+
+  it("speaks TLS with a pinned certificate, and refuses a wrong pin before sending anything", function()
+    local cert, key, sha = rpc.tls_cert()
+    assert.matches("^%x+$", sha)
+    assert.are.equal(64, #sha)
+    local tsrv = rpc.listen("tcp:127.0.0.1:0", handler,
+      { token = "s3cret", tls = { cert = cert, key = key }, auth_timeout = 1 })
+    local tc = rpc.connect(tsrv.address, { token = "s3cret", tls = { pin = sha } })
+    assert.are.equal(5, tc:call("add", 2, 3))
+    local big = ("0123456789abcdef"):rep(65536) -- 1 MiB: many TLS records each way
+    assert.are.equal(big, tc:call("echo", big))
+    tc:close()
+    -- A plain client gets no answer it could take for one.
+    assert.has_error(function() rpc.connect(tsrv.address, { token = "s3cret", timeout = 5 }) end)
+    tsrv:close()
+
+    -- A server with another certificate: the client hangs up after the handshake, before its token.
+    local other_cert, other_key = rpc.tls_cert()
+    local server_ctx = assert(rpc_c.tls_server(other_cert, other_key))
+    local received, accepted = {}, 0
+    local listener, address = rpc_c.listen("tcp:127.0.0.1:0", function(conn)
+      accepted = accepted + 1
+      conn:start(function(ev, v) if ev == "data" then received[#received + 1] = v end end, nil, false, true)
+    end, server_ctx)
+    assert(listener, address)
+    local ok, err = pcall(rpc.connect, address, { token = "s3cret", tls = { pin = sha }, timeout = 5 })
+    assert.is_false(ok)
+    assert.matches("not the pinned one", tostring(err))
+    assert.are.equal(1, accepted)
+    assert.are.equal("", table.concat(received))
+    -- What never becomes a TLS record (here the start of an SSLv2-style header) is not buffered
+    -- without bound: past 1 MiB the server hangs up.
+    local closed = false
+    local junk = assert(rpc_c.connect(address, function(ev) if ev == "close" then closed = true end end, nil, true))
+    wait_for(function() return junk:is_open() end, "the junk connection")
+    junk:send_raw("\x94\xff" .. ("x"):rep(2 * 1024 * 1024))
+    wait_for(function() return closed end, "the server to hang up on junk")
+    listener:close()
+    -- A TLS client to a plain server: a clear error, not a hang.
+    local plain = rpc.listen("tcp:127.0.0.1:0", handler, { token = "s3cret" })
+    ok, err = pcall(rpc.connect, plain.address, { token = "s3cret", tls = { pin = sha }, timeout = 5 })
+    assert.is_false(ok)
+    assert.matches("TLS", tostring(err))
+    plain:close()
+    assert.has_error(function() rpc.connect(plain.address, { tls = { pin = "abc" } }) end)
   end)
 end)

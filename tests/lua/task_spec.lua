@@ -153,6 +153,46 @@ describe("seer tasks", function()
     assert.are.same({ 1, 2, 3, 4, 5 }, got)
   end)
 
+  it("park suspends a task until unpark, which runs it at once from outside any task", function()
+    local log = {}
+    local t = task.spawn(function()
+      while true do
+        local a, b = task.park()
+        if a == nil then return "stopped" end
+        log[#log + 1] = a .. b
+      end
+    end)
+    task.run(function() task.sleep(0) end) -- it runs up to its first park
+    assert.are.equal("waiting", t.status)
+    assert.is_true(task.unpark(t, "x", 1))
+    assert.are.same({ "x1" }, log) -- ran before unpark returned
+    -- From a task, the parked task runs at the next scheduler round instead.
+    task.run(function()
+      assert.is_true(task.unpark(t, "y", 2))
+      assert.are.same({ "x1" }, log)
+      assert.is_false(task.unpark(t, "z", 3)) -- no longer parked: woken already
+      task.sleep(0)
+      assert.are.same({ "x1", "y2" }, log)
+    end)
+    assert.is_true(task.unpark(t))
+    assert.are.equal("done", t.status)
+    assert.are.equal("stopped", t:wait())
+    assert.is_false(task.unpark(t, "late", 0))
+  end)
+
+  it("unpark refuses a task that waits on something else, and a cancelled parked task", function()
+    local sleeper = task.spawn(function() task.sleep(3600) end)
+    local parked = task.spawn(function() task.park() end)
+    task.run(function() task.sleep(0) end)
+    assert.is_false(task.unpark(sleeper, "wrong"))
+    assert.is_true(parked:cancel())
+    assert.is_false(task.unpark(parked, "late"))
+    task.run(function() task.sleep(0) end)
+    assert.are.equal("cancelled", parked.status)
+    sleeper:cancel()
+    assert.has_error(function() task.park() end, "seer.task.park: not called from a task")
+  end)
+
   it("runs 10000 tasks", function()
     local n = 0
     local tasks = {}

@@ -83,6 +83,17 @@ const SCENARIOS = {
       'local mt = require("model_tools") local info = mt.get_model_info() '
       + 'return info.name .. " has " .. #mt.get_embedding("cat").embedding .. " dims"' } }] }
     : { text: 'Findings: ' + fmt(results) }),
+  // examples/sae-features: find the feature that separates two sets of texts, then steer with it.
+  sae_features: (turn, results) => (turn === 0
+    ? { text: 'Let me find the feature.', tools: [{ name: 'run_lua', input: { code:
+      'local t = require("sae_tools") '
+      + 'local f = t.find_features({"The cat chased the dog", "Birds sing"}, {"Stocks fell sharply", "The bank raised rates"}, 3) '
+      + 'local top = t.top_features("The cat chased the dog", 3) '
+      + 'local s = t.steer("Once upon a time", f[1].id, 8, 8) '
+      + 'local c = t.clamp("Once upon a time", f[1].id, 10, 8) '
+      + 'return ("feature %d (difference %.3f, %d tokens read) steered: changed=%s baseline=%q steered=%q clamped=%q")'
+      + ':format(f[1].id, f[1].difference, #top, tostring(s.changed), s.baseline, s.steered, c.text)' } }] }
+    : { text: 'Findings: ' + fmt(results) }),
   // examples/scoped-sandbox-mcp: the agent calls the sandbox's interface as MCP tools.
   scoped_mcp: (turn, results) => (turn === 0
     ? { tools: [{ name: 'mcp__model_tools__get_model_info', input: {} },

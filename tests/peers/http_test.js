@@ -1,6 +1,7 @@
 // http_test.js: a plain HTTP server for seer.http's tests: echo, statuses, slow and stalled
 // responses, chunked streams, event streams split at awkward byte boundaries (inside a field,
-// between CR and LF), a gzip body, and a stream that is cut mid-body.
+// between CR and LF), a gzip body, a stream that is cut mid-body, and answers too large to buffer
+// (a big body, a gzip bomb, a flood of headers).
 'use strict';
 const zlib = require('zlib');
 const P = require('./common');
@@ -48,6 +49,22 @@ P.serve('http_test', async (req, res, url, body) => {
     const gz = zlib.gzipSync(Buffer.from(text));
     res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': gz.length });
     return res.end(gz);
+  }
+  if (p === '/big') { // n bytes in 64 KiB chunks; status from ?status
+    const n = Number(url.searchParams.get('n'));
+    res.writeHead(Number(url.searchParams.get('status') || 200), { 'content-type': 'text/plain' });
+    for (let left = n; left > 0; left -= 65536) res.write('x'.repeat(Math.min(left, 65536)));
+    return res.end();
+  }
+  if (p === '/gzip-bomb') { // 16 MiB of zeros in a few KiB
+    const gz = zlib.gzipSync(Buffer.alloc(16 << 20));
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': gz.length });
+    return res.end(gz);
+  }
+  if (p === '/header-flood') { // 400 headers of 1 KiB each, written raw
+    let head = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n';
+    for (let i = 0; i < 400; i++) head += `x-filler-${i}: ${'y'.repeat(1024)}\r\n`;
+    return res.socket.end(head + '\r\nok');
   }
   if (p === '/cut') {
     res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });

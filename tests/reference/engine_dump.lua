@@ -19,7 +19,7 @@ local tensors = { logits = out.logits:clone() }
 for l = 0, #out.hidden_states do
   tensors["hidden_states." .. l] = out.hidden_states[l]:clone()
 end
-tensor.save(out_tensors, tensors)
+assert(tensor.save(out_tensors, tensors))
 
 local result = {
   greedy = m:generate(input.ids, { max_new_tokens = input.new_tokens, stop = {} }).ids,

@@ -94,6 +94,30 @@ describe("a hostile server, seen by the host's client", function()
     stop()
   end)
 
+  it("answers with a request of its own: a protocol error, not a call into the host", function()
+    -- [0, 1, "boom", []]: the shape of a call, which a client never serves
+    local addr, stop = hostile_server(function() return "\148\0\1\164boom\144" end)
+    local c = rpc.connect(addr, { call_timeout = 5 })
+    local e = call_error(c, "anything")
+    assert.are.equal("ConnectionClosed", e.type)
+    assert.truthy(e.message:find("a frame of unknown kind 0", 1, true), e.message)
+    c:close()
+    stop()
+  end)
+
+  it("answers with a response whose id was never asked for: ignored", function()
+    local n = 0
+    local addr, stop = hostile_server(function()
+      n = n + 1
+      -- first [1, 999, nil, "stray"], then the real answer to msgid 1
+      return n == 1 and "\148\1\205\3\231\192\165stray" .. "\148\1\1\192\162ok" or nil
+    end)
+    local c = rpc.connect(addr, { call_timeout = 5 })
+    assert.are.equal("ok", c:call("anything"))
+    c:close()
+    stop()
+  end)
+
   it("announces a 300 MB string: refused at its header, without waiting for the bytes", function()
     local addr, stop = hostile_server(function() return "\148\1\0\192\219" .. be32(300 * MB) end)
     local c = rpc.connect(addr, { call_timeout = 5 })

@@ -21,7 +21,6 @@ int seer_buf_appends(seer_buf *b, const char *s);
 int seer_buf_printf(seer_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Leaves a NUL after the data without counting it, so data can be used as a C string. */
 int seer_buf_terminate(seer_buf *b);
-void seer_buf_reset(seer_buf *b);
 void seer_buf_free(seer_buf *b);
 
 #endif

@@ -37,8 +37,6 @@ int seer_error_errno(seer_error *err, int code, int errno_value, const char *fmt
     __attribute__((format(printf, 4, 5)));
 /* Prepends "prefix: " to an existing message, for adding context while an error propagates up. */
 int seer_error_prefix(seer_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void seer_error_clear(seer_error *err);
-const char *seer_error_code_name(int code);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,11 @@ int seer_fs_read(const char *path, seer_buf *out, seer_error *err);
 /* Writes to a temporary file in the same directory, fsyncs it and renames it over path, so readers
  * see either the old or the new content, never a torn write. */
 int seer_fs_write_atomic(const char *path, const void *data, size_t len, seer_error *err);
+/* The same with the file's mode given (e.g. 0600 for a secret): the temporary file is created
+ * 0600 and only ever gets `mode`, so the contents are never readable more widely on the way.
+ * mode < 0: 0666 less the umask, as seer_fs_write_atomic. */
+int seer_fs_write_atomic_mode(const char *path, const void *data, size_t len, int mode,
+                              seer_error *err);
 int seer_fs_mkdir_p(const char *path, int mode, seer_error *err);
 /* SEER_FS_NONE/FILE/DIR/OTHER, following symlinks. */
 int seer_fs_kind(const char *path);

@@ -20,11 +20,18 @@ typedef struct seer_http_request seer_http_request;
  * document, such as an API's JSON error, and is collected into the result's body instead. */
 enum { SEER_HTTP_BUFFER = 0, SEER_HTTP_STREAM = 1, SEER_HTTP_SSE = 2 };
 
+/* A collected body (a whole API answer or error document) larger than this is refused: a broken
+ * or hostile server must not make the host buffer without bound. The response head is capped at
+ * SEER_HTTP_MAX_HEAD. */
+#define SEER_HTTP_MAX_BODY ((size_t)64 << 20)
+#define SEER_HTTP_MAX_HEAD ((size_t)256 << 10)
+
 typedef struct seer_http_result {
   int code;          /* SEER_OK when a complete response arrived (any HTTP status) */
   long status;       /* HTTP status, 0 if none was received */
   const char *error; /* what went wrong when code != SEER_OK */
-  const char *kind;  /* "ok", "timeout", "connect", "network", "tls", "invalid", "aborted" */
+  const char *kind;  /* "ok", "timeout", "connect", "network", "tls", "invalid", "aborted",
+                      * "too_large" */
   int buffered;      /* the body was collected: BUFFER mode, or a non-2xx response, or an SSE
                       * request answered with another content type */
   const char *body;  /* when buffered: the whole body (NUL-terminated), else NULL */
@@ -45,6 +52,8 @@ typedef struct seer_http_opts {
   double idle_timeout_s;    /* abort when no byte arrives for this long; 0: never */
   int accept_encoding;      /* 1: offer gzip/deflate/br and decode the body transparently */
   int mode;                 /* SEER_HTTP_BUFFER, _STREAM or _SSE */
+  size_t max_body; /* most bytes a collected body may hold; 0: SEER_HTTP_MAX_BODY. Past it the
+                    * request fails ("too_large") instead of growing without bound. */
   /* The final response head is complete (after any 1xx). */
   void (*on_head)(seer_http_request *r, long status, const char *headers, size_t len, void *ud);
   /* SEER_HTTP_STREAM: a body chunk. Return nonzero to abort the transfer ("aborted"). */

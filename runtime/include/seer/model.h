@@ -18,8 +18,12 @@ typedef struct seer_model seer_model;
 typedef struct seer_kv_cache seer_kv_cache;
 
 typedef struct seer_model_opts {
-  seer_device device; /* SEER_DEVICE_CPU (the only one today) */
+  seer_device device; /* SEER_DEVICE_CPU, or SEER_DEVICE_CUDA (runtime/model/device_forward.c) */
   int threads;        /* 0: keep the current pool size (nproc by default) */
+  int device_index;   /* which GPU, for SEER_DEVICE_CUDA */
+  /* Weights on the device: NULL or "auto" as stored, or "f32", "bf16", "f16" (converted while
+   * uploading, rounding to nearest even). Only for SEER_DEVICE_CUDA. */
+  const char *device_dtype;
 } seer_model_opts;
 
 /* Resolved configuration, after defaults and v4/v5 spellings are applied. */
@@ -53,11 +57,17 @@ size_t seer_model_weight_bytes(const seer_model *m);
 
 /* ---- hooks ---- */
 typedef enum seer_hook_kind {
-  SEER_HOOK_EMBED,     /* "embed": embedding output (after Gemma's scaling) */
-  SEER_HOOK_LAYER,     /* "layers.<i>": decoder layer output (the residual after it) */
-  SEER_HOOK_ATTN,      /* "layers.<i>.attn": attention block output before the residual add */
-  SEER_HOOK_MLP,       /* "layers.<i>.mlp": MLP block output before the residual add */
-  SEER_HOOK_FINAL_NORM /* "final_norm": final norm output */
+  SEER_HOOK_EMBED,      /* "embed": embedding output (after Gemma's scaling) */
+  SEER_HOOK_LAYER,      /* "layers.<i>": decoder layer output (the residual after it) */
+  SEER_HOOK_ATTN,       /* "layers.<i>.attn": attention block output before the residual add */
+  SEER_HOOK_MLP,        /* "layers.<i>.mlp": MLP block output before the residual add */
+  SEER_HOOK_FINAL_NORM, /* "final_norm": final norm output */
+  /* "layers.<i>.attn.heads": each head's attention output before the output projection,
+   * [T, heads * head_dim] (head h in columns h*head_dim ...); may be changed like the others */
+  SEER_HOOK_ATTN_HEADS,
+  /* "layers.<i>.attn.weights": the softmax weights, [heads, T, keys] (keys = position of the first
+   * token + T: key j is sequence position j; masked keys are 0); read-only */
+  SEER_HOOK_ATTN_WEIGHTS
 } seer_hook_kind;
 
 typedef struct seer_hook_point {
@@ -120,6 +130,13 @@ typedef struct seer_forward_out {
 } seer_forward_out;
 
 void seer_forward_out_free(seer_forward_out *o);
+
+/* The model's readout of a hidden state h [..., H] (any dtype): the final norm when apply_norm,
+ * then the unembedding and the final logit softcap, as at the end of a forward pass. Returns f32
+ * logits [..., V]. For the logit lens: hidden_states[L] is already normed (pass 0); earlier
+ * entries need the norm (pass 1). unembed.c. */
+seer_tensor *seer_model_unembed(seer_model *m, const seer_tensor *h, int apply_norm,
+                                seer_error *err);
 
 /* Runs rows ids[b][0..lens[b]) (left-padded to the longest, with an attention mask, positions
  * counted from each row's first real token). With a cache, the call continues the cached

@@ -36,8 +36,6 @@ int seer_process_kill(seer_process *p, int signum, seer_error *err);
 /* Stops reading stdout and stderr and closes them, with no further output callbacks: for output
  * that something other than the child (a process it handed the pipe to) holds open. */
 int seer_process_close_output(seer_process *p);
-/* 1 once the exit callback has run. */
-int seer_process_exited(const seer_process *p);
 /* on = 0: the child and its pipes no longer keep the loop alive (a helper that lives as long as the
  * program, such as a session's sandbox); on = 1 (the default): they do. */
 void seer_process_keep_alive(seer_process *p, int on);

@@ -55,11 +55,16 @@ typedef struct seer_rpc_conn_cbs {
   void (*on_close)(seer_rpc_conn *c, const char *reason, void *ud);
   /* The timer set with seer_rpc_conn_set_timer fired (optional). */
   void (*on_timer)(seer_rpc_conn *c, void *ud);
+  /* Raw connections only (opts.raw): bytes as they arrive, valid only during the call. */
+  void (*on_bytes)(seer_rpc_conn *c, const char *data, size_t len, void *ud);
 } seer_rpc_conn_cbs;
 
 typedef struct seer_rpc_conn_opts {
   seer_rpc_limits limits; /* zero fields: the defaults (seer_rpc_limits_default) */
   int answer_errors; /* server side: answer a bad frame with [1, nil, {type,message,...}, nil] */
+  /* A byte stream, not msgpack frames: what arrives goes to on_bytes as it is (a relay of another
+   * protocol, such as a Jupyter kernel's ZeroMQ sockets, through a remote sandbox's node). */
+  int raw;
 } seer_rpc_conn_opts;
 
 /* Starts connecting; callbacks fire from the loop. *out is valid until on_close. A unix socket path
@@ -76,6 +81,8 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
 int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err);
 /* Bytes queued but not yet written (backpressure). */
 size_t seer_rpc_conn_pending_bytes(const seer_rpc_conn *c);
+/* paused = 1: stop reading (the kernel's socket buffer then holds the peer back); 0: read again. */
+void seer_rpc_conn_pause(seer_rpc_conn *c, int paused);
 /* The limits for the next frames (a server raises them once the peer has authenticated). */
 void seer_rpc_conn_set_limits(seer_rpc_conn *c, const seer_rpc_limits *limits);
 /* Fires on_timer once after `seconds` (replacing an earlier setting); <= 0 stops it. The timer does
@@ -88,7 +95,25 @@ void seer_rpc_conn_keep_alive(seer_rpc_conn *c, int on);
 void seer_rpc_conn_close(seer_rpc_conn *c);
 /* The peer's address in string form ("unix:PATH" or "tcp:HOST:PORT"). */
 const char *seer_rpc_conn_peer(const seer_rpc_conn *c);
-int seer_rpc_conn_is_tcp(const seer_rpc_conn *c);
+
+/* ---- TLS (optional; OpenSSL) ----
+ * No certificate authority: a server presents a self-signed certificate made for it, and a client
+ * accepts only the certificate with the SHA-256 fingerprint it pins. TLS 1.3. */
+typedef struct seer_rpc_tls_ctx seer_rpc_tls_ctx;
+
+/* A new P-256 key and a self-signed certificate for it (PEM, malloc'd), and the certificate's
+ * SHA-256 fingerprint (64 lowercase hex digits) for the client to pin. */
+int seer_rpc_tls_make_cert(char **cert_pem, char **key_pem, char fingerprint[65], seer_error *err);
+seer_rpc_tls_ctx *seer_rpc_tls_server_ctx(const char *cert_pem, const char *key_pem,
+                                          seer_error *err);
+/* pin: the server certificate's SHA-256 fingerprint, 64 lowercase hex digits. */
+seer_rpc_tls_ctx *seer_rpc_tls_client_ctx(const char *pin, seer_error *err);
+/* Connections made with the context keep what they need: it may be freed at any time. */
+void seer_rpc_tls_ctx_free(seer_rpc_tls_ctx *ctx);
+/* Speak TLS on a connection: right after seer_rpc_connect (a client: on_connect then fires once
+ * the handshake is done and the pin checked) or on an accepted connection before
+ * seer_rpc_conn_start (a server). */
+int seer_rpc_conn_use_tls(seer_rpc_conn *c, const seer_rpc_tls_ctx *ctx, seer_error *err);
 
 /* ---- listening ---- */
 
@@ -102,7 +127,6 @@ int seer_rpc_listen(seer_loop *loop, const char *addr, seer_rpc_accept_cb on_acc
                     seer_rpc_listener **out, seer_error *err);
 /* The bound address, with the real port for tcp:HOST:0. */
 const char *seer_rpc_listener_address(const seer_rpc_listener *l);
-int seer_rpc_listener_is_tcp(const seer_rpc_listener *l);
 /* on = 0: the listener no longer keeps the loop alive; on = 1 (the default): it does. */
 void seer_rpc_listener_keep_alive(seer_rpc_listener *l, int on);
 /* Stops listening and removes a unix socket file; frees the listener once libuv lets go of it.

@@ -30,6 +30,8 @@ typedef struct seer_sandbox_spec {
   size_t nbinds;
   seer_sandbox_link *links;
   size_t nlinks;
+  seer_sandbox_bind *devices; /* device nodes bound under the sandbox's /dev (GPUs) */
+  size_t ndevices;
   char **writable; /* host dirs handed to the sandbox's uid (workspace, rpc dir) */
   size_t nwritable;
   char *hostname;

@@ -21,8 +21,9 @@ typedef enum seer_dtype {
   SEER_DTYPE_I64 = 4
 } seer_dtype;
 
-/* The backend seam: every storage lives on one device, and ops dispatch on it. Only CPU exists
- * today; CUDA storages will carry device pointers and route through their own kernel table. */
+/* The backend seam: every storage lives on one device. A CUDA storage (a device model's hook
+ * views) holds a device address; host code reaches its values through a host shadow
+ * (seer_storage_new_device). */
 typedef enum seer_device { SEER_DEVICE_CPU = 0, SEER_DEVICE_CUDA = 1 } seer_device;
 
 #define SEER_TENSOR_MAX_DIMS 4
@@ -58,9 +59,57 @@ seer_storage *seer_storage_wrap(void *data, size_t nbytes, seer_device device,
                                 void (*release)(void *ctx), void *ctx, seer_error *err);
 void seer_storage_retain(seer_storage *s);
 void seer_storage_release(seer_storage *s);
+/* Host memory. For a device storage: the shadow, downloaded if the device copy changed since, and
+ * marked dirty (the caller may write); seer_storage_data_ro does not mark it. */
 void *seer_storage_data(const seer_storage *s);
+const void *seer_storage_data_ro(const seer_storage *s);
 size_t seer_storage_nbytes(const seer_storage *s);
 seer_device seer_storage_device(const seer_storage *s);
+
+/* ---- device storages ---- */
+typedef struct seer_storage_device_ops {
+  int (*download)(void *ctx, void *dst, uint64_t src, size_t n, seer_error *err);
+  int (*upload)(void *ctx, uint64_t dst, const void *src, size_t n, seer_error *err);
+  void (*release)(void *ctx, uint64_t addr); /* frees the device memory (may be NULL) */
+  /* dst[i] = dst[i] op y[i % ylen] for i < n, f32, on the device (op a seer_binop; may be NULL) */
+  int (*binary_)(void *ctx, uint64_t dst, int64_t n, const float *y, int64_t ylen, int op,
+                 seer_error *err);
+  /* out[o][i] = mean over j of src[o][j][i], src a contiguous f32 [outer][n][inner] on the device,
+   * out host memory (outer * inner floats); the CPU's in-order double sum (may be NULL). */
+  int (*mean)(void *ctx, uint64_t src, int64_t outer, int64_t n, int64_t inner, float *out,
+              seer_error *err);
+  /* out [m][n] = x [m][k] . w [n][k]^T: x f32 on the device, w and out host memory; 1 when the
+   * sizes do not fit the device's kernel (the host computes it). May be NULL. */
+  int (*matmul)(void *ctx, uint64_t x, int64_t m, int64_t k, const float *w, int64_t n, float *out,
+                seer_error *err);
+} seer_storage_device_ops;
+/* A storage of nbytes at device address addr, with a host shadow of the same size (allocated now,
+ * filled on first host access). ops and ctx must outlive it, or it must be detached first. */
+seer_storage *seer_storage_new_device(seer_device device, uint64_t addr, size_t nbytes,
+                                      const seer_storage_device_ops *ops, void *ctx,
+                                      seer_error *err);
+uint64_t seer_storage_device_addr(const seer_storage *s); /* 0 for host storages */
+void *seer_storage_device_ctx(const seer_storage *s);     /* NULL for host storages */
+/* The device copy changed (a kernel wrote it): the next host access downloads it again. */
+void seer_storage_device_invalidate(seer_storage *s);
+/* Uploads host writes (a dirty shadow); fails if a download had failed. 0 for host storages. */
+int seer_storage_device_sync(seer_storage *s, seer_error *err);
+/* Turns s into a host storage holding the device copy's values and frees the device memory now:
+ * what the owner of the device memory does before it goes, for views that outlive it. */
+int seer_storage_device_detach(seer_storage *s, seer_error *err);
+/* a = a op b on the device when it can run there: a a contiguous f32 view of a device storage, b
+ * f32 of a's shape or a row of a's last dim (other storage). Returns 1 when it cannot (the caller
+ * computes on the host), 0 when done, or an error code. */
+int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err);
+/* The device's part of seer_tensor_reduce's mean and seer_tensor_matmul when t (a) is a contiguous
+ * f32 view of a device storage whose ops have them: the big operand never leaves the device, the
+ * result (a reduction or a projection) comes back into out, a host tensor of the result's shape.
+ * Return 1 when they cannot run there (the caller computes on the host), 0 when done, or an error
+ * code. mean: t viewed as [outer][n][inner]. matmul: a [m][k] times bt [n][k]^T (host f32). */
+int seer_storage_device_mean(const seer_tensor *t, int64_t outer, int64_t n, int64_t inner,
+                             seer_tensor *out, seer_error *err);
+int seer_storage_device_matmul(const seer_tensor *a, int64_t m, int64_t k, const float *bt,
+                               int64_t n, seer_tensor *out, seer_error *err);
 
 /* ---- construction and lifetime ---- */
 /* New contiguous zero-filled tensor. ndim may be 0 (a scalar with one element). */
@@ -107,6 +156,31 @@ seer_tensor *seer_tensor_slice(seer_tensor *t, int dim, int64_t start, int64_t e
 /* Index i along dim 0, dropping that dim (a 0-D tensor for a 1-D input). */
 seer_tensor *seer_tensor_select(seer_tensor *t, int64_t i, seer_error *err);
 seer_tensor *seer_tensor_transpose(seer_tensor *t, int d0, int d1, seer_error *err);
+/* Dim i of the result is dim perm[i] of t (perm has t->ndim entries). select.c. */
+seer_tensor *seer_tensor_permute(seer_tensor *t, const int *perm, seer_error *err);
+
+/* ---- selection by index and mask (select.c; copies) ---- */
+/* Entries idx[0..n) (0-based) of t along dim, in that order. */
+seer_tensor *seer_tensor_index_select(seer_tensor *t, int dim, const int64_t *idx, int64_t n,
+                                      seer_error *err);
+/* mask has t's shape or its leading dims; nonzero entries pick elements (a 1-D result) or the
+ * sub-tensors they cover ([count, rest of t's dims]), in row-major order. */
+seer_tensor *seer_tensor_masked_select(const seer_tensor *t, const seer_tensor *mask,
+                                       seer_error *err);
+/* t[mask] = v, mask as for masked_select. */
+int seer_tensor_masked_fill_(seer_tensor *t, const seer_tensor *mask, double v, seer_error *err);
+typedef enum seer_cmpop {
+  SEER_CMP_EQ,
+  SEER_CMP_NE,
+  SEER_CMP_LT,
+  SEER_CMP_LE,
+  SEER_CMP_GT,
+  SEER_CMP_GE
+} seer_cmpop;
+/* a op b elementwise with numpy broadcasting, or a op s when b is NULL: an i32 mask of 0 and 1
+ * (values compared as doubles). */
+seer_tensor *seer_tensor_compare(seer_cmpop op, const seer_tensor *a, const seer_tensor *b,
+                                 double s, seer_error *err);
 
 /* ---- copies and conversion ---- */
 seer_tensor *seer_tensor_clone(const seer_tensor *t, seer_error *err); /* contiguous copy */
@@ -161,6 +235,11 @@ seer_tensor *seer_tensor_argmax(const seer_tensor *t, int dim, seer_error *err);
 /* Threads for the CPU kernels: 0 means nproc (or $SEER_THREADS). Takes effect on the next op. */
 void seer_tensor_set_threads(int n);
 int seer_tensor_get_threads(void);
+/* The instruction-set level of the CPU kernels in use: "generic", "avx2", "avx512", "avx512bf16" or
+ * "amx", chosen at first use from CPUID and the OS's XSAVE state, or lowered by $SEER_CPU. */
+const char *seer_cpu_level(void);
+/* The highest level this CPU and OS support, whatever $SEER_CPU says. */
+const char *seer_cpu_level_best(void);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 --- seer-lua mcp (--connect ADDR | interface.lua) [options]: an MCP server on stdin/stdout whose tools
 --- are the exposed functions of an interface: served elsewhere (a sandbox's RPC socket, `seer-lua
 --- serve`) with --connect, or loaded in this process. Logs go to stderr; it exits 0 when stdin ends.
+local cli = require "seer.cli"
 local interface = require "seer.interface"
 local rpc = require "seer.rpc"
 local core = require "seer.core"
@@ -26,43 +27,16 @@ usage: seer-lua mcp --connect ADDR [--token TOKEN] [options]
                      (default: the RPC client's, 60 s; "inf" waits forever)
 ]]
 
-local VALUE_OPTS = {
-  connect = true, token = true, name = true, max_line = true, max_result = true, call_timeout = true,
+local OPTIONS = {
+  options = { connect = "value", token = "value", name = "value", ["max-line"] = "value", ["max-result"] = "value",
+              ["call-timeout"] = "value" },
+  positional = { "interface" }, extra = "one interface per server",
 }
 
 local function fail(msg)
   io.stderr:write("seer-lua mcp: ", msg, "\n")
   io.stderr:flush()
   return 1
-end
-
-local function parse(args)
-  local o = {}
-  local i = 1
-  while i <= #args do
-    local a = args[i]
-    local k, v = a:match("^%-%-([%w-]+)=(.*)$")
-    if not k and a:sub(1, 2) == "--" then k = a:sub(3) end
-    local key = k and k:gsub("-", "_")
-    if a == "-h" or a == "--help" then
-      o.help = true
-    elseif key and VALUE_OPTS[key] then
-      if v == nil then
-        v = args[i + 1]
-        if v == nil then return nil, a .. " needs a value" end
-        i = i + 1
-      end
-      o[key] = v
-    elseif a:sub(1, 1) == "-" then
-      return nil, "unknown option '" .. a .. "'"
-    elseif not o.interface then
-      o.interface = a
-    else
-      return nil, "unexpected argument '" .. a .. "' (one interface per server)"
-    end
-    i = i + 1
-  end
-  return o
 end
 
 local function positive(o, key, flag)
@@ -74,7 +48,7 @@ local function positive(o, key, flag)
 end
 
 function M.main(args)
-  local o, perr = parse(args or {})
+  local o, perr = cli.parse(args or {}, OPTIONS)
   if not o then return fail(perr .. "\n" .. USAGE) end
   if o.help then
     io.write(USAGE)

@@ -1,15 +1,26 @@
---- seer-lua model: create-random (random-weight models for benchmarks and demos) and info (what a
---- model directory holds). Hub downloads (pull, ls) are not written yet.
+--- seer-lua model: pull, ls, info and rm for models in the Hugging Face cache (seer.hub), and
+--- create-random (random-weight models for benchmarks and demos).
+local cli = require "seer.cli"
 local model = require "seer.model"
+local fs = require "seer.fs"
+local json = require "seer.json"
+local path = require "seer.path"
+local hub = require "seer.hub"
 
 local M = {}
 
 local USAGE = [[
 usage: seer-lua model <command> [args]
+  pull ID [--revision R] [--include PATTERN]...
+                               download a hub model into the Hugging Face cache (default
+                               files: *.json, *.safetensors, tokenizer*)
+  ls                           cached models, with their sizes and revisions
+  info ID|DIR                  architecture, layers, hidden size, dtype, parameters and files
+  rm ID                        remove a model (all its revisions) from the cache
   create-random --config FILE --out DIR [--dtype bf16|f16|f32] [--seed N]
                                write a seeded random-weight model for a config.json
-  info DIR                     architecture, sizes, dtype, layer types and weight bytes
-Each command answers --help.
+The cache is $HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub; HF_ENDPOINT,
+HF_TOKEN and HF_HUB_OFFLINE are honoured as by huggingface_hub. Each command answers --help.
 ]]
 
 local function fail(msg)
@@ -17,28 +28,17 @@ local function fail(msg)
   return 2
 end
 
--- --name value pairs into a table; returns nil, message on a stray argument.
-local function parse_flags(args, first, valid)
-  local out = {}
-  local i = first
-  while i <= #args do
-    local name = args[i]:match("^%-%-([%w%-]+)$")
-    if not name or not valid[name] then return nil, ("unknown argument '%s'"):format(args[i]) end
-    if args[i + 1] == nil then return nil, ("--%s needs a value"):format(name) end
-    out[name] = args[i + 1]
-    i = i + 2
-  end
-  return out
-end
-
-local function wants_help(args)
-  return args[2] == "--help" or args[2] == "-h"
+-- Each command's arguments after its name; a command answers --help first.
+local function parse(args, spec)
+  local rest = {}
+  for i = 2, #args do rest[#rest + 1] = args[i] end
+  return cli.parse(rest, spec)
 end
 
 local function create_random(args)
-  if wants_help(args) then io.write(USAGE) return 0 end
-  local f, err = parse_flags(args, 2, { config = true, out = true, dtype = true, seed = true })
+  local f, err = parse(args, { options = { config = "value", out = "value", dtype = "value", seed = "value" } })
   if not f then return fail(err .. "\n" .. USAGE) end
+  if f.help then io.write(USAGE) return 0 end
   if not f.config or not f.out then return fail("create-random needs --config FILE and --out DIR\n" .. USAGE) end
   local dtype = f.dtype or "bf16"
   if dtype ~= "bf16" and dtype ~= "f16" and dtype ~= "f32" then
@@ -51,20 +51,61 @@ local function create_random(args)
   return 0
 end
 
-local function human(bytes)
-  local units = { "B", "KB", "MB", "GB", "TB" }
-  local i = 1
-  while bytes >= 1000 and i < #units do
-    bytes = bytes / 1000
-    i = i + 1
+local human = require("seer.hub.progress").human
+
+-- Parameters in the safetensors files of dir, from their headers (the weights are not read).
+local function count_params(dir)
+  local total = 0
+  for _, name in ipairs(fs.list(dir) or {}) do
+    if name:match("%.safetensors$") then
+      local f = io.open(path.join(dir, name), "rb")
+      local head = f and f:read(8)
+      local n = nil -- little-endian u64 (no string.unpack in LuaJIT)
+      if head and #head == 8 then
+        n = 0
+        for k = 8, 1, -1 do n = n * 256 + head:byte(k) end
+      end
+      if not n or n > 100 * 1024 * 1024 then
+        if f then f:close() end
+        return nil
+      end
+      local ok, header = pcall(json.decode, f:read(n))
+      f:close()
+      if not ok or type(header) ~= "table" then return nil end
+      for key, t in pairs(header) do
+        if key ~= "__metadata__" and type(t) == "table" and type(t.shape) == "table" then
+          local numel = 1
+          for _, d in ipairs(t.shape) do numel = numel * d end
+          total = total + numel
+        end
+      end
+    end
   end
-  return ("%.2f %s"):format(bytes, units[i])
+  return total
+end
+
+local function list_files(dir, prefix, out)
+  for _, name in ipairs(fs.list(dir) or {}) do
+    local p = path.join(dir, name)
+    if fs.is_dir(p) then list_files(p, prefix .. name .. "/", out)
+    else out[#out + 1] = { name = prefix .. name, size = fs.size(p) or 0 } end
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
 end
 
 local function info(args)
-  if wants_help(args) then io.write(USAGE) return 0 end
-  local dir = args[2]
-  if not dir then return fail("info needs a model directory\n" .. USAGE) end
+  local o, err = parse(args, { positional = { "target" }, extra = "one model at a time" })
+  if not o then return fail(err .. "\n" .. USAGE) end
+  if o.help then io.write(USAGE) return 0 end
+  local target = o.target
+  if not target then return fail("info needs a model id or directory\n" .. USAGE) end
+  local dir = target
+  if not fs.is_dir(target) then
+    local found, herr = hub.cached_path(target)
+    if not found then return fail(herr .. ("; download it with `seer-lua model pull %s`"):format(target)) end
+    dir = found
+  end
   local m = model.load(dir)
   local i = m.info
   local counts, order = {}, {}
@@ -74,7 +115,9 @@ local function info(args)
   end
   local kinds = {}
   for _, t in ipairs(order) do kinds[#kinds + 1] = ("%d %s"):format(counts[t], t) end
+  local params = count_params(dir)
   local rows = {
+    { "path", dir },
     { "architecture", i.architecture .. " (" .. i.model_type .. ")" },
     { "layers", tostring(i.num_layers) },
     { "hidden size", tostring(i.hidden_size) },
@@ -85,21 +128,75 @@ local function info(args)
     { "sliding window", i.sliding_window > 0 and tostring(i.sliding_window) or "none" },
     { "layer types", table.concat(kinds, ", ") },
     { "dtype", i.dtype },
+    { "parameters", params and ("%d (%.2fM)"):format(params, params / 1e6) or "unknown" },
     { "weight bytes", ("%d (%s)"):format(i.weight_bytes, human(i.weight_bytes)) },
     { "tokenizer", m.tokenizer and "tokenizer.json" or "none" },
   }
   for _, r in ipairs(rows) do io.write(("%-18s %s\n"):format(r[1], r[2])) end
+  io.write("files\n")
+  for _, f in ipairs(list_files(dir, "", {})) do io.write(("  %-40s %s\n"):format(f.name, human(f.size))) end
   return 0
 end
 
+local function pull(args)
+  local o, err = parse(args, { options = { revision = "value", include = "list" }, positional = { "id" },
+                               extra = "one model at a time" })
+  if not o then return fail(err .. "\n" .. USAGE) end
+  if o.help then io.write(USAGE) return 0 end
+  local id = o.id
+  if not id then return fail("pull needs a model id 'org/name'\n" .. USAGE) end
+  local opts = { revision = o.revision, allow_patterns = o.include }
+  local ok, snap = pcall(hub.download, id, opts)
+  if not ok then
+    io.stderr:write("seer-lua model pull: ", tostring(snap), "\n")
+    return 1
+  end
+  io.write(snap, "\n")
+  return 0
+end
+
+local function ls(args)
+  local o, err = parse(args, {})
+  if not o then return fail(err .. "\n" .. USAGE) end
+  if o.help then io.write(USAGE) return 0 end
+  local models = hub.list()
+  if not models[1] then
+    io.write(("no models in %s\n"):format(hub.cache_dir()))
+    return 0
+  end
+  io.write(("%-40s %10s  %s\n"):format("ID", "SIZE", "REVISIONS"))
+  for _, m in ipairs(models) do
+    local revs, refs = {}, {}
+    for name, commit in pairs(m.revisions) do refs[commit] = (refs[commit] and refs[commit] .. "," or "") .. name end
+    for _, commit in ipairs(m.snapshots) do
+      revs[#revs + 1] = refs[commit] and (refs[commit] .. "=" .. commit:sub(1, 12)) or commit:sub(1, 12)
+    end
+    table.sort(revs)
+    io.write(("%-40s %10s  %s\n"):format(m.id, human(m.size), table.concat(revs, " ")))
+  end
+  return 0
+end
+
+local function rm(args)
+  local o, err = parse(args, { positional = { "id" }, extra = "rm needs one model id" })
+  if not o then return fail(err .. "\n" .. USAGE) end
+  if o.help then io.write(USAGE) return 0 end
+  local id = o.id
+  if not id then return fail("rm needs one model id\n" .. USAGE) end
+  local ok, freed = pcall(hub.remove, id)
+  if not ok then
+    io.stderr:write("seer-lua model rm: ", tostring(freed), "\n")
+    return 1
+  end
+  io.write(("removed %s (%s freed)\n"):format(id, human(freed)))
+  return 0
+end
+
+local COMMANDS = { ["create-random"] = create_random, info = info, pull = pull, ls = ls, rm = rm }
+
 function M.main(args)
   local cmd = args[1]
-  if cmd == "create-random" then return create_random(args) end
-  if cmd == "info" then return info(args) end
-  if cmd == "pull" or cmd == "ls" then
-    return fail(("'%s': hub downloads are not written yet; put the model in the Hugging Face cache "
-      .. "(huggingface-cli download ID) or pass a local directory"):format(cmd))
-  end
+  if COMMANDS[cmd] then return COMMANDS[cmd](args) end
   if cmd == nil or cmd == "-h" or cmd == "--help" or cmd == "help" then
     io.write(USAGE)
     return cmd == nil and 2 or 0

@@ -1,43 +1,29 @@
 --- seer-lua transcript render FILE [--format md|html] [-o OUT]: turn an agent's JSONL transcript
 --- into a readable Markdown document or one self-contained HTML page.
+local cli = require "seer.cli"
 local transcript = require "seer.harness.transcript"
 
 local M = {}
 
 local USAGE = "usage: seer-lua transcript render FILE [--format md|html] [-o OUTPUT]\n"
 
+local OPTIONS = {
+  options = { format = "value", output = "value" }, short = { f = "format", o = "output" },
+  positional = { "command", "file" }, extra = "one transcript at a time",
+}
+
 function M.main(args)
-  args = args or {}
-  for _, a in ipairs(args) do
-    if a == "--help" or a == "-h" then
-      io.write(USAGE)
-      return 0
-    end
+  local o, perr = cli.parse(args or {}, OPTIONS)
+  if not o then return cli.usage_error("seer-lua transcript", perr, USAGE) end
+  if o.help then
+    io.write(USAGE)
+    return 0
   end
-  if args[1] ~= "render" then
+  if o.command ~= "render" then
     io.stderr:write(USAGE)
     return 2
   end
-  local file, format, output
-  local i = 2
-  while i <= #args do
-    local a = args[i]
-    if a == "--format" or a == "-f" then
-      format = args[i + 1]
-      i = i + 1
-    elseif a:match("^%-%-format=") then
-      format = a:match("^%-%-format=(.*)")
-    elseif a == "-o" or a == "--output" then
-      output = args[i + 1]
-      i = i + 1
-    elseif not file then
-      file = a
-    else
-      io.stderr:write("seer-lua transcript: unexpected argument '" .. a .. "'\n" .. USAGE)
-      return 2
-    end
-    i = i + 1
-  end
+  local file, format, output = o.file, o.format, o.output
   format = format or (output and output:match("%.html?$") and "html") or "md"
   if not file then
     io.stderr:write(USAGE)

@@ -14,6 +14,7 @@ local retry = require "seer.harness.retry"
 local tools_mod = require "seer.harness.tools"
 local transcript_mod = require "seer.harness.transcript"
 local now = require("seer.core").now
+local caller = require "seer.caller"
 
 local M = {}
 
@@ -39,7 +40,9 @@ local DEFAULTS = {
   timeout = 600, connect_timeout = 30, idle_timeout = 300, user_message = "Begin.",
 }
 
-local function fail(msg) error("seer.harness.run_agent: " .. msg, 3) end
+-- Option mistakes point at the user's line, however many stdlib frames (the interactive chat)
+-- sit in between.
+local function fail(msg) caller.raise("seer.harness.run_agent: " .. msg) end
 
 -- Checks and completes the options; every mistake is reported before any request is sent.
 local function prepare(opts)

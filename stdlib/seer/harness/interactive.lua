@@ -4,6 +4,7 @@
 --- messages. Returns the final result message.
 local json = require "seer.json"
 local seer_process = require "seer.process"
+local signal = require "seer.signal"
 
 local M = {}
 
@@ -32,13 +33,11 @@ local function watch_escape(on_escape)
   end
 end
 
+-- Ctrl-C interrupts the turn; SIGTERM and SIGHUP still end the process.
 local function watch_sigint(on_int)
-  local ok, rpc = pcall(require, "seer.rpc")
-  if not ok or type(rpc.on_stop_signal) ~= "function" then return function() end end
-  local ok2, watch = pcall(rpc.on_stop_signal, function(sig)
+  local watch = signal.on_stop(function(sig)
     if sig == 2 then on_int() else os.exit(128 + sig) end
   end)
-  if not ok2 then return function() end end
   return function() watch:close() end
 end
 

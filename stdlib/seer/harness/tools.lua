@@ -6,7 +6,7 @@
 local json = require "seer.json"
 local schema = require "seer.harness.schema"
 local files = require "seer.session.files"
-local C = require "seer._http"
+local fs = require "seer.fs"
 
 local M = {}
 
@@ -42,10 +42,7 @@ end
 
 -- ---- the session's tools ----
 
-local function realpath(p)
-  local r, err = C.realpath(p)
-  return r, err
-end
+local realpath = fs.realpath
 
 -- The file tools of a session object that brings none of its own (only workspace_dir and
 -- run_lua): seer.session.files on the host.

@@ -287,7 +287,12 @@ end
 function Server:receive_text(text, send)
   local ok, msg = pcall(json.decode, text)
   if not ok then
-    return send(error_response(nil, M.PARSE_ERROR, "parse error: " .. tostring(msg):gsub("^json%.decode: ", "")))
+    -- The decoder's message can quote the line's bytes, which need not be UTF-8: escape them, or
+    -- encoding the answer would raise (fuzz_mcp_line found it).
+    msg = tostring(msg):gsub("^json%.decode: ", ""):gsub("[%c\128-\255]", function(c)
+      return ("\\x%02x"):format(c:byte())
+    end)
+    return send(error_response(nil, M.PARSE_ERROR, "parse error: " .. msg))
   end
   return self:receive(msg, send)
 end

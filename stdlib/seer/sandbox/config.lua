@@ -39,8 +39,12 @@ function M.parse_bytes(v, what)
   return math.floor(tonumber(num) * UNITS[unit])
 end
 
+-- hidden: mounted at /models/model-<n> with its hub ids rewritten out of its files. is_peft: a PEFT
+-- LoRA adapter; its base model (base_model, else adapter_config.json's base_model_name_or_path) is
+-- pulled and mounted too, and the adapter's config names where.
 local MODEL_FIELDS = { name = "string", revision = "string", var_name = "string", hidden = "boolean",
-                       dtype = "string", device = "string" }
+                       dtype = "string", device = "string", is_peft = "boolean", base_model = "string",
+                       base_revision = "string" }
 
 local ModelConfig = {}
 ModelConfig.__index = ModelConfig
@@ -52,7 +56,13 @@ M.ModelConfig = setmetatable(ModelConfig, {
     if not fields.name or not fields.name:match("^[%w._-]+/[%w._-]+$") then
       error("ModelConfig: 'name' must be a hub id of the form 'org/name'", 2)
     end
-    local m = { var_name = "model", hidden = false }
+    if fields.base_model ~= nil and not fields.is_peft then
+      error("ModelConfig: 'base_model' is for PEFT adapters; set is_peft = true as well", 2)
+    end
+    if fields.base_model ~= nil and not fields.base_model:match("^[%w._-]+/[%w._-]+$") then
+      error("ModelConfig: 'base_model' must be a hub id of the form 'org/name'", 2)
+    end
+    local m = { var_name = "model", hidden = false, is_peft = false }
     for k, v in pairs(fields) do m[k] = v end
     return setmetatable(m, ModelConfig)
   end,
@@ -63,7 +73,44 @@ local SANDBOX_FIELDS = {
   timeout = "number", local_files = "table", local_dirs = "table", execution_mode = "string",
   backend = "string", memory = "any", cpus = "number", pids = "number", network = "boolean",
   nofile = "number", python_packages = "any", disk = "any", tmp = "any", cpu_time = "number",
+  slurm = "table",
 }
+
+M.BACKENDS = { ["local"] = true, slurm = true }
+
+-- SandboxConfig.slurm fields, each defaulting to $SEER_SLURM_<NAME> (so a script written for the
+-- local backend moves to a cluster with SEER_SANDBOX_BACKEND=slurm and these, and no edits).
+local SLURM_FIELDS = {
+  partition = "string", account = "string", qos = "string", time = "string", constraint = "string",
+  extra_args = "table", job_dir = "string", bind = "string", job_name = "string",
+  start_timeout = "number", heartbeat_grace = "number", tls = "boolean", node_cache = "string",
+}
+
+local function slurm_settings(given)
+  check_fields("SandboxConfig.slurm", given, SLURM_FIELDS)
+  local s = {}
+  for name, kind in pairs(SLURM_FIELDS) do
+    local v = given[name]
+    if v == nil then
+      local env = os.getenv("SEER_SLURM_" .. name:upper())
+      if env and env ~= "" then
+        if kind == "number" then v = tonumber(env)
+        elseif kind == "boolean" then v = env == "1" or env == "true" or env == "yes"
+        elseif kind == "table" then
+          v = {}
+          for word in env:gmatch("%S+") do v[#v + 1] = word end
+        else v = env end
+      end
+    end
+    s[name] = v
+  end
+  for i, a in ipairs(s.extra_args or {}) do
+    if type(a) ~= "string" or not a:match("^%-%-?[%w]") then
+      error(("SandboxConfig.slurm.extra_args[%d] must be an sbatch option such as '--exclusive'"):format(i), 3)
+    end
+  end
+  return s
+end
 
 -- A sandbox ends after this long unless `timeout` says otherwise: none runs forever unnoticed.
 M.DEFAULT_TIMEOUT = 24 * 3600
@@ -81,14 +128,19 @@ M.SandboxConfig = setmetatable(SandboxConfig, {
         .. "system's programs; there is no Python environment to install into)", 2)
     end
     local c = {
-      backend = "local", network = false, memory = "8G", pids = 512, nofile = 4096, cpus = 0,
+      backend = os.getenv("SEER_SANDBOX_BACKEND") or "local", network = false, memory = "8G", pids = 512,
+      nofile = 4096, cpus = 0,
       models = {}, secrets = {}, env = {}, local_files = {}, local_dirs = {},
       execution_mode = M.ExecutionMode.LOCAL, gpu = nil, gpu_count = 0,
     }
     for k, v in pairs(fields) do c[k] = v end
-    if c.backend ~= "local" then
-      error(("SandboxConfig: backend '%s' is not available (available: local)"):format(c.backend), 2)
+    if not M.BACKENDS[c.backend] then
+      error(("SandboxConfig: backend '%s' is not available (available: local, slurm)"):format(c.backend), 2)
     end
+    if c.slurm ~= nil and c.backend ~= "slurm" then
+      error("SandboxConfig: 'slurm' settings need backend = \"slurm\"", 2)
+    end
+    if c.backend == "slurm" then c.slurm = slurm_settings(c.slurm or {}) end
     for i, m in ipairs(c.models) do
       if getmetatable(m) ~= ModelConfig then
         if type(m) == "string" then m = { name = m } end

@@ -63,13 +63,42 @@ function M.check(description, who)
   return names
 end
 
+--- The doc of one function of a (checked) description, in the shape `seer.introspect.doc`
+--- returns, so `help()` and the kernel's inspect show interface functions like stdlib ones.
+--- `owner` (e.g. the library's name) prefixes the signature.
+---@param fn table one entry of description.functions
+---@param owner string?
+---@return table {name, signature, description, params, returns}
+function M.doc(fn, owner)
+  local name = (owner and owner ~= "" and (owner .. ".") or "") .. fn.name
+  local params, shown = {}, {}
+  for i, p in ipairs(fn.params or {}) do
+    local optional = p.required == false or p.optional == true
+    params[i] = { name = p.name, type = p.type or "any", optional = optional, description = p.description }
+    shown[i] = p.name .. (optional and "?" or "")
+  end
+  local returns = {}
+  if fn.returns then returns[1] = { type = fn.returns.type or "any", description = fn.returns.description } end
+  return {
+    name = name, description = fn.description or "", params = params, returns = returns,
+    signature = name .. "(" .. table.concat(shown, ", ") .. ")" .. (returns[1] and (" -> " .. returns[1].type) or ""),
+  }
+end
+
+local function docs_of(name, description)
+  local out = {}
+  for i, fn in ipairs(functions(description)) do out[i] = M.doc(fn, name) end
+  return out
+end
+
 --- The files of a served library: the fixed loader `<name>.lua` and its data `<name>.rpc.json`
 --- (under `dir`, e.g. "lib/" for a skill). No text from the interface enters Lua source.
 function M.library_files(name, address, description, dir, call_timeout)
   dir = dir or ""
   return {
     [dir .. name .. ".lua"] = lib.SOURCE,
-    [dir .. name .. lib.DATA_SUFFIX] = lib.data(address, M.check(description), call_timeout),
+    [dir .. name .. lib.DATA_SUFFIX] = lib.data(address, M.check(description), call_timeout,
+      docs_of(name, description)),
   }
 end
 

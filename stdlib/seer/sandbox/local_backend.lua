@@ -17,6 +17,8 @@ local process = require "seer.process"
 local task = require "seer.task"
 local log = require "seer.log"
 local state_dirs = require "seer.sandbox.state_dirs"
+local models = require "seer.sandbox.models"
+local gpu = require "seer.sandbox.gpu"
 
 local M = {}
 
@@ -33,7 +35,7 @@ local SYSTEM_FILES = {
 local TOP_DIRS = { "bin", "sbin", "lib", "lib32", "lib64", "libx32" }
 
 local function system_binds_and_links()
-  local binds, links = { { src = "/usr", dst = "/usr" } }, {}
+  local binds, links, dirs = { { src = "/usr", dst = "/usr" } }, {}, { "/usr" }
   for _, d in ipairs(TOP_DIRS) do
     local p = "/" .. d
     local target = fs.readlink(p)
@@ -41,12 +43,13 @@ local function system_binds_and_links()
       links[#links + 1] = { path = p, target = target }
     elseif fs.is_dir(p) then
       binds[#binds + 1] = { src = p, dst = p }
+      dirs[#dirs + 1] = p
     end
   end
   for _, f in ipairs(SYSTEM_FILES) do
     binds[#binds + 1] = { src = f, dst = f, optional = true }
   end
-  return binds, links
+  return binds, links, dirs
 end
 
 --- MODEL_<SAN>_PATH, Seer's variable name for a model's path: upper case, non-alphanumerics as _.
@@ -62,31 +65,46 @@ local function interpreter(helper)
   return nil
 end
 
-function M.model_env_name(id)
-  return "MODEL_" .. id:upper():gsub("[^%w]", "_") .. "_PATH"
-end
-
 ---@param opts table { models = {ResolvedModel...}, memory_bytes, pids, nofile, cpus, timeout,
 ---                    cpu_time, tmp_bytes, disk_bytes, network, env = {K=V}, stdlib_dir,
----                    workspace_dir, binds, keep_alive }
+---                    workspace_dir, binds, keep_alive, iface_dir, gpu_count }
 --- A session sandbox (seer.session.sandboxed) passes workspace_dir (a host directory bound
 --- read-write at its own path), binds (more {src, dst, ro}: its interface sockets) and
---- keep_alive = false (an idle sandbox does not keep the program running).
+--- keep_alive = false (an idle sandbox does not keep the program running). gpu_count > 0 binds
+--- that many of the host's GPUs and its driver libraries (seer.sandbox.gpu), or fails naming what
+--- the host lacks.
 ---@return seer.LocalSandbox
 function M.start(opts)
   local helper, herr = core.sandbox_helper()
   if not helper then error(herr, 0) end
+  local binds, links, system_dirs = system_binds_and_links()
+  -- Before anything is created: a host without the GPUs asked for fails here, leaving nothing.
+  local devices, gpu_env = {}, nil
+  if (opts.gpu_count or 0) > 0 then
+    local gpu_binds
+    devices, gpu_binds, gpu_env = gpu.mounts(opts.gpu_count, system_dirs)
+    for _, b in ipairs(gpu_binds) do binds[#binds + 1] = b end
+  end
   local state = state_dirs.create("seer-sandbox")
   local self = setmetatable({
     state = state, root = path.join(state, "root"), run_dir = path.join(state, "run"),
-    iface_dir = path.join(state, "iface"),
+    iface_dir = opts.iface_dir or path.join(state, "iface"),
     control = path.join(state, "control.sock"), alive = false, exit_reason = nil,
-    exit_listeners = {}, opts = opts, exe = helper,
+    exit_listeners = {}, opts = opts, exe = helper, gpu_env = gpu_env, pings_sent = 0, pings_answered = 0,
   }, Backend)
   for _, d in ipairs({ self.root, self.run_dir, path.join(state, "etc") }) do
     assert(fs.mkdir(d, 448)) -- 0700
   end
-  assert(fs.mkdir(self.iface_dir, 493)) -- 0755: readable by the sandbox's uid, writable by the host
+  -- 0755: readable by the sandbox's uid, writable by the host. The slurm backend passes one in its
+  -- job directory, which the submitting host writes.
+  if not opts.iface_dir then
+    assert(fs.mkdir(self.iface_dir, 493))
+    -- iface/private (0700): what only the sandbox may reach, such as the notebook kernel's broker
+    -- sockets. The supervisor hands it to the sandbox's uid with the writable directories; the
+    -- read-only bind keeps the sandbox from changing it.
+    self.private_dir = path.join(self.iface_dir, "private")
+    assert(fs.mkdir(self.private_dir, 448))
+  end
   -- A passwd and group of its own, so tools that look up the current user work without seeing
   -- the host's accounts.
   fs.write(path.join(state, "etc/passwd"), "root:x:0:0:root:/workspace:/bin/sh\n")
@@ -94,7 +112,6 @@ function M.start(opts)
   fs.write(path.join(state, "etc/hostname"), "sandbox\n")
   fs.write(path.join(state, "etc/hosts"), "127.0.0.1 localhost sandbox\n::1 localhost\n")
 
-  local binds, links = system_binds_and_links()
   for _, f in ipairs({ "passwd", "group", "hostname", "hosts" }) do
     binds[#binds + 1] = { src = path.join(state, "etc", f), dst = "/etc/" .. f }
   end
@@ -107,23 +124,22 @@ function M.start(opts)
   binds[#binds + 1] = { src = self.iface_dir, dst = "/run/seer/iface" }
   if opts.workspace_dir then binds[#binds + 1] = { src = opts.workspace_dir, dst = opts.workspace_dir, ro = false } end
   for _, b in ipairs(opts.binds or {}) do binds[#binds + 1] = b end
-  local model_list = {}
-  for _, m in ipairs(opts.models or {}) do
-    local folder = "models--" .. m.id:gsub("/", "--")
-    binds[#binds + 1] = { src = m.repo_dir, dst = "/models/.hub/" .. folder }
-    local mount = "/models/" .. m.id:gsub("/", "--")
-    links[#links + 1] = { path = mount, target = ".hub/" .. folder .. "/snapshots/" .. m.revision }
-    model_list[#model_list + 1] = m.id .. "=" .. mount
-    m.mount = mount
-  end
+  local model_binds, model_links
+  model_binds, model_links, self.model_list, self.model_env, self.model_cleanup =
+    models.mounts(opts.models or {}, state)
+  for _, b in ipairs(model_binds) do binds[#binds + 1] = b end
+  for _, l in ipairs(model_links) do links[#links + 1] = l end
   self.models = opts.models or {}
-  self.model_list = table.concat(model_list, ",")
+  -- Handed to the sandbox's uid when root starts it (the private dir stays read-only inside).
+  local writable = { self.run_dir }
+  if self.private_dir then writable[#writable + 1] = self.private_dir end
+  if opts.workspace_dir then writable[#writable + 1] = opts.workspace_dir end
   local spec = {
     root = self.root, control = self.control, hostname = "sandbox", network = opts.network == true,
     memory_bytes = opts.memory_bytes or 0, pids = opts.pids or 0, nofile = opts.nofile or 0,
     cpus = opts.cpus or 0, timeout = opts.timeout or 0,
     tmp_bytes = opts.tmp_bytes or 0, disk_bytes = opts.disk_bytes or 0,
-    binds = binds, links = links, writable = { self.run_dir, opts.workspace_dir },
+    binds = binds, links = links, devices = devices, writable = writable,
   }
   local spec_path = path.join(state, "spec.json")
   assert(fs.write(spec_path, json.encode(spec)))
@@ -157,6 +173,7 @@ function M.start(opts)
     for line in lines do
       local reason = line:match("^exit (.*)$")
       if reason then self.exit_reason = reason end
+      if line == "alive" then self.pings_answered = self.pings_answered + 1 end
     end
     local r = self.init:wait()
     self.alive = false
@@ -169,6 +186,23 @@ function M.start(opts)
   self.watcher.name = "sandbox-watch"
   return self
 end
+
+--- Ask the supervisor whether the sandbox lives on, e.g. after one of its processes ended: it
+--- answers unless it is ending the sandbox, whose exit_reason then comes instead. Returns a
+--- ticket for answered(); nil when the sandbox has ended (or is ending).
+---@return integer|nil ticket
+function Backend:ping()
+  if not self.alive or self.terminated then return nil end
+  -- A supervisor that just ended (its exit not seen yet) has closed the pipe: no ticket then.
+  if not pcall(self.init.write, self.init, "p") then return nil end
+  self.pings_sent = self.pings_sent + 1
+  return self.pings_sent
+end
+
+--- Whether the supervisor answered the ping with this ticket: the sandbox was alive after it.
+---@param ticket integer
+---@return boolean
+function Backend:answered(ticket) return self.pings_answered >= ticket end
 
 --- Call fn(reason) when the sandbox ends.
 function Backend:on_exit(fn)
@@ -198,6 +232,11 @@ function Backend:run_path(rel) return path.join(self.run_dir, rel) end
 --- Host-side path of an interface copy, seen inside as /run/seer/iface/<name> (read-only there).
 function Backend:iface_path(name) return path.join(self.iface_dir, name) end
 
+--- Host-side path in the sandbox's private interface directory (/run/seer/iface/private inside,
+--- read-only there): only the sandbox's uid (and root) can reach what is in it. Nil when this
+--- backend has none (an iface_dir given by the caller, as the Slurm node's).
+function Backend:private_iface_path(name) return self.private_dir and path.join(self.private_dir, name) end
+
 --- End the whole tree (idempotent) and remove the host state directory.
 function Backend:terminate()
   if self.terminated then return end
@@ -213,6 +252,7 @@ function Backend:terminate()
   if self.watcher and not self.watcher:done() then pcall(task.timeout, 1, function() self.watcher:wait() end) end
   self.alive = false
   self.exit_reason = self.exit_reason or "terminated"
+  for _, d in ipairs(self.model_cleanup or {}) do fs.remove(d) end
   local ok, err = state_dirs.release(self.state)
   if not ok then log.warn("sandbox", "%s", err) end
 end

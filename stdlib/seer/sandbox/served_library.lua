@@ -41,9 +41,29 @@ function M.show(v)
   return ("%q"):format(s):gsub("\n", "n")
 end
 
---- The data file's contents: the server's address and the function names, in order.
-function M.data(address, names, call_timeout)
-  return json.encode({ address = address, functions = json.array(names), call_timeout = call_timeout })
+--- The data file's contents: the server's address and the function names, in order, and their
+--- docs (from interface_docs.doc) for help() and completion.
+function M.data(address, names, call_timeout, docs)
+  return json.encode({ address = address, functions = json.array(names), call_timeout = call_timeout,
+    docs = docs and json.array(docs) or nil })
+end
+
+-- A doc from the data file is only text to show; anything not shaped like one is dropped.
+local function usable_doc(d, name)
+  if type(d) ~= "table" or type(d.name) ~= "string" or type(d.signature) ~= "string"
+      or (d.description ~= nil and type(d.description) ~= "string") or type(d.params) ~= "table"
+      or type(d.returns) ~= "table" or not d.name:match("%.?" .. name .. "$") then
+    return nil
+  end
+  for _, list in ipairs({ d.params, d.returns }) do
+    for _, p in ipairs(list) do
+      if type(p) ~= "table" then return nil end
+      for _, k in ipairs({ "name", "type", "description" }) do
+        if p[k] ~= nil and type(p[k]) ~= "string" then return nil end
+      end
+    end
+  end
+  return d
 end
 
 local function fail(file, fmt, ...)
@@ -74,6 +94,8 @@ function M.load(modname, file)
     local good, why = M.check_name(name)
     if not good then fail(file, "function %d, %s: %s", i, M.show(name), why) end
     lib[name] = function(...) return conn():call(name, ...) end
+    local doc = type(spec.docs) == "table" and usable_doc(spec.docs[i], name)
+    if doc then require("seer.introspect").register(lib[name], doc) end
   end
   --- Call with named arguments: lib.call_named("fn", {arg = value}).
   function lib.call_named(fn, args) return conn():call_named(fn, args) end

@@ -88,7 +88,10 @@ function M.serve(sandbox, interface_path, opts)
   -- The server's output is the sandbox's to fill: stdout is dropped, stderr kept up to a bound for
   -- the error message if it fails to load.
   local stderr, stderr_len = {}, 0
-  local p = backend:spawn({ "/.seer/seer-lua", "serve", inner_file, "--listen", "unix:/run/seer/" .. sock },
+  -- Errors and tracebacks from the interface name the user's file, not the copy inside.
+  local host_path = path.abspath(interface_path)
+  local p = backend:spawn({ "/.seer/seer-lua", "serve", inner_file, "--listen", "unix:/run/seer/" .. sock,
+    "--source-name", host_path },
     { env = sandbox.env, stdin = true, on_stdout = function() end, on_stderr = function(chunk)
       if stderr_len < STDERR_KEEP then
         stderr[#stderr + 1] = chunk:sub(1, STDERR_KEEP - stderr_len)
@@ -97,7 +100,6 @@ function M.serve(sandbox, interface_path, opts)
     end })
   -- Ready means a connection to the socket succeeds, never a line the sandbox prints: wait for
   -- that, the server's exit, or the deadline. If the whole sandbox ends meanwhile, stop at once.
-  local host_path = path.abspath(interface_path)
   local client
   backend:on_exit(function() if not client then pcall(p.kill, p, 9) end end)
   local ok, werr = pcall(task.timeout, opts.timeout or 120, function()

@@ -1,0 +1,347 @@
+/* gpu.c: the engine's GPU (gpu.h): memory, copies and launches on a real device through the driver
+ * table, or on the CPU through the grid emulator. The two share every call so that the device
+ * engine above runs unchanged in CI, where the emulator stands in for the GPU. */
+#include "gpu.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cublaslt.h"
+#include "driver_api.h"
+#include "emu/emu.h"
+#include "fatbin.h"
+#include "seer/cuda.h"
+
+static const char *const kernel_names[] = {
+#define SEER_GPU_KERNEL_NAME(name, threads) #name,
+    SEER_CUDA_KERNEL_LIST(SEER_GPU_KERNEL_NAME)
+#undef SEER_GPU_KERNEL_NAME
+};
+static const seer_emu_entry emu_entries[] = {
+#define SEER_GPU_KERNEL_EMU(name, threads) name##_emu,
+    SEER_CUDA_KERNEL_LIST(SEER_GPU_KERNEL_EMU)
+#undef SEER_GPU_KERNEL_EMU
+};
+
+struct seer_gpu {
+  int emulate;
+  uint64_t emu_seed, emu_launches;
+  uint64_t launches; /* on the device */
+  const seer_cu_api *cu;
+  cu_device dev;
+  cu_context ctx;
+  cu_stream stream;
+  cu_module modules[16];
+  int nmodules;
+  cu_function fns[SEER_GPU_KERNEL_COUNT];
+  /* Host<->device copies go through two staging buffers in turns (pinned on a device, so the DMA
+   * engine reads them directly and the next chunk's fill overlaps the last one's transfer). */
+  void *stage[2];
+  size_t stage_bytes;
+  int stage_pinned;
+  uint64_t staged_chunks;
+  const seer_lt_api *lt; /* cuBLASLt, when it loaded and made a handle; NULL otherwise */
+  void *lt_handle;
+  cu_ptr lt_workspace;
+  int lt_min_rows;
+};
+
+/* cuBLASLt's workspace: what its heuristics want for the skinny prefill GEMMs. */
+#define LT_WORKSPACE ((size_t)32 << 20)
+
+/* cuBLASLt for the prefill GEMMs when it loads (SEER_CUBLASLT=0 keeps seer's kernels); without it
+ * the hand-written kernels do all the work, so failing here is never an error. */
+static void open_cublaslt(seer_gpu *g) {
+  const char *off = getenv("SEER_CUBLASLT");
+  if (off && !strcmp(off, "0")) return;
+  seer_lt_status st;
+  const seer_lt_api *lt = NULL;
+  if (seer_lt_probe(NULL, &st, &lt) != SEER_LT_READY) return;
+  if (lt->create(&g->lt_handle) != 0) return;
+  if (g->cu->mem_alloc(&g->lt_workspace, LT_WORKSPACE) != CU_OK) {
+    lt->destroy(g->lt_handle);
+    g->lt_handle = NULL;
+    return;
+  }
+  const char *m = getenv("SEER_CUBLASLT_MIN_ROWS");
+  g->lt_min_rows = m && atoi(m) > 0 ? atoi(m) : 16;
+  g->lt = lt;
+}
+
+static int cu_fail(seer_gpu *g, cu_result rc, const char *what, seer_error *err) {
+  const char *s = NULL;
+  if (g->cu->get_error_string(rc, &s) != CU_OK || !s) s = "unknown error";
+  return seer_errorf(err, SEER_EIO, "cuda: %s failed: %s (%d)", what, s, rc);
+}
+#define CU(call, what)                                                                             \
+  do {                                                                                             \
+    cu_result rc_ = (call);                                                                        \
+    if (rc_ != CU_OK) return cu_fail(g, rc_, what, err);                                           \
+  } while (0)
+
+static int open_device(seer_gpu *g, int index, seer_error *err) {
+  seer_cuda_status st;
+  if (seer_cuda_probe(NULL, index, &st) != SEER_CUDA_READY)
+    return seer_errorf(err, SEER_ENOTSUP, "%s", st.message);
+  g->cu = seer_cuda_api();
+  CU(g->cu->device_get(&g->dev, index), "cuDeviceGet");
+  CU(g->cu->primary_ctx_retain(&g->ctx, g->dev), "cuDevicePrimaryCtxRetain");
+  CU(g->cu->ctx_set_current(g->ctx), "cuCtxSetCurrent");
+  CU(g->cu->stream_create(&g->stream, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate");
+  for (const seer_cuda_fatbin *fb = seer_cuda_fatbins; fb->name; fb++) {
+    if (g->nmodules == (int)(sizeof g->modules / sizeof g->modules[0]))
+      return seer_errorf(err, SEER_ENOTSUP, "cuda: too many kernel modules");
+    cu_result rc = g->cu->module_load_data(&g->modules[g->nmodules], fb->data);
+    if (rc != CU_OK) return cu_fail(g, rc, "loading the kernels (cuModuleLoadData)", err);
+    g->nmodules++;
+  }
+  for (int k = 0; k < SEER_GPU_KERNEL_COUNT; k++) {
+    for (int i = 0; i < g->nmodules && !g->fns[k]; i++)
+      if (g->cu->module_get_function(&g->fns[k], g->modules[i], kernel_names[k]) != CU_OK)
+        g->fns[k] = NULL;
+    if (!g->fns[k])
+      return seer_errorf(err, SEER_EFORMAT, "cuda: kernel %s is missing from the embedded fatbin",
+                         kernel_names[k]);
+  }
+  open_cublaslt(g);
+  return 0;
+}
+
+/* Staging for copies: two buffers of $SEER_CUDA_STAGING_BYTES (tests make them small so that every
+ * copy is chunked; rounded down to 8 bytes so chunks hold whole elements), 4 MiB by default, enough
+ * to keep a transfer busy while the next chunk is filled. Pinned on a device; plain memory under
+ * the emulator, which runs the same chunked copies, and on a device that refuses pinned memory
+ * (the driver then stages each chunk itself). */
+static int open_staging(seer_gpu *g, seer_error *err) {
+  const char *s = getenv("SEER_CUDA_STAGING_BYTES");
+  long long want = s ? atoll(s) : 0;
+  g->stage_bytes = want >= 8 && want <= (1ll << 30) ? (size_t)want & ~(size_t)7 : (size_t)4 << 20;
+  for (int i = 0; i < 2 && !g->emulate; i++)
+    if (g->cu->mem_host_alloc(&g->stage[i], g->stage_bytes, 0) != CU_OK) g->stage[i] = NULL;
+  g->stage_pinned = g->stage[0] && g->stage[1];
+  for (int i = 0; i < 2 && !g->stage_pinned; i++) {
+    if (g->stage[i]) g->cu->mem_free_host(g->stage[i]);
+    g->stage[i] = malloc(g->stage_bytes);
+  }
+  if (!g->stage[0] || !g->stage[1])
+    return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory for the %zu-byte copy buffers",
+                       g->stage_bytes);
+  return 0;
+}
+
+int seer_gpu_open(int index, int emulate, seer_gpu **out, seer_error *err) {
+  *out = NULL;
+  int rc;
+  seer_gpu *g = calloc(1, sizeof *g);
+  if (!g) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+  g->emulate = emulate;
+  if (emulate) {
+    const char *s = getenv("SEER_CUDA_EMU_SEED");
+    g->emu_seed = s ? strtoull(s, NULL, 10) : 1;
+  } else if ((rc = open_device(g, index, err))) {
+    seer_gpu_close(g);
+    return rc;
+  }
+  if ((rc = open_staging(g, err))) {
+    seer_gpu_close(g);
+    return rc;
+  }
+  *out = g;
+  return 0;
+}
+
+void seer_gpu_close(seer_gpu *g) {
+  if (!g) return;
+  if (!g->emulate && g->cu && g->stream) g->cu->stream_synchronize(g->stream);
+  for (int i = 0; i < 2; i++) {
+    if (!g->stage_pinned)
+      free(g->stage[i]);
+    else if (g->stage[i])
+      g->cu->mem_free_host(g->stage[i]);
+  }
+  if (!g->emulate && g->cu) {
+    if (g->lt) g->lt->destroy(g->lt_handle);
+    if (g->lt_workspace) g->cu->mem_free(g->lt_workspace);
+    for (int i = 0; i < g->nmodules; i++)
+      g->cu->module_unload(g->modules[i]);
+    if (g->stream) g->cu->stream_destroy(g->stream);
+    if (g->ctx) g->cu->primary_ctx_release(g->dev);
+  }
+  free(g);
+}
+
+int seer_gpu_emulated(const seer_gpu *g) { return g->emulate; }
+
+int seer_gpu_alloc(seer_gpu *g, size_t bytes, uint64_t *ptr, seer_error *err) {
+  *ptr = 0;
+  if (!bytes) bytes = 16;
+  if (g->emulate) {
+    void *p = aligned_alloc(256, (bytes + 255) & ~(size_t)255);
+    if (!p)
+      return seer_errorf(err, SEER_ENOMEM, "cuda (emulated): out of memory for %zu bytes", bytes);
+    *ptr = (uint64_t)(uintptr_t)p;
+    return 0;
+  }
+  cu_ptr p = 0;
+  CU(g->cu->mem_alloc(&p, bytes), "cuMemAlloc (device memory)");
+  *ptr = p;
+  return 0;
+}
+
+void seer_gpu_free(seer_gpu *g, uint64_t ptr) {
+  if (!ptr) return;
+  if (g->emulate)
+    free((void *)(uintptr_t)ptr);
+  else
+    g->cu->mem_free(ptr);
+}
+
+/* The copies one chunk at a time: the driver's async copies on the stream, memcpy under the
+ * emulator. */
+static int htod(seer_gpu *g, uint64_t dst, const void *src, size_t n, seer_error *err) {
+  if (g->emulate) {
+    memcpy((void *)(uintptr_t)dst, src, n);
+    return 0;
+  }
+  CU(g->cu->memcpy_htod_async(dst, src, n, g->stream), "cuMemcpyHtoDAsync");
+  return 0;
+}
+static int dtoh(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error *err) {
+  if (g->emulate) {
+    memcpy(dst, (const void *)(uintptr_t)src, n);
+    return 0;
+  }
+  CU(g->cu->memcpy_dtoh_async(dst, src, n, g->stream), "cuMemcpyDtoHAsync");
+  return 0;
+}
+
+/* Chunk i goes through stage[i % 2]: it is filled while chunk i - 1 is in flight from the other
+ * buffer, and the wait before chunk i's copy also proves chunk i - 2 (same buffer) done. */
+int seer_gpu_upload_fill(seer_gpu *g, uint64_t dst, size_t n, seer_gpu_fill fill, void *ctx,
+                         seer_error *err) {
+  int rc = 0;
+  for (size_t off = 0, i = 0; off < n && !rc; off += g->stage_bytes, i++) {
+    size_t len = n - off < g->stage_bytes ? n - off : g->stage_bytes;
+    fill(ctx, g->stage[i & 1], off, len);
+    if (!(rc = seer_gpu_sync(g, err))) rc = htod(g, dst + off, g->stage[i & 1], len, err);
+    g->staged_chunks++;
+  }
+  /* The buffers are free for the next copy, and the caller may read dst's new values. */
+  return rc ? rc : seer_gpu_sync(g, err);
+}
+
+static void fill_copy(void *src, void *buf, size_t off, size_t len) {
+  memcpy(buf, (const char *)src + off, len);
+}
+
+int seer_gpu_upload(seer_gpu *g, uint64_t dst, const void *src, size_t n, seer_error *err) {
+  return seer_gpu_upload_fill(g, dst, n, fill_copy, (void *)src, err);
+}
+
+/* Chunk i lands in stage[i % 2]; it is copied out while chunk i + 1 is in flight. Waiting for the
+ * stream also waits for the kernels queued before: what the caller reads is their result. */
+int seer_gpu_download(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error *err) {
+  int rc = 0;
+  size_t prev_off = 0, prev_len = 0;
+  for (size_t off = 0, i = 0; !rc && (off < n || prev_len); off += g->stage_bytes, i++) {
+    size_t len = off < n ? (n - off < g->stage_bytes ? n - off : g->stage_bytes) : 0;
+    if (len) rc = dtoh(g, g->stage[i & 1], src + off, len, err);
+    if (!rc && len) g->staged_chunks++;
+    if (!rc && prev_len) memcpy((char *)dst + prev_off, g->stage[(i - 1) & 1], prev_len);
+    if (!rc) rc = seer_gpu_sync(g, err); /* chunk i is in its buffer */
+    prev_off = off;
+    prev_len = len;
+  }
+  return rc;
+}
+
+uint64_t seer_gpu_staged_chunks(const seer_gpu *g) { return g->staged_chunks; }
+
+int seer_gpu_copy(seer_gpu *g, uint64_t dst, uint64_t src, size_t n, seer_error *err) {
+  if (g->emulate) {
+    memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
+    return 0;
+  }
+  CU(g->cu->memcpy_dtod_async(dst, src, n, g->stream), "cuMemcpyDtoDAsync");
+  return 0;
+}
+
+int seer_gpu_zero(seer_gpu *g, uint64_t dst, size_t n, seer_error *err) {
+  if (g->emulate) {
+    memset((void *)(uintptr_t)dst, 0, n);
+    return 0;
+  }
+  CU(g->cu->memset_d32_async(dst, 0, n / 4, g->stream), "cuMemsetD32Async");
+  return 0;
+}
+
+int seer_gpu_sync(seer_gpu *g, seer_error *err) {
+  if (!g->emulate) CU(g->cu->stream_synchronize(g->stream), "cuStreamSynchronize");
+  return 0;
+}
+
+int seer_gpu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
+                    unsigned threads, size_t smem, const void *args, seer_error *err) {
+  if (g->emulate) {
+    char msg[512];
+    uint64_t seed = g->emu_seed + 0x9E3779B97F4A7C15ull * ++g->emu_launches;
+    if (seer_emu_launch(kernel_names[k], emu_entries[k], (seer_dim3){gx, gy, gz},
+                        (seer_dim3){threads, 1, 1}, smem, args, seed, msg, sizeof msg))
+      return seer_errorf(err, SEER_EINVAL, "%s", msg);
+    return 0;
+  }
+  g->launches++;
+  void *params[] = {(void *)args};
+  CU(g->cu->launch_kernel(g->fns[k], gx, gy, gz, threads, 1, 1, (unsigned)smem, g->stream, params,
+                          NULL),
+     kernel_names[k]);
+  return 0;
+}
+
+int seer_gpu_gemm_rows(const seer_gpu *g) { return g->lt ? g->lt_min_rows : 0; }
+
+/* y [rows][n] = x [rows][k] . w [n][k]^T, all f32, through cuBLASLt with f32 FMA (no TF32). In
+ * cuBLASLt's column-major terms: D (n x rows) = A^T (n x k) . B (k x rows), A = w as k x n. */
+int seer_gpu_gemm_f32(seer_gpu *g, uint64_t x, int64_t rows, int64_t k, uint64_t w, int64_t n,
+                      uint64_t y, seer_error *err) {
+  if (!g->lt) return seer_errorf(err, SEER_ENOTSUP, "cuda: cuBLASLt is not loaded");
+  const seer_lt_api *lt = g->lt;
+  void *op = NULL, *a = NULL, *b = NULL, *d = NULL, *pref = NULL;
+  int ta = SEER_LT_OP_T, tb = SEER_LT_OP_N, got = 0, st;
+  size_t ws = LT_WORKSPACE;
+  seer_lt_heuristic heur;
+  float one = 1.0f, zero = 0.0f;
+  const char *what = "cublasLtMatmulDescCreate";
+  if ((st = lt->desc_create(&op, SEER_LT_COMPUTE_32F, SEER_LT_R_32F))) goto out;
+  what = "cublasLtMatmulDescSetAttribute";
+  if ((st = lt->desc_set(op, SEER_LT_DESC_TRANSA, &ta, sizeof ta)) ||
+      (st = lt->desc_set(op, SEER_LT_DESC_TRANSB, &tb, sizeof tb)))
+    goto out;
+  what = "cublasLtMatrixLayoutCreate";
+  if ((st = lt->layout_create(&a, SEER_LT_R_32F, (uint64_t)k, (uint64_t)n, k)) ||
+      (st = lt->layout_create(&b, SEER_LT_R_32F, (uint64_t)k, (uint64_t)rows, k)) ||
+      (st = lt->layout_create(&d, SEER_LT_R_32F, (uint64_t)n, (uint64_t)rows, n)))
+    goto out;
+  what = "cublasLtMatmulAlgoGetHeuristic";
+  if ((st = lt->pref_create(&pref)) ||
+      (st = lt->pref_set(pref, SEER_LT_PREF_WORKSPACE, &ws, sizeof ws)) ||
+      (st = lt->heuristic(g->lt_handle, op, a, b, d, d, pref, 1, &heur, &got)))
+    goto out;
+  if (!got) {
+    st = -1;
+    goto out;
+  }
+  what = "cublasLtMatmul";
+  st = lt->matmul(g->lt_handle, op, &one, (const void *)(uintptr_t)w, a, (const void *)(uintptr_t)x,
+                  b, &zero, (void *)(uintptr_t)y, d, (void *)(uintptr_t)y, d, heur.algo,
+                  (void *)(uintptr_t)g->lt_workspace, LT_WORKSPACE, g->stream);
+out:
+  if (pref) lt->pref_destroy(pref);
+  if (d) lt->layout_destroy(d);
+  if (b) lt->layout_destroy(b);
+  if (a) lt->layout_destroy(a);
+  if (op) lt->desc_destroy(op);
+  return st ? seer_errorf(err, SEER_EIO, "cuda: %s failed (cuBLAS status %d)", what, st) : 0;
+}
+
+uint64_t seer_gpu_launches(const seer_gpu *g) { return g->emulate ? g->emu_launches : g->launches; }

@@ -1,0 +1,65 @@
+/* gpu.h: one opened GPU for the engine, either a real device through the driver table or the grid
+ * emulator (SEER_CUDA_EMULATE=1), behind the same calls. Device addresses are uint64_t; under the
+ * emulator they are host pointers. Kernels are named by the ids of kernels.h's list. */
+#ifndef SEER_CUDA_GPU_H
+#define SEER_CUDA_GPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/kernels.h"
+#include "seer/error.h"
+#include "seer/tensor.h"
+
+typedef enum seer_gpu_kernel {
+#define SEER_GPU_KERNEL_ID(name, threads) SEER_GPU_##name,
+  SEER_CUDA_KERNEL_LIST(SEER_GPU_KERNEL_ID)
+#undef SEER_GPU_KERNEL_ID
+      SEER_GPU_KERNEL_COUNT
+} seer_gpu_kernel;
+
+typedef struct seer_gpu seer_gpu;
+
+/* Opens GPU `index`; emulate runs the kernels on the CPU through the grid emulator instead.
+ * Without a usable driver, the error is the probe's one sentence (seer/cuda.h). */
+int seer_gpu_open(int index, int emulate, seer_gpu **out, seer_error *err);
+void seer_gpu_close(seer_gpu *g);
+int seer_gpu_emulated(const seer_gpu *g);
+
+int seer_gpu_alloc(seer_gpu *g, size_t bytes, uint64_t *ptr, seer_error *err);
+void seer_gpu_free(seer_gpu *g, uint64_t ptr);
+/* Host<->device copies, through the GPU's two pinned staging buffers in turns (gpu.c); both return
+ * when the copy is done. */
+int seer_gpu_upload(seer_gpu *g, uint64_t dst, const void *src, size_t n, seer_error *err);
+int seer_gpu_download(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error *err);
+/* An upload whose source is produced chunk by chunk straight into the staging buffer: fill(ctx,
+ * buf, off, len) writes bytes [off, off + len) of it into buf (len a multiple of 8 but for the
+ * last chunk): a conversion needs no copy of its own. */
+typedef void (*seer_gpu_fill)(void *ctx, void *buf, size_t off, size_t len);
+int seer_gpu_upload_fill(seer_gpu *g, uint64_t dst, size_t n, seer_gpu_fill fill, void *ctx,
+                         seer_error *err);
+/* Chunks copied through the staging buffers so far (tests: the staged path ran). */
+uint64_t seer_gpu_staged_chunks(const seer_gpu *g);
+int seer_gpu_copy(seer_gpu *g, uint64_t dst, uint64_t src, size_t n, seer_error *err);
+int seer_gpu_zero(seer_gpu *g, uint64_t dst, size_t n, seer_error *err); /* n multiple of 4 */
+/* Waits for the work queued so far (timing). */
+int seer_gpu_sync(seer_gpu *g, seer_error *err);
+/* Launches kernel k with its argument struct (copied at launch). Work is ordered on one stream;
+ * seer_gpu_download waits for it. */
+int seer_gpu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
+                    unsigned threads, size_t smem, const void *args, seer_error *err);
+
+/* Device storages of this GPU's memory (ctx: the seer_gpu; gpu_tensor.c): copies, freeing, in-place
+ * elementwise ops, mean and matmul, for hook views of a device model's activations. */
+const seer_storage_device_ops *seer_gpu_storage_ops(void);
+/* Kernels launched so far (tests: an op ran on the device). */
+uint64_t seer_gpu_launches(const seer_gpu *g);
+
+/* cuBLASLt GEMMs (runtime/cuda/cublaslt.h), on a real device when the library loaded: the least
+ * rows worth sending to it, or 0 when it is not there (the emulator never has it). */
+int seer_gpu_gemm_rows(const seer_gpu *g);
+/* y [rows][n] = x [rows][k] . w [n][k]^T, f32 in and out, f32 accumulation. */
+int seer_gpu_gemm_f32(seer_gpu *g, uint64_t x, int64_t rows, int64_t k, uint64_t w, int64_t n,
+                      uint64_t y, seer_error *err);
+
+#endif

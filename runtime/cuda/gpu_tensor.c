@@ -1,0 +1,93 @@
+/* gpu_tensor.c: device storages of a seer_gpu's memory (gpu.h: seer_gpu_storage_ops), what hooks on
+ * a device model get: copies through the GPU's staging, and the ops a steering or probing hook
+ * reaches for running where the activations are. In-place elementwise ops change the device copy;
+ * mean and matmul leave it there and bring back only their (small) result. */
+#include <stdlib.h>
+
+#include "gpu.h"
+
+static int storage_download(void *ctx, void *dst, uint64_t src, size_t n, seer_error *err) {
+  return seer_gpu_download(ctx, dst, src, n, err);
+}
+static int storage_upload(void *ctx, uint64_t dst, const void *src, size_t n, seer_error *err) {
+  return seer_gpu_upload(ctx, dst, src, n, err);
+}
+static void storage_release(void *ctx, uint64_t addr) { seer_gpu_free(ctx, addr); }
+
+/* Grid-stride kernels: enough blocks for n, at most 4096. */
+static unsigned stride_blocks(int64_t n) {
+  int64_t b = (n + SEER_ELT_THREADS - 1) / SEER_ELT_THREADS;
+  return (unsigned)(b < 1 ? 1 : b > 4096 ? 4096 : b);
+}
+
+/* The right operand goes up once (a steering vector: one row), the op runs where dst lives. */
+static int storage_binary(void *ctx, uint64_t dst, int64_t n, const float *y, int64_t ylen, int op,
+                          seer_error *err) {
+  seer_gpu *g = ctx;
+  uint64_t dy = 0;
+  int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)ylen, &dy, err);
+  if (!rc) rc = seer_gpu_upload(g, dy, y, sizeof(float) * (size_t)ylen, err);
+  struct seer_k_binary_rows_args a = {(float *)(uintptr_t)dst, (const float *)(uintptr_t)dy, n,
+                                      ylen, op};
+  if (!rc)
+    rc = seer_gpu_launch(g, SEER_GPU_seer_k_binary_rows, stride_blocks(n), 1, 1, SEER_ELT_THREADS,
+                         0, &a, err);
+  /* The launch reads dy: wait for it before the memory goes back. */
+  if (!rc) rc = seer_gpu_sync(g, err);
+  seer_gpu_free(g, dy);
+  return rc;
+}
+
+static int storage_mean(void *ctx, uint64_t src, int64_t outer, int64_t n, int64_t inner,
+                        float *out, seer_error *err) {
+  seer_gpu *g = ctx;
+  int64_t lanes = outer * inner;
+  uint64_t dout = 0;
+  int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)lanes, &dout, err);
+  struct seer_k_mean_lanes_args a = {(const float *)(uintptr_t)src, (float *)(uintptr_t)dout, outer,
+                                     n, inner};
+  if (!rc)
+    rc = seer_gpu_launch(g, SEER_GPU_seer_k_mean_lanes, stride_blocks(lanes), 1, 1,
+                         SEER_ELT_THREADS, 0, &a, err);
+  if (!rc) rc = seer_gpu_download(g, out, dout, sizeof(float) * (size_t)lanes, err);
+  seer_gpu_free(g, dout);
+  return rc;
+}
+
+/* x [m][k] . w [n][k]^T through the decode GEMV with f32 weights: w (a probe or a few directions)
+ * goes up, the product comes back. */
+static int storage_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const float *w, int64_t n,
+                          float *out, seer_error *err) {
+  seer_gpu *g = ctx;
+  if (m > 65535 || k > INT32_MAX || n > INT32_MAX) return 1; /* the GEMV's grid and int sizes */
+  uint64_t dw = 0, dy = 0;
+  int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)(n * k), &dw, err);
+  if (!rc) rc = seer_gpu_alloc(g, sizeof(float) * (size_t)(m * n), &dy, err);
+  if (!rc) rc = seer_gpu_upload(g, dw, w, sizeof(float) * (size_t)(n * k), err);
+  struct seer_k_gemv_args a = {(const void *)(uintptr_t)dw,
+                               (const float *)(uintptr_t)x,
+                               NULL,
+                               (float *)(uintptr_t)dy,
+                               (int)n,
+                               (int)k,
+                               (int)m,
+                               SEER_W_F32};
+  if (!rc)
+    rc = seer_gpu_launch(g, SEER_GPU_seer_k_gemv,
+                         (unsigned)((n + SEER_GEMV_THREADS / 32 - 1) / (SEER_GEMV_THREADS / 32)),
+                         (unsigned)m, 1, SEER_GEMV_THREADS, 0, &a, err);
+  if (!rc) rc = seer_gpu_download(g, out, dy, sizeof(float) * (size_t)(m * n), err);
+  seer_gpu_free(g, dy);
+  seer_gpu_free(g, dw);
+  return rc;
+}
+
+_Static_assert((int)SEER_OP_ADD == SEER_BIN_ADD && (int)SEER_OP_SUB == SEER_BIN_SUB &&
+                   (int)SEER_OP_MUL == SEER_BIN_MUL && (int)SEER_OP_DIV == SEER_BIN_DIV,
+               "seer_k_binary_rows takes seer_binop's codes");
+
+const seer_storage_device_ops *seer_gpu_storage_ops(void) {
+  static const seer_storage_device_ops ops = {storage_download, storage_upload, storage_release,
+                                              storage_binary,   storage_mean,   storage_matmul};
+  return &ops;
+}

@@ -1,0 +1,153 @@
+/* kernels.h: the argument struct of every kernel, shared by the kernels (device and emulated) and
+ * the host code that launches them. Each kernel takes its struct by value; pointers are device
+ * addresses on a GPU and host addresses under the emulator. Layouts are row-major. */
+#ifndef SEER_CUDA_KERNELS_H
+#define SEER_CUDA_KERNELS_H
+
+#include <stdint.h>
+
+/* y[r] = x[r] * rsqrt(mean(x[r]^2) + eps) * w; one block of SEER_NORM_THREADS per row.
+ * w already holds 1 + weight for Gemma's (1 + w) norms, as the CPU engine binds it. */
+#define SEER_NORM_THREADS 256
+struct seer_k_rmsnorm_args {
+  const float *x;
+  const float *w;
+  float *y;
+  int n; /* row length */
+  float eps;
+};
+
+/* Weight storage types the kernels read (the CPU engine's dtypes for weights kept as stored). */
+enum { SEER_W_F32 = 0, SEER_W_BF16 = 1, SEER_W_F16 = 2 };
+
+/* Decode GEMV: y[m][r] = sum_k W[r][k] * x[m][k] (+ bias[r]), W [N][K] in wtype, x and y f32, a
+ * few rows m. One warp per output row, 8 warps per block; grid (ceil(N/8), M). */
+#define SEER_GEMV_THREADS 256
+struct seer_k_gemv_args {
+  const void *w;
+  const float *x;
+  const float *bias; /* NULL: none */
+  float *y;
+  int n, k, m, wtype;
+};
+
+/* Skinny GEMM on tensor cores: y[m][n] = sum_k x[m][k] * w[n][k], x and w bf16, y f32. One warp per
+ * 16x8 tile of y, 4 warps per block along n; grid (ceil(N/32), ceil(M/16)). */
+#define SEER_MMA_THREADS 128
+struct seer_k_gemm_bf16_mma_args {
+  const uint16_t *x;
+  const uint16_t *w;
+  float *y;
+  int m, n, k;
+};
+
+/* Rotary embedding in HF's rotate_half layout, in place on x [rows][heads][head_dim]:
+ * pairs (i, i + head_dim/2) turn by pos[row] * inv_freq[i] (llama3 and linear scaling live in
+ * inv_freq, computed on the host as the CPU engine does). One block per row. */
+#define SEER_ROPE_THREADS 128
+struct seer_k_rope_args {
+  float *x;
+  const int64_t *pos;
+  const float *inv_freq;
+  int heads, head_dim;
+};
+
+/* Decode attention for one query token per batch row over the device KV cache:
+ * out[b][h] = softmax_j(softcap(q.k_j * scale)) . v_j over cache positions j in [lo, qi], where
+ * lo = max(pad[b], qi - window + 1 when window > 0). Cache layout [batch][kv_heads][cap][head_dim];
+ * position j sits in slot j % cap when ring (sliding layers), else in slot j.
+ * One block per (head, batch row); dynamic shared memory: (qi + 1 - lo) floats for the scores. */
+#define SEER_ATTN_THREADS 128
+struct seer_k_attn_decode_args {
+  const float *q;     /* [batch][heads][head_dim], rows row_stride apart */
+  const float *k;     /* cache */
+  const float *v;     /* cache */
+  float *out;         /* [batch][heads][head_dim], rows row_stride apart */
+  int64_t row_stride; /* floats from one batch row's q (and out) to the next */
+  const int64_t *pad; /* [batch]: first real position of each row (left padding) */
+  int64_t qi;         /* the query's position; the cache holds positions up to qi */
+  int64_t cap;
+  int ring;
+  int64_t window; /* 0: full attention */
+  int heads, kv_heads, head_dim;
+  float scale, softcap;
+};
+
+/* Elementwise kernels, grid-stride over n with SEER_ELT_THREADS per block. */
+#define SEER_ELT_THREADS 256
+/* out[i] = act(gate[i]) * up[i], act SiLU or GELU (tanh approximation, or exact erf). */
+enum { SEER_ACT_SILU = 0, SEER_ACT_GELU_TANH = 1, SEER_ACT_GELU = 2 };
+struct seer_k_act_mul_args {
+  const float *gate;
+  const float *up;
+  float *out;
+  int64_t n;
+  int act;
+};
+/* x[i] += y[i] */
+struct seer_k_add_args {
+  float *x;
+  const float *y;
+  int64_t n;
+};
+/* x[i] = x[i] op y[i % ylen] (op: seer_binop's order, add sub mul div): in-place ops on device
+ * tensors with a same-shaped or row-broadcast right operand (a steering vector). */
+enum { SEER_BIN_ADD = 0, SEER_BIN_SUB = 1, SEER_BIN_MUL = 2, SEER_BIN_DIV = 3 };
+struct seer_k_binary_rows_args {
+  float *x;
+  const float *y;
+  int64_t n, ylen;
+  int op;
+};
+/* out[o][i] = mean over j of x[o][j][i], x a contiguous f32 [outer][n][inner] (a hook tensor's mean
+ * along one dim), summed in double in order as the CPU does; grid-stride over the outer * inner
+ * lanes. */
+struct seer_k_mean_lanes_args {
+  const float *x;
+  float *out;
+  int64_t outer, n, inner;
+};
+/* x[i] = tanh(x[i] / cap) * cap */
+struct seer_k_softcap_args {
+  float *x;
+  int64_t n;
+  float cap;
+};
+/* out[r][i] = table[tok[r]][i] * scale, table [vocab][h] in wtype; one block per row r. */
+struct seer_k_embed_args {
+  const void *table;
+  const int32_t *tok;
+  float *out;
+  int h, wtype;
+  float scale;
+};
+
+/* Writes one token's keys and values per batch row into the cache at position qi (slot qi % cap
+ * when ring). k, v [batch][kv_heads][head_dim], rows row_stride floats apart; one block per row. */
+struct seer_k_kv_store_args {
+  const float *k;
+  const float *v;
+  int64_t row_stride;
+  float *kc;
+  float *vc;
+  int64_t qi, cap;
+  int ring, kv_heads, head_dim;
+};
+
+/* X(name, threads per block): every kernel, for the loaders (cuModuleGetFunction by name, and the
+ * emulator's entry table). */
+#define SEER_CUDA_KERNEL_LIST(X)                                                                   \
+  X(seer_k_rmsnorm, SEER_NORM_THREADS)                                                             \
+  X(seer_k_gemv, SEER_GEMV_THREADS)                                                                \
+  X(seer_k_gemm_bf16_mma, SEER_MMA_THREADS)                                                        \
+  X(seer_k_rope, SEER_ROPE_THREADS)                                                                \
+  X(seer_k_attn_decode, SEER_ATTN_THREADS)                                                         \
+  X(seer_k_kv_store, SEER_ATTN_THREADS)                                                            \
+  X(seer_k_act_mul, SEER_ELT_THREADS)                                                              \
+  X(seer_k_add, SEER_ELT_THREADS)                                                                  \
+  X(seer_k_softcap, SEER_ELT_THREADS)                                                              \
+  X(seer_k_binary_rows, SEER_ELT_THREADS)                                                          \
+  X(seer_k_embed, SEER_ELT_THREADS)                                                                \
+  X(seer_k_mean_lanes, SEER_ELT_THREADS)
+
+#endif

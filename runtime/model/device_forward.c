@@ -1,0 +1,636 @@
+/* device_forward.c: the decoder forward pass on a CUDA device (or on the grid emulator, which runs
+ * the same kernels on the CPU: $SEER_CUDA_EMULATE=1, how CI checks this file against the fixtures).
+ * Same semantics as forward.c: left-padded batches, positions from each row's first real token,
+ * sliding windows, softcaps, q/k norms, Gemma's scaled embeddings and sandwich norms, biases,
+ * hooks, hidden states and logits; the KV cache lives on the device. Layer by layer over all rows
+ * ([B][T], as forward.c lays them out), with attention advancing one position at a time over the
+ * cache. Hooks get views of device storages (seer_storage_new_device): reading them downloads to a
+ * host shadow, writing marks it dirty and it goes back before the next kernel. Not built yet:
+ * "attn.weights" hooks (the kernels keep no softmax weights), GEMM prefill (cuBLASLt), CUDA
+ * graphs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../cuda/gpu.h"
+#include "device_engine.h"
+#include "forward_common.h"
+#include "seer/interrupt.h"
+
+typedef struct dev_w {
+  uint64_t p;
+  int wtype;
+} dev_w;
+
+typedef struct dev_layer {
+  dev_w q, k, v, o, gate, up, down;
+  uint64_t q_b, k_b, v_b, o_b, in_norm, attn_post_norm, ff_pre_norm, ff_post_norm, q_norm, k_norm,
+      inv_freq;
+} dev_layer;
+
+struct seer_model_dev {
+  seer_gpu *g;
+  int wdtype; /* the weights' dtype on the device; -1: each as stored */
+  dev_w embed, lm_head;
+  uint64_t final_norm;
+  dev_layer *layers;
+  uint64_t *owned; /* every allocation, freed at detach */
+  size_t nowned, capowned;
+};
+
+struct seer_kv_dev {
+  seer_gpu *g;
+  int nlayers;
+  int64_t *cap;
+  uint64_t *k, *v;
+};
+
+/* ---- upload ---- */
+
+static int own(struct seer_model_dev *d, uint64_t p, seer_error *err) {
+  if (d->nowned == d->capowned) {
+    size_t n = d->capowned ? d->capowned * 2 : 64;
+    uint64_t *o = realloc(d->owned, n * sizeof *o);
+    if (!o) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+    d->owned = o, d->capowned = n;
+  }
+  d->owned[d->nowned++] = p;
+  return 0;
+}
+
+static int upload(struct seer_model_dev *d, const void *src, size_t bytes, uint64_t *out,
+                  seer_error *err) {
+  *out = 0;
+  if (!src) return 0;
+  int rc = seer_gpu_alloc(d->g, bytes, out, err);
+  if (!rc && (rc = own(d, *out, err))) seer_gpu_free(d->g, *out), *out = 0;
+  if (!rc) rc = seer_gpu_upload(d->g, *out, src, bytes, err);
+  return rc;
+}
+
+static int wtype_of(seer_dtype t) {
+  return t == SEER_DTYPE_BF16 ? SEER_W_BF16 : t == SEER_DTYPE_F16 ? SEER_W_F16 : SEER_W_F32;
+}
+
+/* Converts n weights from one float dtype to another (through f32, rounding to nearest even). */
+static void convert(const void *src, seer_dtype from, void *dst, seer_dtype to, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    float v = from == SEER_DTYPE_F32    ? ((const float *)src)[i]
+              : from == SEER_DTYPE_BF16 ? seer_bf16_to_f32(((const uint16_t *)src)[i])
+                                        : seer_f16_to_f32(((const uint16_t *)src)[i]);
+    if (to == SEER_DTYPE_F32)
+      ((float *)dst)[i] = v;
+    else
+      ((uint16_t *)dst)[i] = to == SEER_DTYPE_BF16 ? seer_f32_to_bf16(v) : seer_f32_to_f16(v);
+  }
+}
+
+/* Weights the device stores in another dtype are converted chunk by chunk straight into the GPU's
+ * staging buffers (seer_gpu_upload_fill), so the host never holds a converted copy. */
+struct convert_src {
+  const void *data;
+  seer_dtype from, to;
+};
+static void fill_converted(void *ctx, void *buf, size_t off, size_t len) {
+  const struct convert_src *c = ctx;
+  size_t es = seer_dtype_size(c->to);
+  convert((const char *)c->data + off / es * seer_dtype_size(c->from), c->from, buf, c->to,
+          len / es);
+}
+
+static int upload_w(struct seer_model_dev *d, const model_w *w, dev_w *out, seer_error *err) {
+  size_t n = (size_t)(w->rows * w->cols);
+  seer_dtype to = d->wdtype < 0 ? w->dtype : (seer_dtype)d->wdtype;
+  out->wtype = wtype_of(to);
+  if (to == w->dtype) return upload(d, w->data, n * seer_dtype_size(w->dtype), &out->p, err);
+  size_t es = seer_dtype_size(to);
+  int rc = seer_gpu_alloc(d->g, n * es, &out->p, err);
+  if (!rc && (rc = own(d, out->p, err))) seer_gpu_free(d->g, out->p), out->p = 0;
+  struct convert_src c = {w->data, w->dtype, to};
+  if (!rc) rc = seer_gpu_upload_fill(d->g, out->p, n * es, fill_converted, &c, err);
+  return rc;
+}
+
+static int upload_vec(struct seer_model_dev *d, const float *v, int64_t n, uint64_t *out,
+                      seer_error *err) {
+  return upload(d, v, sizeof(float) * (size_t)n, out, err);
+}
+
+int seer_device_attach(seer_model *m, int index, int wdtype, seer_error *err) {
+  const char *e = getenv("SEER_CUDA_EMULATE");
+  int emulate = e && !strcmp(e, "1");
+  struct seer_model_dev *d = calloc(1, sizeof *d);
+  if (!d) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+  m->dev = d;
+  d->wdtype = wdtype;
+  int rc = seer_gpu_open(index, emulate, &d->g, err);
+  if (rc) {
+    if (err) {
+      char why[sizeof err->msg];
+      snprintf(why, sizeof why, "%s", err->msg);
+      seer_errorf(err, rc, "device = \"cuda\": %s", why);
+    }
+    goto fail;
+  }
+  const model_cfg *c = &m->cfg;
+  const seer_model_info *in = &c->info;
+  int64_t hd = in->head_dim, H = in->hidden_size;
+  if (!(d->layers = calloc((size_t)in->num_layers, sizeof *d->layers))) {
+    rc = seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+    goto fail;
+  }
+  if ((rc = upload_w(d, &m->embed, &d->embed, err))) goto fail;
+  if (m->lm_head.data == m->embed.data)
+    d->lm_head = d->embed;
+  else if ((rc = upload_w(d, &m->lm_head, &d->lm_head, err)))
+    goto fail;
+  if ((rc = upload_vec(d, m->final_norm, H, &d->final_norm, err))) goto fail;
+  for (int i = 0; i < in->num_layers; i++) {
+    const layer_w *L = &m->layers[i];
+    dev_layer *D = &d->layers[i];
+    int64_t qd = (int64_t)in->num_heads * hd, kvd = (int64_t)in->num_kv_heads * hd;
+    if ((rc = upload_w(d, &L->q, &D->q, err)) || (rc = upload_w(d, &L->k, &D->k, err)) ||
+        (rc = upload_w(d, &L->v, &D->v, err)) || (rc = upload_w(d, &L->o, &D->o, err)) ||
+        (rc = upload_w(d, &L->gate, &D->gate, err)) || (rc = upload_w(d, &L->up, &D->up, err)) ||
+        (rc = upload_w(d, &L->down, &D->down, err)) ||
+        (rc = upload_vec(d, L->q_b, qd, &D->q_b, err)) ||
+        (rc = upload_vec(d, L->k_b, kvd, &D->k_b, err)) ||
+        (rc = upload_vec(d, L->v_b, kvd, &D->v_b, err)) ||
+        (rc = upload_vec(d, L->o_b, H, &D->o_b, err)) ||
+        (rc = upload_vec(d, L->in_norm, H, &D->in_norm, err)) ||
+        (rc = upload_vec(d, L->attn_post_norm, H, &D->attn_post_norm, err)) ||
+        (rc = upload_vec(d, L->ff_pre_norm, H, &D->ff_pre_norm, err)) ||
+        (rc = upload_vec(d, L->ff_post_norm, H, &D->ff_post_norm, err)) ||
+        (rc = upload_vec(d, L->q_norm, hd, &D->q_norm, err)) ||
+        (rc = upload_vec(d, L->k_norm, hd, &D->k_norm, err)) ||
+        (rc = upload_vec(d, L->inv_freq, hd / 2, &D->inv_freq, err)))
+      goto fail;
+  }
+  return 0;
+fail:
+  seer_device_detach(m);
+  return rc;
+}
+
+void seer_device_detach(seer_model *m) {
+  struct seer_model_dev *d = m->dev;
+  if (!d) return;
+  for (size_t i = 0; i < d->nowned; i++)
+    seer_gpu_free(d->g, d->owned[i]);
+  free(d->owned);
+  free(d->layers);
+  seer_gpu_close(d->g);
+  free(d);
+  m->dev = NULL;
+}
+
+/* ---- the KV cache on the device ---- */
+
+static void kv_free(struct seer_kv_dev *kv) {
+  if (!kv) return;
+  for (int i = 0; i < kv->nlayers; i++) {
+    seer_gpu_free(kv->g, kv->k[i]);
+    seer_gpu_free(kv->g, kv->v[i]);
+  }
+  free(kv->cap), free(kv->k), free(kv->v), free(kv);
+}
+
+void seer_device_kv_free(seer_kv_cache *c) {
+  kv_free(c->dev);
+  c->dev = NULL;
+}
+
+/* Makes room for positions [0, len): sliding layers keep a ring of their window, the others grow
+ * (by doubling; entries are copied per row and head since the slot count is the inner stride). */
+static int kv_reserve(seer_model *m, struct seer_kv_dev *kv, int64_t B, int64_t len,
+                      seer_error *err) {
+  const seer_model_info *in = &m->cfg.info;
+  int64_t hd = in->head_dim, nkv = in->num_kv_heads, W = in->sliding_window;
+  for (int l = 0; l < kv->nlayers; l++) {
+    int ring = m->layers[l].sliding && W > 0;
+    int64_t want = ring ? W : len, old = kv->cap[l];
+    if (old >= want) continue;
+    int64_t cap = ring ? W : (want > 2 * old ? want : 2 * old);
+    uint64_t nk = 0, nv = 0;
+    size_t bytes = sizeof(float) * (size_t)(B * nkv * cap * hd);
+    int rc = seer_gpu_alloc(kv->g, bytes, &nk, err);
+    if (!rc) rc = seer_gpu_alloc(kv->g, bytes, &nv, err);
+    if (!rc) rc = seer_gpu_zero(kv->g, nk, bytes, err);
+    if (!rc) rc = seer_gpu_zero(kv->g, nv, bytes, err);
+    for (int64_t r = 0; !rc && old && r < B * nkv; r++) {
+      size_t chunk = sizeof(float) * (size_t)(old * hd);
+      rc = seer_gpu_copy(kv->g, nk + (uint64_t)r * cap * hd * 4, kv->k[l] + (uint64_t)r * chunk,
+                         chunk, err);
+      if (!rc)
+        rc = seer_gpu_copy(kv->g, nv + (uint64_t)r * cap * hd * 4, kv->v[l] + (uint64_t)r * chunk,
+                           chunk, err);
+    }
+    if (rc) {
+      seer_gpu_free(kv->g, nk), seer_gpu_free(kv->g, nv);
+      return rc;
+    }
+    seer_gpu_free(kv->g, kv->k[l]), seer_gpu_free(kv->g, kv->v[l]);
+    kv->k[l] = nk, kv->v[l] = nv, kv->cap[l] = cap;
+  }
+  return 0;
+}
+
+static struct seer_kv_dev *kv_new(seer_model *m, seer_error *err) {
+  struct seer_kv_dev *kv = calloc(1, sizeof *kv);
+  int L = m->cfg.info.num_layers;
+  if (kv) {
+    kv->g = m->dev->g;
+    kv->nlayers = L;
+    kv->cap = calloc((size_t)L, sizeof *kv->cap);
+    kv->k = calloc((size_t)L, sizeof *kv->k);
+    kv->v = calloc((size_t)L, sizeof *kv->v);
+  }
+  if (!kv || !kv->cap || !kv->k || !kv->v) {
+    kv_free(kv);
+    seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+    return NULL;
+  }
+  return kv;
+}
+
+/* ---- the forward pass ---- */
+
+/* Device buffers of one call; rows are [B][T] (R = B*T), as in forward.c. */
+typedef struct dev_fwd {
+  seer_model *m;
+  seer_gpu *g;
+  int64_t B, T, R;
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, tok, pos, pad;
+  seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
+  seer_hook_site site;
+  seer_error *err;
+} dev_fwd;
+
+static unsigned blocks(int64_t n, int per) {
+  int64_t b = (n + per - 1) / per;
+  return (unsigned)(b < 1 ? 1 : b > 4096 ? 4096 : b);
+}
+
+#define F32(p) ((float *)(uintptr_t)(p))
+
+static int k_rmsnorm(dev_fwd *f, uint64_t x, uint64_t w, int64_t rows, int n, uint64_t y) {
+  struct seer_k_rmsnorm_args a = {F32(x), F32(w), F32(y), n, (float)f->m->cfg.eps};
+  return seer_gpu_launch(f->g, SEER_GPU_seer_k_rmsnorm, (unsigned)rows, 1, 1, SEER_NORM_THREADS, 0,
+                         &a, f->err);
+}
+
+static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const model_w *mw,
+                    uint64_t bias, uint64_t y) {
+  /* Prefill-sized f32 GEMMs go to cuBLASLt when it is there. bf16/f16 weights stay on the GEMV:
+   * cuBLASLt wants both operands in one type, and rounding activations to bf16 would change the
+   * engine's numerics. */
+  int lt_rows = seer_gpu_gemm_rows(f->g);
+  if (lt_rows && rows >= lt_rows && w->wtype == SEER_W_F32 && !bias)
+    return seer_gpu_gemm_f32(f->g, x, rows, mw->cols, w->p, mw->rows, y, f->err);
+  struct seer_k_gemv_args a = {(const void *)(uintptr_t)w->p,
+                               F32(x),
+                               F32(bias),
+                               F32(y),
+                               (int)mw->rows,
+                               (int)mw->cols,
+                               (int)rows,
+                               w->wtype};
+  return seer_gpu_launch(f->g, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32),
+                         (unsigned)rows, 1, SEER_GEMV_THREADS, 0, &a, f->err);
+}
+
+static int k_add(dev_fwd *f, uint64_t x, uint64_t y, int64_t n) {
+  struct seer_k_add_args a = {F32(x), F32(y), n};
+  return seer_gpu_launch(f->g, SEER_GPU_seer_k_add, blocks(n, SEER_ELT_THREADS), 1, 1,
+                         SEER_ELT_THREADS, 0, &a, f->err);
+}
+
+static int k_rope(dev_fwd *f, uint64_t x, int heads, uint64_t inv_freq) {
+  struct seer_k_rope_args a = {F32(x), (const int64_t *)(uintptr_t)f->pos, F32(inv_freq), heads,
+                               f->m->cfg.info.head_dim};
+  return seer_gpu_launch(f->g, SEER_GPU_seer_k_rope, (unsigned)f->R, 1, 1, SEER_ROPE_THREADS, 0, &a,
+                         f->err);
+}
+
+/* ---- hooks on device storages ---- */
+
+/* A device buffer of n floats; with hooks, owned by a device storage they can view. */
+static int dev_buffer(dev_fwd *f, int64_t n, uint64_t *p, seer_storage **st) {
+  int rc = seer_gpu_alloc(f->g, sizeof(float) * (size_t)n, p, f->err);
+  if (rc || !st) return rc;
+  *st = seer_storage_new_device(SEER_DEVICE_CUDA, *p, sizeof(float) * (size_t)n,
+                                seer_gpu_storage_ops(), f->g, f->err);
+  if (!*st) {
+    seer_gpu_free(f->g, *p);
+    *p = 0;
+    return f->err ? f->err->code : SEER_ENOMEM;
+  }
+  return 0;
+}
+
+/* Runs the hooks at p on st. Kernels changed every device storage since the last host access, so
+ * all are stale (a hook may read a view kept from another point); host writes go back after. */
+static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd,
+                     const int64_t *shape) {
+  if (!st || !seer_hooks_any(&f->site, p)) return 0;
+  seer_storage *all[] = {f->sx, f->so, f->satt};
+  for (int i = 0; i < 3; i++)
+    seer_storage_device_invalidate(all[i]);
+  int rc = seer_hooks_run(&f->site, p, st, nd, shape, 1);
+  for (int i = 0; i < 3; i++) {
+    int src = seer_storage_device_sync(all[i], f->err);
+    if (!rc) rc = src;
+  }
+  return rc;
+}
+
+static int residual_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st) {
+  int64_t shape[3] = {f->B, f->T, f->m->cfg.info.hidden_size};
+  return dev_hooks(f, p, st, 3, shape);
+}
+
+/* Names the first hook the device engine cannot serve, before any work. */
+static int check_hooks(seer_model *m, const seer_forward_opts *opts, seer_error *err) {
+  size_t n = m->num_hooks + (opts ? opts->num_hooks : 0);
+  for (size_t i = 0; i < n; i++) {
+    const seer_hook *h = i < m->num_hooks ? &m->hooks[i].hook : &opts->hooks[i - m->num_hooks];
+    if (h->point.kind == SEER_HOOK_ATTN_WEIGHTS)
+      return seer_errorf(err, SEER_ENOTSUP,
+                         "forward: a hook at layers.%d.attn.weights needs the attention weights, "
+                         "which the device = \"cuda\" engine does not keep; use device = \"cpu\" "
+                         "for attention-weight hooks",
+                         h->point.layer);
+  }
+  return 0;
+}
+
+/* Attention scores sit in shared memory; 48 KiB is what every sm_80+ launch gets without opting in.
+ */
+#define ATTN_MAX_KEYS (48 * 1024 / 4)
+
+/* Stores each position's keys and values in the cache and attends from it, one position at a time
+ * so a ring (sliding) layer never overwrites a key an earlier query of the chunk still needs. */
+static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
+  seer_model *m = f->m;
+  const model_cfg *c = &m->cfg;
+  const layer_w *L = &m->layers[li];
+  int nh = c->info.num_heads, nkv = c->info.num_kv_heads, hd = c->info.head_dim;
+  int64_t qd = (int64_t)nh * hd, kvd = (int64_t)nkv * hd, T = f->T;
+  int64_t W = c->info.sliding_window, cap = kv->cap[li];
+  int ring = L->sliding && W > 0;
+  for (int64_t t = 0; t < T; t++) {
+    int64_t qi = start + t;
+    struct seer_k_kv_store_args st = {F32(f->k + (uint64_t)(t * kvd) * 4),
+                                      F32(f->v + (uint64_t)(t * kvd) * 4),
+                                      T * kvd,
+                                      F32(kv->k[li]),
+                                      F32(kv->v[li]),
+                                      qi,
+                                      cap,
+                                      ring,
+                                      nkv,
+                                      hd};
+    int rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_kv_store, (unsigned)f->B, 1, 1,
+                             SEER_ATTN_THREADS, 0, &st, f->err);
+    if (rc) return rc;
+    int64_t window = L->sliding ? W : 0, keys = qi + 1;
+    if (window > 0 && window < keys) keys = window;
+    if (keys > ATTN_MAX_KEYS)
+      return seer_errorf(f->err, SEER_ENOTSUP,
+                         "cuda: attention over %lld positions needs the chunked kernel, not built "
+                         "yet (at most %d)",
+                         (long long)keys, ATTN_MAX_KEYS);
+    struct seer_k_attn_decode_args at = {F32(f->q + (uint64_t)(t * qd) * 4),
+                                         F32(kv->k[li]),
+                                         F32(kv->v[li]),
+                                         F32(f->att + (uint64_t)(t * qd) * 4),
+                                         T * qd,
+                                         (const int64_t *)(uintptr_t)f->pad,
+                                         qi,
+                                         cap,
+                                         ring,
+                                         window,
+                                         nh,
+                                         nkv,
+                                         hd,
+                                         (float)c->attn_scale,
+                                         (float)c->attn_softcap};
+    if ((rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_attn_decode, (unsigned)nh, (unsigned)f->B, 1,
+                              SEER_ATTN_THREADS, sizeof(float) * (size_t)keys, &at, f->err)))
+      return rc;
+  }
+  return 0;
+}
+
+static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
+  if (seer_interrupt_pending())
+    return seer_errorf(f->err, SEER_ECANCELED, "forward interrupted before layer %d", li);
+  seer_model *m = f->m;
+  const model_cfg *c = &m->cfg;
+  const layer_w *L = &m->layers[li];
+  const dev_layer *D = &m->dev->layers[li];
+  int64_t R = f->R, H = c->info.hidden_size, I = c->info.intermediate_size;
+  int nh = c->info.num_heads, nkv = c->info.num_kv_heads, hd = c->info.head_dim;
+  int rc;
+  if ((rc = k_rmsnorm(f, f->x, D->in_norm, R, (int)H, f->xn)) ||
+      (rc = k_linear(f, f->xn, R, &D->q, &L->q, D->q_b, f->q)) ||
+      (rc = k_linear(f, f->xn, R, &D->k, &L->k, D->k_b, f->k)) ||
+      (rc = k_linear(f, f->xn, R, &D->v, &L->v, D->v_b, f->v)))
+    return rc;
+  if (c->qk_norm && ((rc = k_rmsnorm(f, f->q, D->q_norm, R * nh, hd, f->q)) ||
+                     (rc = k_rmsnorm(f, f->k, D->k_norm, R * nkv, hd, f->k))))
+    return rc;
+  if ((rc = k_rope(f, f->q, nh, D->inv_freq)) || (rc = k_rope(f, f->k, nkv, D->inv_freq)) ||
+      (rc = attend(f, li, kv, start)))
+    return rc;
+  int64_t zshape[3] = {f->B, f->T, (int64_t)nh * hd};
+  if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape)) ||
+      (rc = k_linear(f, f->att, R, &D->o, &L->o, D->o_b, f->o)))
+    return rc;
+  if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->attn_post_norm, R, (int)H, f->o))) return rc;
+  if ((rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_ATTN, li}, f->so)) ||
+      (rc = k_add(f, f->x, f->o, R * H)) ||
+      (rc = k_rmsnorm(f, f->x, D->ff_pre_norm, R, (int)H, f->xn)) ||
+      (rc = k_linear(f, f->xn, R, &D->gate, &L->gate, 0, f->gt)) ||
+      (rc = k_linear(f, f->xn, R, &D->up, &L->up, 0, f->up)))
+    return rc;
+  int act = c->act == ACT_SILU        ? SEER_ACT_SILU
+            : c->act == ACT_GELU_TANH ? SEER_ACT_GELU_TANH
+                                      : SEER_ACT_GELU;
+  struct seer_k_act_mul_args am = {F32(f->gt), F32(f->up), F32(f->gt), R * I, act};
+  if ((rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_act_mul, blocks(R * I, SEER_ELT_THREADS), 1, 1,
+                            SEER_ELT_THREADS, 0, &am, f->err)) ||
+      (rc = k_linear(f, f->gt, R, &D->down, &L->down, 0, f->o)))
+    return rc;
+  if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->ff_post_norm, R, (int)H, f->o))) return rc;
+  if ((rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_MLP, li}, f->so))) return rc;
+  return k_add(f, f->x, f->o, R * H);
+}
+
+int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
+                        const int32_t *const *ids, const size_t *lens,
+                        const seer_forward_opts *opts, seer_forward_out *out, seer_error *err) {
+  memset(out, 0, sizeof *out);
+  const model_cfg *c = &m->cfg;
+  const seer_model_info *in = &c->info;
+  int64_t V = in->vocab_size, H = in->hidden_size, I = in->intermediate_size;
+  int64_t L = in->num_layers, hd = in->head_dim;
+  int64_t qd = (int64_t)in->num_heads * hd, kvd = (int64_t)in->num_kv_heads * hd;
+  int batched = opts && opts->batched;
+  if (m->lora)
+    return seer_errorf(err, SEER_ENOTSUP,
+                       "forward: LoRA adapters are not supported on a device = \"cuda\" model "
+                       "yet; use device = \"cpu\" to run with adapters");
+  int rc = check_hooks(m, opts, err);
+  if (rc) return rc;
+  seer_fwd_rows rows;
+  if ((rc = seer_fwd_rows_init(m, cache, batch, ids, lens, opts, &rows, err))) return rc;
+  int64_t B = rows.B, T = rows.T, start = rows.start, R = B * T;
+  seer_gpu *g = m->dev->g;
+  dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .err = err};
+  f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
+  int hooked = m->num_hooks || (opts && opts->num_hooks);
+  seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
+  int last = mode == SEER_LOGITS_LAST;
+  /* Every device buffer of the call, so that each exit frees them all (x, o and att belong to
+   * their storages when hooks are registered). */
+  struct {
+    uint64_t *p;
+    int64_t n;
+    seer_storage **st;
+  } bufs[] = {{&f.x, R * H, hooked ? &f.sx : NULL},
+              {&f.xn, R * H, NULL},
+              {&f.q, R * qd, NULL},
+              {&f.k, R * kvd, NULL},
+              {&f.v, R * kvd, NULL},
+              {&f.att, R * qd, hooked ? &f.satt : NULL},
+              {&f.o, R * H, hooked ? &f.so : NULL},
+              {&f.gt, R * I, NULL},
+              {&f.up, R * I, NULL},
+              {&f.lg, (last ? B : R) * V, NULL},
+              {&f.tok, R, NULL},
+              {&f.pos, 2 * R, NULL},
+              {&f.pad, 2 * B, NULL}};
+  seer_tensor *hs = NULL, *logits = NULL;
+  struct seer_kv_dev *kv = cache ? cache->dev : NULL, *tmp_kv = NULL;
+  int32_t *tok = malloc(sizeof(int32_t) * (size_t)R);
+  if (!tok) {
+    rc = seer_errorf(err, SEER_ENOMEM, "forward: out of memory");
+    goto done;
+  }
+  if (R > 65535) { /* the GEMV's grid.y */
+    rc = seer_errorf(err, SEER_ENOTSUP,
+                     "cuda: %lld rows (batch x tokens) in one call; at most 65535 until the GEMM "
+                     "prefill is built",
+                     (long long)R);
+    goto done;
+  }
+  /* Padding slots embed token 0 and are masked out of attention. */
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t t = 0; t < T; t++) {
+      int64_t at = t - (T - (int64_t)lens[b]);
+      tok[b * T + t] = at >= 0 ? ids[b][at] : 0;
+    }
+  if (!kv && !(kv = tmp_kv = kv_new(m, err))) {
+    rc = err ? err->code : SEER_ENOMEM;
+    goto done;
+  }
+  if (cache && !cache->dev) cache->dev = kv;
+  if ((rc = kv_reserve(m, kv, B, start + T, err))) goto done;
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+    if ((rc = dev_buffer(&f, bufs[i].n, bufs[i].p, bufs[i].st))) goto done;
+  if ((rc = seer_gpu_upload(g, f.tok, tok, sizeof(int32_t) * (size_t)R, err)) ||
+      (rc = seer_gpu_upload(g, f.pos, rows.pos, sizeof(int64_t) * (size_t)R, err)) ||
+      (rc = seer_gpu_upload(g, f.pad, rows.pad, sizeof(int64_t) * (size_t)B, err)))
+    goto done;
+  if (opts && opts->hidden_states) {
+    int64_t shp4[4] = {L + 1, B, T, H}, shp3[3] = {L + 1, T, H};
+    hs = batched ? seer_tensor_new(SEER_DTYPE_F32, 4, shp4, err)
+                 : seer_tensor_new(SEER_DTYPE_F32, 3, shp3, err);
+    if (!hs) {
+      rc = err ? err->code : SEER_ENOMEM;
+      goto done;
+    }
+  }
+  if (mode != SEER_LOGITS_NONE) {
+    int64_t shp[3] = {B, last ? 1 : T, V};
+    int64_t nd = 3, *sp = shp;
+    if (last) shp[1] = V, nd = 2;
+    if (!batched) sp = shp + 1, nd--;
+    if (!(logits = seer_tensor_new(SEER_DTYPE_F32, (int)nd, sp, err))) {
+      rc = err ? err->code : SEER_ENOMEM;
+      goto done;
+    }
+  }
+  float *hsd = hs ? seer_tensor_data(hs) : NULL;
+  size_t step = sizeof(float) * (size_t)(R * H); /* one hidden-state entry, [B][T][H] like x */
+  struct seer_k_embed_args ea = {(const void *)(uintptr_t)m->dev->embed.p,
+                                 (const int32_t *)(uintptr_t)f.tok,
+                                 F32(f.x),
+                                 (int)H,
+                                 m->dev->embed.wtype,
+                                 (float)c->embed_scale};
+  if ((rc = seer_gpu_launch(g, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea,
+                            err)) ||
+      (hsd && (rc = seer_gpu_download(g, hsd, f.x, step, err))) ||
+      (rc = residual_hooks(&f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f.sx)))
+    goto done;
+  for (int64_t l = 0; l < L; l++) {
+    if ((rc = run_layer(&f, (int)l, kv, start))) goto done;
+    /* HF records a layer's hidden state as the layer produced it, before hooks on its output. */
+    if (hsd && l < L - 1 &&
+        (rc = seer_gpu_download(g, (char *)hsd + (size_t)(l + 1) * step, f.x, step, err)))
+      goto done;
+    if ((rc = residual_hooks(&f, (seer_hook_point){SEER_HOOK_LAYER, (int)l}, f.sx))) goto done;
+  }
+  if ((rc = k_rmsnorm(&f, f.x, m->dev->final_norm, R, (int)H, f.x)) ||
+      (hsd && (rc = seer_gpu_download(g, (char *)hsd + (size_t)L * step, f.x, step, err))) ||
+      (rc = residual_hooks(&f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f.sx)))
+    goto done;
+  if (logits) {
+    uint64_t head_in = f.x;
+    if (last) { /* each row's final position, so the head runs once per row */
+      for (int64_t b = 0; b < B && !rc; b++)
+        rc = seer_gpu_copy(g, f.xn + (uint64_t)(b * H) * 4,
+                           f.x + (uint64_t)((b * T + T - 1) * H) * 4, sizeof(float) * (size_t)H,
+                           err);
+      head_in = f.xn;
+    }
+    int64_t rows_out = last ? B : R;
+    if (rc || (rc = k_linear(&f, head_in, rows_out, &m->dev->lm_head, &m->lm_head, 0, f.lg)))
+      goto done;
+    if (c->final_softcap > 0) {
+      struct seer_k_softcap_args sa = {F32(f.lg), rows_out * V, (float)c->final_softcap};
+      if ((rc = seer_gpu_launch(g, SEER_GPU_seer_k_softcap, blocks(rows_out * V, SEER_ELT_THREADS),
+                                1, 1, SEER_ELT_THREADS, 0, &sa, err)))
+        goto done;
+    }
+    if ((rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
+                                sizeof(float) * (size_t)(rows_out * V), err)))
+      goto done;
+  }
+  if (cache) cache->len = start + T;
+done:
+  /* Views a hook kept outlive the call: they become host copies before the device memory goes. */
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
+    seer_storage **st = bufs[i].st;
+    if (st && *st) {
+      int drc = seer_storage_device_detach(*st, rc ? NULL : err);
+      if (!rc) rc = drc;
+      seer_storage_release(*st);
+    } else {
+      seer_gpu_free(g, *bufs[i].p);
+    }
+  }
+  kv_free(tmp_kv == (cache ? cache->dev : NULL) ? NULL : tmp_kv);
+  free(tok);
+  seer_fwd_rows_free(&rows);
+  if (rc) {
+    seer_tensor_release(hs);
+    seer_tensor_release(logits);
+    return rc;
+  }
+  out->hidden_states = hs;
+  out->logits = logits;
+  return 0;
+}

@@ -1,0 +1,140 @@
+--- seer.introspect.markdown: the API reference (docs/api/) as Markdown pages, one per module, from
+--- the same parsed doc comments that help() and the kernel's inspect show. The output depends only
+--- on the sources (no line numbers, no dates, lists in source or sorted order), so it can be checked
+--- into the repository and compared in CI.
+local introspect = require "seer.introspect"
+
+local M = {}
+
+-- Modules that are no API: the CLI's commands, the meta stubs (merged into the modules they
+-- document) and private parts (a component starting with `_`).
+local function documented_module(name)
+  return not name:match("^seer%.cli%.") and not name:match("^seer%.meta%.") and not name:match("%._")
+end
+
+--- The modules the reference covers, sorted: every stdlib module with a description or a public
+--- function, and every C module with a `---@meta` stub.
+---@return string[]
+function M.modules()
+  local seen, out = {}, {}
+  local function consider(name)
+    if seen[name] or not documented_module(name) then return end
+    seen[name] = true
+    local info = introspect.module_info(name)
+    if not info then return end
+    local any = info.description ~= ""
+    for _, f in ipairs(info.functions) do any = any or f.public end
+    if any then out[#out + 1] = name end
+  end
+  for _, name in ipairs(introspect.modules()) do consider(name) end
+  for _, name in ipairs(introspect.modules()) do
+    if name:match("^seer%.meta%.") then
+      local src = introspect.source(name)
+      local target = src and src:match("^%-%-%-@meta%s+([%w_.]+)")
+      if target then consider(target) end
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+-- The first sentence of a description, for the index.
+local function first_sentence(text)
+  local flat = (text or ""):gsub("%s*\n%s*", " ")
+  -- Module headers open with "seer.x: ..."; the index already names the module.
+  flat = flat:gsub("^[%w_.]+:%s*", "")
+  local sentence = flat:match("^(.-%.)%s") or flat
+  return sentence
+end
+
+local function escape_cell(s) return (s or ""):gsub("|", "\\|"):gsub("\n", " ") end
+
+local function render_function(out, f)
+  out[#out + 1] = ("### `%s`\n"):format(f.signature)
+  if f.description ~= "" then out[#out + 1] = f.description .. "\n" end
+  if #f.params > 0 then
+    out[#out + 1] = "| Parameter | Type | Description |\n|---|---|---|"
+    for _, p in ipairs(f.params) do
+      out[#out + 1] = ("| `%s%s` | `%s` | %s |"):format(p.name, p.optional and "?" or "", escape_cell(p.type),
+        escape_cell(p.description))
+    end
+    out[#out + 1] = ""
+  end
+  if #f.returns > 0 then
+    local rs = {}
+    for i, r in ipairs(f.returns) do
+      rs[i] = ("`%s`%s%s"):format(r.type, r.name and (" " .. r.name) or "",
+        r.description and (" — " .. r.description:gsub("\n", " ")) or "")
+    end
+    out[#out + 1] = "Returns " .. table.concat(rs, "; ") .. ".\n"
+  end
+end
+
+--- The Markdown page of one module.
+---@param name string
+---@return string
+function M.page(name)
+  local info = assert(introspect.module_info(name), name)
+  local out = { ("# `%s`\n"):format(name) }
+  if info.description ~= "" then out[#out + 1] = info.description .. "\n" end
+  local by_owner, owners = {}, {}
+  for _, f in ipairs(info.functions) do
+    if f.public then
+      local owner = f.name:match("^(.*)[.:][%a_][%w_]*$") or name
+      if not by_owner[owner] then
+        by_owner[owner] = {}
+        owners[#owners + 1] = owner
+      end
+      table.insert(by_owner[owner], f)
+    end
+  end
+  if by_owner[name] then
+    out[#out + 1] = "## Functions\n"
+    for _, f in ipairs(by_owner[name]) do render_function(out, f) end
+  end
+  for _, cls in ipairs(info.class_list) do
+    out[#out + 1] = ("## `%s`\n"):format(cls.name)
+    if cls.description then out[#out + 1] = cls.description .. "\n" end
+    if #cls.fields > 0 then
+      out[#out + 1] = "| Field | Type | Description |\n|---|---|---|"
+      for _, fl in ipairs(cls.fields) do
+        out[#out + 1] = ("| `%s` | `%s` | %s |"):format(fl.name, escape_cell(fl.type), escape_cell(fl.description))
+      end
+      out[#out + 1] = ""
+    end
+    for _, f in ipairs(by_owner[cls.name] or {}) do render_function(out, f) end
+    by_owner[cls.name] = nil
+  end
+  -- Methods of tables that are not declared classes (e.g. a local helper table exported later).
+  for _, owner in ipairs(owners) do
+    if owner ~= name and by_owner[owner] then
+      out[#out + 1] = ("## `%s`\n"):format(owner)
+      for _, f in ipairs(by_owner[owner]) do render_function(out, f) end
+    end
+  end
+  -- One blank line between blocks and one newline at the end (written without an empty match at
+  -- the end of the string, which Lua 5.1 and 5.4 treat differently).
+  return (table.concat(out, "\n"):gsub("\n\n\n+", "\n\n"):gsub("\n+$", "")) .. "\n"
+end
+
+--- Every page of the reference: a table file name -> contents, with README.md as the index.
+---@return table<string, string>
+function M.pages()
+  local files, index = {}, {
+    "# seer-lua API reference\n",
+    "Generated by `seer-lua doc` from the LuaLS doc comments in `stdlib/` (functions written in C are",
+    "documented in `stdlib/seer/meta/`). Do not edit: change the comments and run",
+    "`build/seer-lua doc --out docs/api`. The same text is what `help(f)` and `?f` show in the REPL",
+    "and what the Jupyter kernel's inspect shows.\n",
+    "| Module | |", "|---|---|",
+  }
+  for _, name in ipairs(M.modules()) do
+    files[name .. ".md"] = M.page(name)
+    local info = introspect.module_info(name)
+    index[#index + 1] = ("| [`%s`](%s.md) | %s |"):format(name, name, escape_cell(first_sentence(info.description)))
+  end
+  files["README.md"] = table.concat(index, "\n") .. "\n"
+  return files
+end
+
+return M

@@ -1,0 +1,151 @@
+-- Hooks on a device = "cuda" model, with the kernels on the grid emulator (SEER_CUDA_EMULATE=1, set
+-- for this spec by tests/CMakeLists.txt): hook views are device tensors, reading one copies it to a
+-- host shadow, writing goes back to the device; steering (in place) and ablation (replacement
+-- tensors) match HF transformers at the fixtures' tolerances (tests/fixtures/README.md). Also
+-- load's dtype, which converts the device's weights.
+local model = require "seer.model"
+local T = require "seer.tensor"
+local json = require "seer.json"
+local fs = require "seer.fs"
+
+local FIX = (os.getenv("SEER_FIXTURES") or "tests/fixtures") .. "/models"
+
+local function rel_err(got, ref)
+  assert.are.same(ref.shape, got.shape)
+  local g, r = got:reshape(-1):totable(), ref:reshape(-1):totable()
+  local worst = 0
+  for i = 1, #r do
+    local d = math.abs(g[i] - r[i]) / math.max(1, math.abs(r[i]))
+    if not (d <= worst) then worst = d end -- luacheck: ignore 581 (NaN must count as a failure)
+  end
+  return worst
+end
+
+local function assert_close(got, ref, tol, what)
+  local e = rel_err(got, ref)
+  assert(e <= tol, ("%s: max rel err %.3g > %.3g"):format(what, e, tol))
+end
+
+local function list(t)
+  local out = {}
+  for i = 1, #t do out[i] = t[i] end
+  return out
+end
+
+for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
+  describe("device hooks " .. name, function()
+    local dir = FIX .. "/" .. name
+    local tol = name:find("bf16", 1, true) and 2e-4 or 1e-4
+    local m = model.load(dir, { device = "cuda" })
+    local ref = assert(T.load(dir .. "/reference.safetensors"))
+    local js = json.decode(assert(fs.read(dir .. "/reference.json")))
+    local ids_a = list(js.ids_a)
+    local L, steer_layer = m.num_layers, js.steer_layer
+
+    it("gives hooks device tensors that read and write through to the device", function()
+      assert.are.equal("cuda", m.device)
+      local devices, kept = {}, nil
+      local out = m:forward(ids_a, { hidden_states = true, hooks = { [0] = function(h)
+        devices[#devices + 1] = h.device
+        kept = h
+      end } })
+      assert.are.same({ "cuda" }, devices)
+      -- The kept view outlives the call as a host copy of the residual stream's last state, the
+      -- final norm's output, as on the CPU engine.
+      assert.are.equal(0, rel_err(kept, out.hidden_states[L]))
+    end)
+
+    local function steer(h) h:add_(ref.steer_vector) end
+
+    it("steers in place through a hook on layers.<steer_layer>", function()
+      local out = m:forward(ids_a, { hidden_states = true, hooks = { [steer_layer] = steer } })
+      local hs = ref["a.steer.hidden_states"]
+      for l = 0, L do
+        assert_close(out.hidden_states[l], hs[l + 1], tol, ("a.steer.hidden_states[%d]"):format(l))
+      end
+      assert_close(out.logits, ref["a.steer.logits"], tol, "a.steer.logits")
+      local g = m:generate(ids_a, { max_new_tokens = 12, stop = {},
+        hooks = { ["layers." .. steer_layer] = steer } })
+      assert.are.same(list(js.greedy_a_steer), g.ids)
+      assert_close(m:forward(ids_a).logits, ref["a.logits"], tol, "a.logits after the hooks")
+    end)
+
+    it("ablates a direction at every layer with replacement tensors", function()
+      local d = ref.ablate_direction
+      local function ablate(h) return h - h:matmul(d):unsqueeze(-1) * d end
+      local hooks = {}
+      for l = 0, L - 1 do hooks[l] = ablate end
+      assert_close(m:forward(ids_a, { hooks = hooks }).logits, ref["a.ablate.logits"], tol, "a.ablate.logits")
+    end)
+
+    it("runs mean and matmul on hook tensors, equal to the same ops on a host copy", function()
+      local d = ref.ablate_direction
+      local seen = 0
+      m:forward(ids_a, { logits = false, hooks = { [steer_layer] = function(h)
+        local host = h:clone()
+        assert.are.equal("cuda", h.device)
+        assert.are.equal("cpu", host.device)
+        -- mean: the device sums in the CPU's order and precision, so the values are equal.
+        for dim = 1, #h.shape do
+          assert.are.equal(0, rel_err(h:mean(dim), host:mean(dim)))
+          assert.are.equal(0, rel_err(h:mean(dim, true), host:mean(dim, true)))
+        end
+        assert.are.equal(host:mean(), h:mean())
+        -- matmul: a different order of f32 additions, within f32 rounding of the host's.
+        assert_close(h:matmul(d), host:matmul(d), 1e-5, "h:matmul(d)")
+        assert.are.equal("cpu", h:matmul(d).device)
+        seen = seen + 1
+      end } })
+      assert.are.equal(1, seen)
+    end)
+
+    it("refuses attention weights (hooks and attention_patterns) naming the way out", function()
+      local ok, err = pcall(m.forward, m, ids_a, { hooks = { ["layers.0.attn.weights"] = function() end } })
+      assert.is_false(ok)
+      assert.matches("layers.0.attn.weights needs the attention weights", err, 1, true)
+      assert.matches('use device = "cpu"', err, 1, true)
+      ok, err = pcall(require("seer.techniques").attention_patterns, m, ids_a)
+      assert.is_false(ok)
+      assert.matches('attn.weights needs the attention weights.*use device = "cpu"', err)
+    end)
+  end)
+end
+
+describe("LoRA on a device model", function()
+  it("is refused when the adapter is loaded, naming the way out", function()
+    local peft = (os.getenv("SEER_FIXTURES") or "tests/fixtures") .. "/peft/llama-lora"
+    local m = model.load(FIX .. "/llama", { device = "cuda" })
+    local ok, err = pcall(m.load_adapter, m, peft)
+    assert.is_false(ok)
+    assert.matches('LoRA adapters are not supported on a device = "cuda" model yet; use device = "cpu"',
+      err, 1, true)
+    assert.are.same({}, m:adapters())
+    -- The model still runs on its base weights.
+    local js = json.decode(assert(fs.read(FIX .. "/llama/reference.json")))
+    local ref = assert(T.load(FIX .. "/llama/reference.safetensors"))
+    assert_close(m:forward(list(js.ids_a)).logits, ref["a.logits"], 1e-4, "a.logits")
+  end)
+end)
+
+describe("device dtype", function()
+  local dir = FIX .. "/llama-bf16"
+  local ref = assert(T.load(dir .. "/reference.safetensors"))
+  local js = json.decode(assert(fs.read(dir .. "/reference.json")))
+
+  it("converts bf16 weights to f16 and f32 on the device within the fixture's tolerance", function()
+    for _, dtype in ipairs({ "f16", "f32" }) do
+      local m = model.load(dir, { device = "cuda", dtype = dtype })
+      assert.are.equal(dtype, m.dtype)
+      assert_close(m:forward(list(js.ids_a)).logits, ref["a.logits"], 2e-4, dtype .. " a.logits")
+    end
+  end)
+
+  it("refuses a dtype that is not a float, and conversion on the CPU", function()
+    local ok, err = pcall(model.load, dir, { device = "cuda", dtype = "i32" })
+    assert.is_false(ok)
+    assert.matches('dtype must be "auto", "f32", "bf16" or "f16", got "i32"', err, 1, true)
+    ok, err = pcall(model.load, dir, { device = "cpu", dtype = "f16" })
+    assert.is_false(ok)
+    assert.matches("stay in their stored dtype", err, 1, true)
+  end)
+end)
