@@ -18,6 +18,8 @@
 
 /* How much free space each read gets at least: big frames arrive in big reads. */
 #define READ_CHUNK (256 * 1024)
+/* How long a connection whose write failed keeps reading what the peer sent before it went. */
+#define DRAIN_AFTER_WRITE_FAILURE_MS 1000
 
 static void set_opts(seer_rpc_conn *c, const seer_rpc_conn_opts *opts) {
   if (opts) c->opts = *opts;
@@ -99,7 +101,8 @@ static void on_shutdown(uv_shutdown_t *req, int status) {
 static void begin_close(seer_rpc_conn *c, const char *reason, int flush) {
   if (c->closing) return;
   c->closing = 1;
-  if (reason) c->close_reason = strdup(reason);
+  if (reason && !c->close_reason) c->close_reason = strdup(reason);
+  if (c->write_failed) flush = 0; /* nothing more reaches the peer */
   if (c->reading) {
     uv_read_stop(&c->u.stream);
     c->reading = 0;
@@ -119,6 +122,24 @@ void seer_rpc_conn_close(seer_rpc_conn *c) {
 
 /* ---- writing ---- */
 
+static void on_drain_timeout(uv_timer_t *t) { begin_close(t->data, NULL, 0); }
+
+/* A write failed: the peer hung up or reset the connection, often right after it answered why
+ * (a server refusing a frame answers, then hangs up while the rest of the frame is still on its
+ * way). Closing at once would throw that answer away unread. So sending stops, reading goes on
+ * until the peer's end or for at most DRAIN_AFTER_WRITE_FAILURE_MS, and then the connection closes
+ * with the write's failure as its reason. */
+static void write_failed(seer_rpc_conn *c, const char *msg) {
+  if (c->closing || c->write_failed) return;
+  if (!c->reading) {
+    begin_close(c, msg, 0);
+    return;
+  }
+  c->write_failed = 1;
+  c->close_reason = strdup(msg);
+  uv_timer_start(&c->timer, on_drain_timeout, DRAIN_AFTER_WRITE_FAILURE_MS, 0);
+}
+
 typedef struct {
   uv_write_t req;
   seer_rpc_conn *c;
@@ -135,13 +156,13 @@ static void on_written(uv_write_t *req, int status) {
   if (status < 0 && status != UV_ECANCELED) {
     char msg[160];
     snprintf(msg, sizeof msg, "write failed: %s", uv_strerror(status));
-    begin_close(c, msg, 0);
+    write_failed(c, msg);
   }
 }
 
 /* Queues bytes for the socket as they are (ciphertext on a TLS connection). */
 static int write_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err) {
-  if (c->closing) {
+  if (c->closing || c->write_failed) {
     free(data);
     return seer_errorf(err, SEER_ESTATE, "rpc: connection to %s is closed", c->peer);
   }
@@ -164,7 +185,7 @@ static int write_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err
       free(data);
       char msg[160];
       snprintf(msg, sizeof msg, "write failed: %s", uv_strerror(n));
-      begin_close(c, msg, 0);
+      write_failed(c, msg);
       return seer_errorf(err, SEER_EIO, "rpc: %s: %s", c->peer, msg);
     }
   }
@@ -195,10 +216,10 @@ static void tls_flush(seer_rpc_conn *c) {
 }
 
 int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_error *err) {
-  if (c->closing || c->connecting) {
+  if (c->closing || c->write_failed || c->connecting) {
     free(data);
     return seer_errorf(err, SEER_ESTATE, "rpc: connection to %s is %s", c->peer,
-                       c->closing ? "closed" : "not connected yet");
+                       c->connecting ? "not connected yet" : "closed");
   }
   if (!c->tls) return write_owned(c, data, len, err);
   char msg[400];
@@ -212,7 +233,8 @@ int seer_rpc_conn_send_owned(seer_rpc_conn *c, char *data, size_t len, seer_erro
 int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_error *err) {
   /* The socket usually takes a small frame at once, straight from the caller's buffer: only what
    * it leaves is copied and queued. */
-  if (!c->closing && !c->connecting && !c->tls && c->pending_bytes == 0 && len > 0) {
+  if (!c->closing && !c->write_failed && !c->connecting && !c->tls && c->pending_bytes == 0 &&
+      len > 0) {
     uv_buf_t buf = uv_buf_init((char *)data, (unsigned)len);
     int n = uv_try_write(&c->u.stream, &buf, 1);
     if (n == (int)len) return SEER_OK;
@@ -222,7 +244,7 @@ int seer_rpc_conn_send(seer_rpc_conn *c, const void *data, size_t len, seer_erro
     } else if (n != UV_EAGAIN && n != UV_ENOSYS) {
       char msg[160];
       snprintf(msg, sizeof msg, "write failed: %s", uv_strerror(n));
-      begin_close(c, msg, 0);
+      write_failed(c, msg);
       return seer_errorf(err, SEER_EIO, "rpc: %s: %s", c->peer, msg);
     }
   }
@@ -518,7 +540,7 @@ static void on_timer(uv_timer_t *t) {
 }
 
 void seer_rpc_conn_set_timer(seer_rpc_conn *c, double seconds) {
-  if (c->closing) return;
+  if (c->closing || c->write_failed) return; /* the drain's deadline holds the timer */
   if (seconds <= 0) {
     uv_timer_stop(&c->timer);
     return;

@@ -25,6 +25,7 @@ struct seer_rpc_conn {
   int tcp;
   int refs; /* the handle + the timer + an in-flight getaddrinfo; freed at 0 */
   int reading, closing, connecting;
+  int write_failed; /* sending failed: reading what the peer left, then closing (conn.c) */
   seer_rpc_reader rd;
   uv_timer_t timer;
   seer_rpc_conn_opts opts;

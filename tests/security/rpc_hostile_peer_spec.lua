@@ -308,4 +308,21 @@ describe("seer-lua serve --listen tcp with a token, attacked before authenticati
     assert.truthy(f[3].message:find("more than 64 values", 1, true), f[3].message)
     assert.are.equal("alive", alive())
   end)
+
+  it("its answer still reaches a client whose next write fails because the server hung up", function()
+    -- The order CI once met by chance, made certain: the server answers and hangs up while the
+    -- client is still sending. os.execute blocks this process's loop, so nothing is read meanwhile.
+    local raw = raw_client(addr)
+    raw.conn:send_raw(array32(50 * MB) .. "\192")
+    os.execute("sleep 0.5") -- the server reads the header, answers and closes
+    pcall(raw.conn.send_raw, raw.conn, "\192") -- taken by the kernel; the peer's answer is a reset
+    os.execute("sleep 0.2")
+    pcall(raw.conn.send_raw, raw.conn, "\192") -- fails: broken pipe or reset
+    wait_for(function() return raw.closed end, "the connection to close")
+    local f = raw.frames[1]
+    -- before the fix the failed write closed the connection with the answer unread
+    assert.is_not_nil(f, "no error answer: " .. tostring(raw.reason))
+    assert.truthy(f[3].message:find("more than 64 values", 1, true), f[3].message)
+    assert.truthy(raw.reason:find("write failed", 1, true), raw.reason)
+  end)
 end)
