@@ -114,9 +114,8 @@ bool jb_ends_with(jv s, jv suf) {
 
 const char *jb_find_sub(jv s, jv sub, size_t from) {
   if (sub.u.s.n == 0) return s.u.s.p + from;
-  for (size_t i = from; i + sub.u.s.n <= s.u.s.n; i++)
-    if (!memcmp(s.u.s.p + i, sub.u.s.p, sub.u.s.n)) return s.u.s.p + i;
-  return NULL;
+  if (from > s.u.s.n) return NULL;
+  return memmem(s.u.s.p + from, s.u.s.n - from, sub.u.s.p, sub.u.s.n); /* linear: two-way */
 }
 
 int jb_split(jctx *c, jv s, jv sep, int64_t maxsplit, jv *out) {
@@ -576,5 +575,9 @@ bool jis_test(const char *name, size_t n) { return find_test(name, n) != NULL; }
 int jtest(jctx *c, const char *name, jv v, jv *args, size_t nargs, int line, bool *out) {
   const jtest_entry *t = find_test(name, strlen(name));
   if (!t) return jerr(c, line, "unknown test '%s'", name);
+  /* tests compare: charged as deep as jv_eq goes */
+  int rc = jwork_on(c, v, JV_DEEP, line);
+  if (!rc && nargs) rc = jwork_on(c, args[0], JV_DEEP, line);
+  if (rc) return rc;
   return t->fn(c, t->name, v, nargs ? args[0] : jv_undef(), line, out);
 }

@@ -12,6 +12,34 @@ enum { JR_BREAK = 1, JR_CONTINUE = 2 };
 
 static int oom(jctx *c) { return joom(c); }
 
+int jwork(jctx *c, size_t units, int line) {
+  c->work += units < JINJA_MAX_WORK ? units : JINJA_MAX_WORK;
+  if (c->work > JINJA_MAX_WORK)
+    return jerr(c, line,
+                "rendering scans more than %zu MiB of text and items (comparing, searching, "
+                "sorting); the template is hostile or does far more than a chat template needs",
+                JINJA_MAX_WORK >> 20);
+  return SEER_OK;
+}
+
+int jwork_on(jctx *c, jv v, int depth, int line) {
+  size_t left = c->work < JINJA_MAX_WORK ? JINJA_MAX_WORK - c->work : 0;
+  return jwork(c, jv_cost(v, left, depth), line);
+}
+
+/* A filter, method or global function walks its receiver and arguments once (what it builds is
+ * bounded by the arena and the output budget). Those that compare items charge that themselves:
+ * tests, sort, unique, min and max, list.index and count. */
+static int work_on_call(jctx *c, const jv *self, const jv *args, size_t nargs, const jv *kwv,
+                        size_t nkw, int line) {
+  int rc = self ? jwork_on(c, *self, 1, line) : SEER_OK;
+  for (size_t i = 0; i < nargs && !rc; i++)
+    rc = jwork_on(c, args[i], 1, line);
+  for (size_t i = 0; i < nkw && !rc; i++)
+    rc = jwork_on(c, kwv[i], 1, line);
+  return rc;
+}
+
 static bool lookup(jscope *s, const char *name, size_t n, jv *out) {
   for (; s; s = s->parent) {
     for (size_t i = 0; i < s->vars.n; i++) {
@@ -98,6 +126,11 @@ static int eval_call_args(jctx *c, jscope *s, const jnode *n, call_args *ca) {
   return SEER_OK;
 }
 
+/* What v[i] and v[a:b] may scan: a string's bytes (indexes count code points), a dict's entries
+ * (lookups are linear); a list indexes in constant time and a slice's copy is bounded by the arena.
+ */
+static size_t shallow_cost(jv v) { return v.t == JV_STR ? v.u.s.n : v.t == JV_DICT ? v.u.d->n : 1; }
+
 static int eval_compare(jctx *c, jscope *s, const jnode *n, jv *out) {
   jv left;
   int rc = jeval(c, s, n->args[0], &left);
@@ -105,6 +138,8 @@ static int eval_compare(jctx *c, jscope *s, const jnode *n, jv *out) {
   for (size_t i = 1; i < n->nargs; i++) {
     jv right;
     if ((rc = jeval(c, s, n->args[i], &right))) return rc;
+    if ((rc = jwork_on(c, left, JV_DEEP, n->line)) || (rc = jwork_on(c, right, JV_DEEP, n->line)))
+      return rc;
     int op = n->ops[i - 1];
     bool r, ok = true;
     switch (op) {
@@ -171,10 +206,12 @@ static int eval_node(jctx *c, jscope *s, const jnode *n, jv *out) {
     if ((rc = jeval(c, s, n->a, &a))) return rc;
     if (a.t == JV_UNDEF)
       return jerr(c, n->line, "cannot read attribute '%s' of an undefined value", n->name);
+    if (a.t == JV_DICT && (rc = jwork(c, a.u.d->n, n->line))) return rc;
     if (!jgetattr(c, a, n->name, n->name_len, out)) *out = jv_undef();
     return SEER_OK;
   case JN_ITEM:
     if ((rc = jeval(c, s, n->a, &a)) || (rc = jeval(c, s, n->b, &b))) return rc;
+    if ((rc = jwork(c, shallow_cost(a), n->line))) return rc;
     return jop_item(c, a, b, n->line, out);
   case JN_SLICE: {
     jv parts[3] = {jv_none(), jv_none(), jv_none()};
@@ -182,6 +219,7 @@ static int eval_node(jctx *c, jscope *s, const jnode *n, jv *out) {
     const jnode *pn[3] = {n->b, n->c, n->d};
     for (int i = 0; i < 3; i++)
       if (pn[i] && (rc = jeval(c, s, pn[i], &parts[i]))) return rc;
+    if ((rc = jwork(c, shallow_cost(a), n->line))) return rc;
     return jop_slice(c, a, parts, n->line, out);
   }
   case JN_CALL: {
@@ -195,7 +233,9 @@ static int eval_node(jctx *c, jscope *s, const jnode *n, jv *out) {
   }
   case JN_FILTER: {
     jv *args, *kwv;
-    if ((rc = jeval(c, s, n->a, &a)) || (rc = eval_args(c, s, n, &args, &kwv))) return rc;
+    if ((rc = jeval(c, s, n->a, &a)) || (rc = eval_args(c, s, n, &args, &kwv)) ||
+        (rc = work_on_call(c, &a, args, n->nargs, kwv, n->nkw, n->line)))
+      return rc;
     return jfilter(c, n->name, a, args, n->nargs, n->kwnames, kwv, n->nkw, n->line, out);
   }
   case JN_TEST: {
@@ -313,13 +353,18 @@ static int call_loop(jctx *c, const jdict *loop, jv *args, size_t nargs, int lin
 int jcall_value(jctx *c, jscope *s, jv fn, jv *args, size_t nargs, const char **kwn, jv *kwv,
                 size_t nkw, int line, jv *out) {
   (void)s;
+  int rc;
   if (fn.t != JV_MACRO) c->pending_caller = jv_undef();
   switch (fn.t) {
   case JV_MACRO: return call_macro(c, fn.u.m, c->globals, args, nargs, kwn, kwv, nkw, line, out);
   case JV_CALLER:
     return call_macro(c, fn.u.cl->node, fn.u.cl->scope, args, nargs, kwn, kwv, nkw, line, out);
-  case JV_BUILTIN: return jcall_builtin(c, fn.u.bi, args, nargs, kwn, kwv, nkw, line, out);
-  case JV_METHOD: return jcall_method(c, fn.u.bm, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_BUILTIN:
+    if ((rc = work_on_call(c, NULL, args, nargs, kwv, nkw, line))) return rc;
+    return jcall_builtin(c, fn.u.bi, args, nargs, kwn, kwv, nkw, line, out);
+  case JV_METHOD:
+    if ((rc = work_on_call(c, &fn.u.bm->self, args, nargs, kwv, nkw, line))) return rc;
+    return jcall_method(c, fn.u.bm, args, nargs, kwn, kwv, nkw, line, out);
   case JV_UNDEF: return jerr(c, line, "call of an undefined value");
   case JV_DICT:
     if (fn.u.d->loop) return call_loop(c, fn.u.d, args, nargs, line, out);
@@ -595,7 +640,7 @@ int seer_jinja_compile(const char *src, size_t len, const seer_jinja_options *op
 int seer_jinja_render(const seer_jinja_template *t, const json_t *vars, seer_buf *out,
                       seer_error *err) {
   jarena arena = {.limit = JINJA_MAX_BYTES};
-  jctx c = {&arena, err, NULL, 0, {.t = JV_UNDEF}, 0, 0};
+  jctx c = {.a = &arena, .err = err, .pending_caller = {.t = JV_UNDEF}};
   jscope *root = ja_alloc(&arena, sizeof *root);
   int rc = SEER_OK;
   if (!root) rc = seer_errorf(err, SEER_ENOMEM, "out of memory");

@@ -16,10 +16,16 @@
 
 typedef struct ja_block ja_block;
 /* Templates come with downloaded tokenizers, so one compile or render is bounded: the memory its
- * arena hands out and the text it writes (JINJA_MAX_BYTES each), the steps it evaluates, and how
- * deep it nests while parsing and rendering. Past a bound it fails naming the bound. */
-#ifndef JINJA_MAX_BYTES /* fuzz builds set a smaller one (CMakeLists.txt) */
+ * arena hands out and the text it writes (JINJA_MAX_BYTES each), the steps it evaluates, the work
+ * those steps do (JINJA_MAX_WORK: one step can compare or search megabytes), and how deep it nests
+ * while parsing and rendering. Past a bound it fails naming the bound. Fuzz builds set smaller
+ * byte and work bounds (CMakeLists.txt). */
+#ifndef JINJA_MAX_BYTES
 #define JINJA_MAX_BYTES ((size_t)64 << 20)
+#endif
+#ifndef JINJA_MAX_WORK /* string bytes, list items and dict entries scanned, summed over a render  \
+                        */
+#define JINJA_MAX_WORK ((size_t)1 << 30)
 #endif
 #define JINJA_MAX_STEPS 1000000L
 #define JINJA_MAX_PARSE_NEST 100
@@ -130,6 +136,11 @@ bool jv_truthy(jv v);
 bool jv_eq(jv a, jv b);
 /* Three-way compare for <, sort, min/max; *ok = false when the types do not order. */
 int jv_cmp(jv a, jv b, bool *ok);
+/* An upper bound on the work of scanning v to depth levels (JV_DEEP: as far as jv_eq and jv_cmp
+ * go): string bytes, list items, dict entries squared (lookups are linear). Counted no further
+ * than past cap, so the count costs at most cap. */
+#define JV_DEEP 256
+size_t jv_cost(jv v, size_t cap, int depth);
 const char *jv_type_name(jv v);
 /* str(v) as Python prints it (None, True, 1.5, ['a'], {'k': 1}). */
 int jv_to_str(jv v, seer_buf *out);
@@ -274,7 +285,14 @@ typedef struct jctx {
   jv pending_caller; /* set by {% call %} for the macro call it makes; the macro takes it */
   int nest;          /* jeval and jrender_body frames on the stack */
   long steps;        /* expressions and statements evaluated */
+  size_t work;       /* charged against JINJA_MAX_WORK (jwork) */
 } jctx;
+
+/* Charges units of work (bytes, items) to the render; fails past JINJA_MAX_WORK. */
+int jwork(jctx *c, size_t units, int line);
+/* Charges what scanning v to depth levels may cost (jv_cost), counted no further than the bound:
+ * JV_DEEP for comparisons, which recurse; 1 for a builtin's arguments, which it walks once. */
+int jwork_on(jctx *c, jv v, int depth, int line);
 
 int jeval(jctx *c, jscope *s, const jnode *n, jv *out);
 int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t n, seer_buf *out);

@@ -4,6 +4,7 @@
 #include "jinja_internal.h"
 #include "seer/utf8.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
@@ -67,6 +68,8 @@ static int m_changed(METHOD_PARAMS) {
   for (size_t i = 0; i < nargs; i++)
     if (jv_list_push(c->a, now.u.l, args[i])) return oom(c);
   jv *last = self.u.d->loop_changed;
+  int rc = jwork_on(c, *last, JV_DEEP, line);
+  if (rc || (rc = jwork_on(c, now, JV_DEEP, line))) return rc;
   *out = jv_bool(last->t == JV_UNDEF || !jv_eq(*last, now));
   *last = now;
   return SEER_OK;
@@ -79,6 +82,12 @@ static int m_list_index_count(METHOD_PARAMS) {
   jv a0 = arg(args, nargs, 0);
   bool index = name[0] == 'i';
   int64_t k = 0;
+  /* n comparisons: each item once, the argument n times */
+  int rc = jwork(c, jv_cost(self, (size_t)1 << 40, JV_DEEP), line);
+  if (rc ||
+      (rc = jwork(c, self.u.l->n * jv_cost(a0, ((size_t)1 << 40) / (self.u.l->n + 1), JV_DEEP),
+                  line)))
+    return rc;
   for (size_t i = 0; i < self.u.l->n; i++)
     if (jv_eq(self.u.l->v[i], a0)) {
       if (index) {
@@ -113,24 +122,40 @@ static int m_starts_ends(METHOD_PARAMS) {
   return SEER_OK;
 }
 
-/* Split from the right at most maxsplit times, then reverse the pieces. */
+/* Split from the right at most maxsplit times, then reverse the pieces. The search runs forward
+ * (memmem, linear) over reversed copies, where the first match is the last one here: a backward
+ * byte-by-byte search is O(n·m) on 'aaa…a' split at 'baa…a'. */
 static int rsplit(jctx *c, jv self, jv sep, int64_t left, jv *out) {
   jv l = jv_new_list(c->a);
   if (l.t != JV_LIST) return oom(c);
-  size_t end = self.u.s.n;
+  size_t n = self.u.s.n, m = sep.u.s.n;
+  char *rs = malloc(n + 1), *rsep = malloc(m + 1);
+  if (!rs || !rsep) {
+    free(rs);
+    free(rsep);
+    return oom(c);
+  }
+  for (size_t i = 0; i < n; i++)
+    rs[i] = self.u.s.p[n - 1 - i];
+  for (size_t i = 0; i < m; i++)
+    rsep[i] = sep.u.s.p[m - 1 - i];
+  int rc = SEER_OK;
+  size_t end = n; /* the pieces so far cover self[end:] */
   for (;;) {
-    const char *f = NULL;
-    for (size_t i = end; left && i >= sep.u.s.n; i--)
-      if (!memcmp(self.u.s.p + i - sep.u.s.n, sep.u.s.p, sep.u.s.n)) {
-        f = self.u.s.p + i - sep.u.s.n;
-        break;
-      }
-    size_t from = f ? (size_t)(f - self.u.s.p) + sep.u.s.n : 0;
-    if (jv_list_push(c->a, l.u.l, jv_str(self.u.s.p + from, end - from))) return oom(c);
+    /* a match at rs[r, r + m) is self[n - r - m, n - r) */
+    const char *f = left ? memmem(rs + (n - end), end, rsep, m) : NULL;
+    size_t from = f ? n - (size_t)(f - rs) : 0;
+    if (jv_list_push(c->a, l.u.l, jv_str(self.u.s.p + from, end - from))) {
+      rc = oom(c);
+      break;
+    }
     if (!f) break;
-    end = (size_t)(f - self.u.s.p);
+    end = from - m;
     left--;
   }
+  free(rs);
+  free(rsep);
+  if (rc) return rc;
   jv_list_reverse(l.u.l);
   *out = l;
   return SEER_OK;

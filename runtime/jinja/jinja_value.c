@@ -210,6 +210,30 @@ static bool eq_rec(jv a, jv b, int depth) {
 
 bool jv_eq(jv a, jv b) { return eq_rec(a, b, 0); }
 
+static size_t cost_rec(jv v, size_t cap, int depth) {
+  size_t n = 1;
+  switch (v.t) {
+  case JV_STR: return n + v.u.s.n;
+  case JV_LIST:
+    n += v.u.l->n;
+    for (size_t i = 0; i < v.u.l->n && n <= cap && depth > 0; i++)
+      n += cost_rec(v.u.l->v[i], cap - n, depth - 1);
+    return n;
+  case JV_DICT:
+    n += v.u.d->n * v.u.d->n; /* entries are bounded by the arena: no overflow */
+    for (size_t i = 0; i < v.u.d->n && n <= cap && depth > 0; i++) {
+      n += cost_rec(v.u.d->k[i], cap - n, depth - 1);
+      if (n <= cap) n += cost_rec(v.u.d->v[i], cap - n, depth - 1);
+    }
+    return n;
+  default: return n;
+  }
+}
+
+size_t jv_cost(jv v, size_t cap, int depth) {
+  return cost_rec(v, cap, depth < VALUE_DEPTH ? depth : VALUE_DEPTH);
+}
+
 static int cmp_rec(jv a, jv b, bool *ok, int depth) {
   *ok = true;
   if (is_num(a) && is_num(b)) {

@@ -328,6 +328,40 @@ static void hostile(void) {
   fails_with("{{ (-9223372036854775807 - 1) % -1 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ 2 ** 9223372036854775807 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ 92233720368 ** 2 }}", SEER_EINVAL, "integer overflow");
+  /* One step can compare or search megabytes, so a render's work is bounded too (1 GiB), and the
+   * searches are linear: a byte-by-byte search for 'aaa…ab' in 'aaa…a' takes ~10^12 comparisons. */
+  fails_with("{% set s = 'a' * 20000000 %}{% for i in range(100) %}{% if 'b' in s %}{% endif %}{% "
+             "endfor %}",
+             SEER_EINVAL, "rendering scans more than 1024 MiB of text and items");
+  fails_with("{{ range(100000) | unique | length }}", SEER_EINVAL, "rendering scans more than");
+  fails_with(
+      "{% set s = 'a' * 10000000 %}{% for i in range(200) %}{{ s is equalto s }}{% endfor %}",
+      SEER_EINVAL, "rendering scans more than");
+  fails_with("{% set s = 'a' * 10000000 %}{% set l = [s, s, s, s, s, s, s, s] %}{% for i in "
+             "range(20) %}{{ l | max | length }}{{ l.count(s) }}{% endfor %}",
+             SEER_EINVAL, "rendering scans more than");
+  /* a builtin's arguments are charged one level deep: length in a loop over a long chat is cheap */
+  RENDERS(
+      "{% set m = {'role': 'user', 'content': 'x' * 100000} %}{% set ms = [m, m, m, m, m, m, m, "
+      "m, m, m] %}{% for i in range(20000) %}{% if ms | length != 10 %}!{% endif %}{% endfor "
+      "%}ok",
+      NULL, "ok");
+  RENDERS("{% set s = 'a' * 4000000 %}{% set n = 'a' * 1000000 ~ 'b' %}{{ n in s }} {{ s.find(n) "
+          "}} {{ s.rsplit(n, 1) | length }} {{ s.split(n) | length }} {{ (s ~ 'ba').rsplit(n, 1) | "
+          "map('length') | join(',') }}",
+          NULL, "False -1 1 1 3000000,1");
+  RENDERS("{{ 'a,b,,c'.rsplit(',', 2) }} {{ 'aaa'.rsplit('aa', 1) }} {{ 'abc'.rsplit('x', 1) }}",
+          NULL, "['a,b', '', 'c'] ['a', ''] ['abc']");
+  /* sort is a merge sort now: stable, either way round, and fine on long lists */
+  RENDERS(
+      "{{ range(50000) | reverse | sort | first }} {{ range(50000) | sort(reverse=true) | first "
+      "}} {{ ['b', 'A', 'a', 'B'] | sort }} {{ ['b', 'A', 'a', 'B'] | sort(case_sensitive=true) "
+      "}}",
+      NULL, "0 49999 ['A', 'a', 'b', 'B'] ['A', 'B', 'a', 'b']");
+  RENDERS("{% set xs = [{'k': 1, 'n': 'a'}, {'k': 0, 'n': 'b'}, {'k': 1, 'n': 'c'}, {'k': 0, 'n': "
+          "'d'}] %}{{ xs | sort(attribute='k') | map(attribute='n') | join }} {{ xs | "
+          "sort(attribute='k', reverse=true) | map(attribute='n') | join }}",
+          NULL, "bdac acbd");
   RENDERS(
       "{{ 1 ** 9223372036854775807 }} {{ (-1) ** 9223372036854775807 }} {{ 2 ** 62 }} {{ 0 ** 0 }} "
       "{{ (-3) ** 3 }}",
