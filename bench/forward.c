@@ -549,10 +549,11 @@ int main(int argc, char **argv) {
         prefill, prefill);
   fflush(stdout);
   const char *names[2] = {"tinyllama-1.1b", "gemma-2-2b"};
+  const char *only_names[2] = {"tinyllama", "gemma2"}; /* what --only takes */
   const char *cfgs[2] = {tinyllama_cfg, gemma2_cfg};
   int rc = 0;
   for (int i = 0; i < 2; i++) {
-    if (only && !strstr(names[i], only)) continue;
+    if (only && strcmp(only_names[i], only)) continue;
     pid_t pid = fork();
     if (pid == 0) _exit(ensure_model(names[i], cfgs[i], root));
     int st = 0;

@@ -52,6 +52,14 @@ typedef struct seer_cpu_kernels {
 extern const seer_cpu_kernels seer_cpu_generic_kernels, seer_cpu_avx2_kernels,
     seer_cpu_avx512_kernels;
 
+/* How far ahead, in bytes, the decode kernels prefetch the weight stream (set with the kernels).
+ * The hardware prefetchers stop at every 4 KiB page, and one bf16 row of a 2048-wide Linear is a
+ * page, so without this each row starts on a miss: 4096 ahead measured 1.2-1.4x decode tok/s on an
+ * AVX-512 Xeon (bench/README.md, "decode prefetch"). SEER_GEMV_PREFETCH=BYTES sets it; 0 turns it
+ * off. */
+extern int64_t seer_cpu_gemv_prefetch;
+#define SEER_GEMV_PREFETCH_DEFAULT 4096
+
 /* The kernels in use, chosen once from CPUID, the OS's XSAVE state and SEER_CPU. */
 const seer_cpu_kernels *seer_cpu_kernels_init(void);
 extern const seer_cpu_kernels *seer_cpu_active;

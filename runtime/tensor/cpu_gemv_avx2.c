@@ -72,12 +72,14 @@ ALWAYS_INLINE float finish_row(const gemv_job *j, __m256 acc, int64_t m, int64_t
  * rate at which a core can consume weight bytes. */
 static void gemv1_bf16(const gemv_job *j, int64_t n0, int64_t n1) {
   int64_t K = j->K, K16 = K & ~(int64_t)15;
+  const int64_t pf = seer_cpu_gemv_prefetch;
   const float *xp = j->X;
   for (int64_t n = n0; n < n1; n++) {
     const uint16_t *w = (const uint16_t *)j->W + n * K;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t k = 0;
     for (; k + 32 <= K16; k += 32) {
+      _mm_prefetch((const char *)(w + k) + pf, _MM_HINT_T0);
       __m256i v0 = _mm256_loadu_si256((const __m256i *)(w + k));
       __m256i v1 = _mm256_loadu_si256((const __m256i *)(w + k + 16));
       a0 = _mm256_fmadd_ps(bf16_lo(v0), _mm256_loadu_ps(xp + k), a0);
@@ -99,6 +101,7 @@ static void gemv1_bf16(const gemv_job *j, int64_t n0, int64_t n1) {
 /* Several X rows share each weight load; two accumulators per row already give 4+ chains. */
 ALWAYS_INLINE void gemvm_bf16(const gemv_job *j, int64_t n0, int64_t n1, int64_t m0, int mb) {
   int64_t K = j->K, K16 = K & ~(int64_t)15;
+  const int64_t pf = seer_cpu_gemv_prefetch;
   for (int64_t n = n0; n < n1; n++) {
     const uint16_t *w = (const uint16_t *)j->W + n * K;
     __m256 acc[4][2];
@@ -106,6 +109,7 @@ ALWAYS_INLINE void gemvm_bf16(const gemv_job *j, int64_t n0, int64_t n1, int64_t
       acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k < K16; k += 16) {
+      _mm_prefetch((const char *)(w + k) + pf, _MM_HINT_T0);
       __m256i v = _mm256_loadu_si256((const __m256i *)(w + k));
       __m256 lo = bf16_lo(v), hi = bf16_hi(v);
       for (int i = 0; i < mb; i++) {
@@ -125,6 +129,7 @@ ALWAYS_INLINE void gemv_rows(const gemv_job *j, int64_t n0, int64_t n1, int64_t 
                              seer_dtype dt) {
   size_t es = seer_dtype_size(dt);
   int64_t K = j->K;
+  const int64_t pf = seer_cpu_gemv_prefetch;
   for (int64_t n = n0; n < n1; n++) {
     const void *w = j->W + (size_t)n * (size_t)K * es;
     __m256 acc[4][2];
@@ -132,6 +137,7 @@ ALWAYS_INLINE void gemv_rows(const gemv_job *j, int64_t n0, int64_t n1, int64_t 
       acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= K; k += 16) {
+      _mm_prefetch((const char *)w + k * (int64_t)es + pf, _MM_HINT_T0);
       __m256 w0 = load8(w, dt, k), w1 = load8(w, dt, k + 8);
       for (int i = 0; i < mb; i++) {
         const float *x = j->X + (m0 + i) * j->ldx;

@@ -107,12 +107,15 @@ ALWAYS_INLINE float finish_row(const gemv_job *j, float s, int64_t m, int64_t n,
 /* One X row, four accumulators in flight (64 weights per iteration). */
 static void gemv1_bf16(const gemv_job *j, int64_t n0, int64_t n1) {
   int64_t K = j->K, K32 = K & ~(int64_t)31;
+  const int64_t pf = seer_cpu_gemv_prefetch;
   const float *xp = j->X;
   for (int64_t n = n0; n < n1; n++) {
     const uint16_t *w = (const uint16_t *)j->W + n * K;
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int64_t k = 0;
     for (; k + 64 <= K32; k += 64) {
+      _mm_prefetch((const char *)(w + k) + pf, _MM_HINT_T0);
+      _mm_prefetch((const char *)(w + k) + pf + 64, _MM_HINT_T0);
       __m512i v0 = _mm512_loadu_si512((const void *)(w + k));
       __m512i v1 = _mm512_loadu_si512((const void *)(w + k + 32));
       a0 = _mm512_fmadd_ps(bf16_lo(v0), _mm512_loadu_ps(xp + k), a0);
@@ -134,6 +137,7 @@ static void gemv1_bf16(const gemv_job *j, int64_t n0, int64_t n1) {
 /* Several X rows share each weight load. */
 ALWAYS_INLINE void gemvm_bf16(const gemv_job *j, int64_t n0, int64_t n1, int64_t m0, int mb) {
   int64_t K = j->K, K32 = K & ~(int64_t)31;
+  const int64_t pf = seer_cpu_gemv_prefetch;
   for (int64_t n = n0; n < n1; n++) {
     const uint16_t *w = (const uint16_t *)j->W + n * K;
     __m512 acc[4][2];
@@ -141,6 +145,7 @@ ALWAYS_INLINE void gemvm_bf16(const gemv_job *j, int64_t n0, int64_t n1, int64_t
       acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k < K32; k += 32) {
+      _mm_prefetch((const char *)(w + k) + pf, _MM_HINT_T0);
       __m512i v = _mm512_loadu_si512((const void *)(w + k));
       __m512 lo = bf16_lo(v), hi = bf16_hi(v);
       for (int i = 0; i < mb; i++) {
@@ -161,6 +166,7 @@ ALWAYS_INLINE void gemv_rows(const gemv_job *j, int64_t n0, int64_t n1, int64_t 
                              seer_dtype dt) {
   size_t es = seer_dtype_size(dt);
   int64_t K = j->K;
+  const int64_t pf = seer_cpu_gemv_prefetch;
   for (int64_t n = n0; n < n1; n++) {
     const void *w = j->W + (size_t)n * (size_t)K * es;
     __m512 acc[4][2];
@@ -168,6 +174,8 @@ ALWAYS_INLINE void gemv_rows(const gemv_job *j, int64_t n0, int64_t n1, int64_t 
       acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 32 <= K; k += 32) {
+      _mm_prefetch((const char *)w + k * (int64_t)es + pf, _MM_HINT_T0);
+      if (es > 2) _mm_prefetch((const char *)w + k * (int64_t)es + pf + 64, _MM_HINT_T0);
       __m512 w0 = load16(w, dt, k), w1 = load16(w, dt, k + 16);
       for (int i = 0; i < mb; i++) {
         const float *x = j->Xraw + (m0 + i) * j->ldx;

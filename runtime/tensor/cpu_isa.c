@@ -104,7 +104,21 @@ static const seer_cpu_kernels *choose(void) {
   return table_for(active_level);
 }
 
-static void init_once(void) { __atomic_store_n(&seer_cpu_active, choose(), __ATOMIC_RELEASE); }
+int64_t seer_cpu_gemv_prefetch = SEER_GEMV_PREFETCH_DEFAULT;
+
+static void init_once(void) {
+  const char *pf = getenv("SEER_GEMV_PREFETCH");
+  if (pf && *pf) {
+    char *end;
+    long long v = strtoll(pf, &end, 10);
+    if (*end || v < 0 || v > (1 << 20))
+      fprintf(stderr, "seer: SEER_GEMV_PREFETCH=%s is not a byte count in [0, 1048576]; using %d\n",
+              pf, SEER_GEMV_PREFETCH_DEFAULT);
+    else
+      seer_cpu_gemv_prefetch = v;
+  }
+  __atomic_store_n(&seer_cpu_active, choose(), __ATOMIC_RELEASE);
+}
 
 const seer_cpu_kernels *seer_cpu_kernels_init(void) {
   static pthread_once_t once = PTHREAD_ONCE_INIT;
