@@ -46,21 +46,9 @@ static void rmsnorm_rows(const float *x, const float *w, int64_t rows, int64_t n
     rmsnorm(x + r * n, w, n, eps, out + r * n);
 }
 
-static float act(model_act a, float x) {
-  switch (a) {
-  case ACT_SILU: return x / (1.0f + expf(-x));
-  case ACT_GELU_TANH: {
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
-  }
-  case ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
-  }
-  return x;
-}
-
-/* g = act(g) * u, the gated MLP's activation. A prefill's rows are split across the pool: Gemma's
- * tanh GELU over 512 tokens is 4.7 M libm calls per layer, which one thread took while the others
- * waited. A decode step's single row stays on the caller (no pool round trip). */
+/* g = act(g) * u, the gated MLP's activation (activation.c). A prefill's rows are split across the
+ * pool: Gemma's tanh GELU over 512 tokens is 4.7 M elements per layer, which one thread took while
+ * the others waited. A decode step's single row stays on the caller (no pool round trip). */
 typedef struct {
   float *g;
   const float *u;
@@ -71,9 +59,8 @@ typedef struct {
 static void gated_act_task(void *ctx, int64_t t, int thread) {
   const gated_act_job *j = ctx;
   (void)thread;
-  int64_t i1 = (t + 1) * j->chunk < j->n ? (t + 1) * j->chunk : j->n;
-  for (int64_t i = t * j->chunk; i < i1; i++)
-    j->g[i] = act(j->a, j->g[i]) * j->u[i];
+  int64_t i0 = t * j->chunk, i1 = i0 + j->chunk < j->n ? i0 + j->chunk : j->n;
+  seer_act_gated(j->a, j->g + i0, j->u + i0, i1 - i0);
 }
 
 static void gated_act(model_act a, float *g, const float *u, int64_t n) {

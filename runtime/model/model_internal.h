@@ -54,6 +54,8 @@ double seer_cfg_num(const json_t *cfg, const char *key, double def);
 /* Applies "layer_types" when present; returns 1 if it was. */
 int seer_cfg_layer_types(const json_t *cfg, model_cfg *c, seer_error *err);
 model_act seer_cfg_parse_act(const char *s, int *ok);
+/* g[i] = act(g[i]) * u[i] for i < n (activation.c). */
+void seer_act_gated(model_act a, float *g, const float *u, int64_t n);
 
 /* A weight: data pointer (mapped) and dtype; tensor keeps the mapping alive. */
 typedef struct model_w {
