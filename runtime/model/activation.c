@@ -13,9 +13,11 @@
 /* e^x to within 2 ulp (Cephes' expf scheme): x = n ln2 + r with |r| <= ln2/2, e^r from a degree-6
  * polynomial, 2^n put into the exponent bits. x is clamped to [-87.3, 89]: below, e^x stays the
  * smallest normal float (a sigmoid of 1 to f32 precision); above 88.72, n = 128 gives +inf as expf
- * does, so x / (1 + e^z) is an exact 0 there, as libm's form gave, and never a subnormal. */
+ * does, so x / (1 + e^z) is an exact 0 there, as libm's form gave, and never a subnormal. A NaN
+ * input is clamped like a small one; the callers' NaN still reaches the result through x. */
 static inline float exp_approx(float x) {
-  x = x < -87.3f ? -87.3f : x > 89.0f ? 89.0f : x;
+  x = x > -87.3f ? x : -87.3f; /* written so that NaN becomes -87.3: n below stays an integer */
+  x = x < 89.0f ? x : 89.0f;
   const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
   float n = (x * 1.44269504088896341f + magic) - magic;
   float r = x - n * 0.693359375f - n * -2.12194440e-4f;
@@ -26,7 +28,7 @@ static inline float exp_approx(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  int32_t bits = ((int32_t)n + 127) << 23;
+  uint32_t bits = (uint32_t)((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &bits, sizeof scale);
   return p * scale;
