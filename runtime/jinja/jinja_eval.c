@@ -250,6 +250,8 @@ static int eval_node(jctx *c, jscope *s, const jnode *n, jv *out) {
     if ((rc = jeval(c, s, n->a, &a))) return rc;
     if (!isnum(a))
       return jerr(c, n->line, "bad operand type for unary %c: %s", n->op, jv_type_name(a));
+    if (n->op == '-' && a.t == JV_INT && a.u.i == INT64_MIN) /* -INT64_MIN is not an int64 */
+      return jerr(c, n->line, "integer overflow");
     *out = n->op == '+'      ? (a.t == JV_BOOL ? jv_int(a.u.b) : a)
            : a.t == JV_FLOAT ? jv_float(-a.u.f)
                              : jv_int(-inum(a));

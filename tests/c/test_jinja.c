@@ -328,6 +328,9 @@ static void hostile(void) {
   fails_with("{{ (-9223372036854775807 - 1) % -1 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ 2 ** 9223372036854775807 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ 92233720368 ** 2 }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ -(-9223372036854775807 - 1) }}", SEER_EINVAL, "integer overflow");
+  fails_with("{{ -+(-9223372036854775807 - 1) % -1 }}", SEER_EINVAL, "integer overflow");
+  RENDERS("{{ -(-9223372036854775807) }}", NULL, "9223372036854775807");
   /* One step can compare or search megabytes, so a render's work is bounded too (1 GiB), and the
    * searches are linear: a byte-by-byte search for 'aaa…ab' in 'aaa…a' takes ~10^12 comparisons. */
   fails_with("{% set s = 'a' * 20000000 %}{% for i in range(100) %}{% if 'b' in s %}{% endif %}{% "
