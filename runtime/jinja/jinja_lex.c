@@ -74,7 +74,7 @@ static int unescape(jarena *a, const char *s, size_t n, jtok *out) {
           cp = -1;
           break;
         }
-        cp = cp * 16 + v;
+        if (cp <= 0x10FFFF) cp = cp * 16 + v; /* past it, \UFFFFFFFF would overflow int */
       }
       if (cp < 0 || cp > 0x10FFFF) {
         rc = seer_buf_appendc(&b, '\\') || seer_buf_appendc(&b, e);

@@ -329,6 +329,8 @@ static void hostile(void) {
   fails_with("{{ 2 ** 9223372036854775807 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ 92233720368 ** 2 }}", SEER_EINVAL, "integer overflow");
   fails_with("{{ -(-9223372036854775807 - 1) }}", SEER_EINVAL, "integer overflow");
+  /* an escape past U+10FFFF stays as written, even one whose value overflows an int */
+  RENDERS("{{ '\\U00110000' }} {{ '\\UFFFFFFFF' }}", NULL, "\\U00110000 \\UFFFFFFFF");
   fails_with("{{ -+(-9223372036854775807 - 1) % -1 }}", SEER_EINVAL, "integer overflow");
   RENDERS("{{ -(-9223372036854775807) }}", NULL, "9223372036854775807");
   /* One step can compare or search megabytes, so a render's work is bounded too (1 GiB), and the
