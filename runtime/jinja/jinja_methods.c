@@ -164,11 +164,13 @@ static int rsplit(jctx *c, jv self, jv sep, int64_t left, jv *out) {
 static int m_split(METHOD_PARAMS) {
   jv sep = jb_kwarg(kwn, kwv, nkw, "sep", args, nargs, 0, jv_none());
   jv max = jb_kwarg(kwn, kwv, nkw, "maxsplit", args, nargs, 1, jv_int(-1));
-  if (name[0] == 'r' && max.t == JV_INT && max.u.i >= 0) {
-    if (sep.t != JV_STR || !sep.u.s.n)
-      return jerr(c, line, "rsplit with maxsplit needs a separator");
-    return rsplit(c, self, sep, max.u.i, out);
-  }
+  /* rsplit with a separator splits from the right even without maxsplit: overlapping matches
+   * give other pieces ('aaa'.rsplit('aa') is ['a', ''], 'aaa'.split('aa') is ['', 'a']). Split
+   * at whitespace without maxsplit is the same from either end. */
+  if (name[0] == 'r' && sep.t == JV_STR && sep.u.s.n && max.t == JV_INT)
+    return rsplit(c, self, sep, max.u.i >= 0 ? max.u.i : INT64_MAX, out);
+  if (name[0] == 'r' && max.t == JV_INT && max.u.i >= 0)
+    return jerr(c, line, "rsplit with maxsplit needs a separator");
   return jb_split(c, self, sep, max.t == JV_INT ? max.u.i : -1, out);
 }
 

@@ -357,6 +357,10 @@ static void hostile(void) {
           NULL, "False -1 1 1 3000000,1");
   RENDERS("{{ 'a,b,,c'.rsplit(',', 2) }} {{ 'aaa'.rsplit('aa', 1) }} {{ 'abc'.rsplit('x', 1) }}",
           NULL, "['a,b', '', 'c'] ['a', ''] ['abc']");
+  /* without maxsplit too, as Python: from the right, so overlapping separators give other pieces */
+  RENDERS("{{ 'aaa'.rsplit('aa') }} {{ 'aaa'.split('aa') }} {{ 'a,b,,c'.rsplit(',') }} {{ "
+          "'aaaaa'.rsplit('aa', -1) }} {{ ' a  b '.rsplit() }}",
+          NULL, "['a', ''] ['', 'a'] ['a', 'b', '', 'c'] ['a', '', ''] ['a', 'b']");
   /* sort is a merge sort now: stable, either way round, and fine on long lists */
   RENDERS(
       "{{ range(50000) | reverse | sort | first }} {{ range(50000) | sort(reverse=true) | first "

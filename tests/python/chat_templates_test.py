@@ -210,7 +210,7 @@ FEATURES = {
         "{% for i in range(3) %}{% if i == 0 %}{% set y = 'a' %}{% endif %}{{ y|default('u') }}{% endfor %}|"
         "{% with a = 1, b = x %}{{ a }}{{ b }}{% set x = 'w' %}{{ x }}{% endwith %}{{ x }}|"
         "{% if true %}{% set z = 'leaks' %}{% endif %}{{ z }}|"
-        "{{ 'a b c'.rsplit(' ', 1) }}{{ 'a::b::c'.rsplit('::', 5) }}{{ 'abc'.rsplit('b', 0) }}"
+        "{{ 'a b c'.rsplit(' ', 1) }}{{ 'a::b::c'.rsplit('::', 5) }}{{ 'abc'.rsplit('b', 0) }}{{ 'aaa'.rsplit('aa') }}"
     ),
     "namespace": (
         "{% set ns = namespace(count=0, items=[], last=none, keys='k') %}"
