@@ -13,7 +13,8 @@ enum { JR_BREAK = 1, JR_CONTINUE = 2 };
 static int oom(jctx *c) { return joom(c); }
 
 int jwork(jctx *c, size_t units, int line) {
-  c->work += units < JINJA_MAX_WORK ? units : JINJA_MAX_WORK;
+  /* past the bound is past it, however far: clamping keeps the sum from overflowing */
+  c->work += units <= JINJA_MAX_WORK ? units : JINJA_MAX_WORK + 1;
   if (c->work > JINJA_MAX_WORK)
     return jerr(c, line,
                 "rendering scans more than %zu MiB of text and items (comparing, searching, "
@@ -22,9 +23,14 @@ int jwork(jctx *c, size_t units, int line) {
   return SEER_OK;
 }
 
-int jwork_on(jctx *c, jv v, int depth, int line) {
+int jwork_on(jctx *c, jv v, int depth, int line) { return jwork_times(c, 1, v, depth, line); }
+
+int jwork_times(jctx *c, size_t times, jv v, int depth, int line) {
+  if (!times) return SEER_OK;
   size_t left = c->work < JINJA_MAX_WORK ? JINJA_MAX_WORK - c->work : 0;
-  return jwork(c, jv_cost(v, left, depth), line);
+  /* each is counted no further than the share of what is left, so times * each cannot overflow */
+  size_t each = jv_cost(v, left / times + 1, depth);
+  return jwork(c, each > left / times ? left + 1 : times * each, line);
 }
 
 /* A filter, method or global function walks its receiver and arguments once (what it builds is

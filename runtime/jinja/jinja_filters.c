@@ -93,10 +93,7 @@ static int sort_list(sort_ctx *s, jlist *l, int line) {
   size_t n = l->n, passes = 0;
   for (size_t w = 1; w < n; w *= 2)
     passes++;
-  int rc = jwork(
-      s->c,
-      2 * passes * jv_cost((jv){.t = JV_LIST, .u.l = l}, ((size_t)1 << 40) / (passes + 1), JV_DEEP),
-      line);
+  int rc = jwork_times(s->c, 2 * passes, (jv){.t = JV_LIST, .u.l = l}, JV_DEEP, line);
   if (rc) return rc;
   jv *keys = ja_alloc(s->c->a, (2 * n + 1) * sizeof *keys);
   jv *items = ja_alloc(s->c->a, (n + 1) * sizeof *items);
@@ -266,8 +263,7 @@ static int f_dictsort(FILTER_PARAMS) {
   size_t idx = by.t == JV_STR && by.u.s.n == 5 && !memcmp(by.u.s.p, "value", 5);
   jlist *l = out->u.l;
   /* an insertion sort (mappings in templates are small): n passes over the pairs at most */
-  if ((rc = jwork(c, 2 * l->n * jv_cost(*out, ((size_t)1 << 40) / (l->n + 1), JV_DEEP), line)))
-    return rc;
+  if ((rc = jwork_times(c, 2 * l->n, *out, JV_DEEP, line))) return rc;
   for (size_t i = 1; i < l->n; i++)
     for (size_t j = i; j > 0; j--) {
       bool ok;
@@ -337,8 +333,7 @@ static int f_unique(FILTER_PARAMS) {
   jv l, res = jv_new_list(c->a);
   if ((rc = as_list(c, v, line, &l))) return rc;
   /* each item is compared with those kept before it: n passes over the list at most */
-  if ((rc = jwork(c, 2 * l.u.l->n * jv_cost(l, ((size_t)1 << 40) / (l.u.l->n + 1), JV_DEEP), line)))
-    return rc;
+  if ((rc = jwork_times(c, 2 * l.u.l->n, l, JV_DEEP, line))) return rc;
   for (size_t i = 0; i < l.u.l->n; i++) {
     bool seen = false;
     for (size_t j = 0; j < res.u.l->n && !seen; j++)
@@ -445,7 +440,7 @@ static int f_sum_min_max(FILTER_PARAMS) {
   int rc;
   jv l;
   if ((rc = as_list(c, v, line, &l))) return rc;
-  if (name[1] != 'u' && (rc = jwork(c, 2 * jv_cost(l, (size_t)1 << 40, JV_DEEP), line))) return rc;
+  if (name[1] != 'u' && (rc = jwork_times(c, 2, l, JV_DEEP, line))) return rc;
   jv acc = name[1] == 'u' ? jv_int(0) : jv_undef();
   for (size_t i = 0; i < l.u.l->n; i++) {
     jv x = l.u.l->v[i];

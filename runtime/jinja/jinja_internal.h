@@ -293,6 +293,8 @@ int jwork(jctx *c, size_t units, int line);
 /* Charges what scanning v to depth levels may cost (jv_cost), counted no further than the bound:
  * JV_DEEP for comparisons, which recurse; 1 for a builtin's arguments, which it walks once. */
 int jwork_on(jctx *c, jv v, int depth, int line);
+/* The same for an operation that scans v `times` times (a sort's passes, a quadratic unique). */
+int jwork_times(jctx *c, size_t times, jv v, int depth, int line);
 
 int jeval(jctx *c, jscope *s, const jnode *n, jv *out);
 int jrender_body(jctx *c, jscope *s, jnode *const *body, size_t n, seer_buf *out);

@@ -83,11 +83,8 @@ static int m_list_index_count(METHOD_PARAMS) {
   bool index = name[0] == 'i';
   int64_t k = 0;
   /* n comparisons: each item once, the argument n times */
-  int rc = jwork(c, jv_cost(self, (size_t)1 << 40, JV_DEEP), line);
-  if (rc ||
-      (rc = jwork(c, self.u.l->n * jv_cost(a0, ((size_t)1 << 40) / (self.u.l->n + 1), JV_DEEP),
-                  line)))
-    return rc;
+  int rc = jwork_on(c, self, JV_DEEP, line);
+  if (rc || (rc = jwork_times(c, self.u.l->n, a0, JV_DEEP, line))) return rc;
   for (size_t i = 0; i < self.u.l->n; i++)
     if (jv_eq(self.u.l->v[i], a0)) {
       if (index) {
