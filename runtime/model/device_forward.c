@@ -556,19 +556,19 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
   return rc;
 }
 
-/* A decode step through the model's graph: captured when there is none for this batch, logits
- * mode, workspace and cache, replayed as it is otherwise. The inputs, the step counter included,
- * are in the workspace already (uploaded by the caller, outside the graph). */
-static int decode_graph(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, seer_logits_mode mode,
+/* A decode step through the model's graph: captured for key (the batch, logits mode, workspace and
+ * cache) unless replay says the graph kept is for it already. The inputs, the step counter
+ * included, are in the workspace already (uploaded by the caller, outside the graph). */
+static int decode_graph(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, const dev_graph_key *key,
                         int replay) {
   struct seer_model_dev *d = f->m->dev;
   if (!replay) {
-    dev_graph_key key = {f->B, mode, d->ws.gen, kv->nlayers, kv->k, kv->v, kv->cap};
     seer_gpu_graph *graph = NULL;
     int rc = seer_gpu_capture_begin(f->g, f->err);
     if (rc) return rc;
     f->capturing = 1;
-    rc = launch_all(f, kv, start, NULL, mode == SEER_LOGITS_LAST, mode != SEER_LOGITS_NONE);
+    rc = launch_all(f, kv, start, NULL, key->mode == SEER_LOGITS_LAST,
+                    key->mode != SEER_LOGITS_NONE);
     f->capturing = 0;
     if (rc) {
       seer_gpu_capture_abort(f->g);
@@ -576,7 +576,7 @@ static int decode_graph(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, seer_
       return rc;
     }
     if ((rc = seer_gpu_capture_end(f->g, &graph, f->err)) ||
-        (rc = dev_graph_keep(f->g, &d->decode, graph, &key, f->err)))
+        (rc = dev_graph_keep(f->g, &d->decode, graph, key, f->err)))
       return rc;
     d->captures++;
   } else {
@@ -703,7 +703,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
       goto done;
     }
   }
-  rc = graphed ? decode_graph(&f, kv, start, mode, replay)
+  rc = graphed ? decode_graph(&f, kv, start, &key, replay)
                : launch_all(&f, kv, start, hs ? seer_tensor_data(hs) : NULL, last, logits != NULL);
   if (rc) goto done;
   if (logits && (rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
