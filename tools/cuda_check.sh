@@ -4,10 +4,11 @@
 # runs the kernel emulator tests, the driver and cuBLASLt loaders' failure paths, the device
 # tensor ops hooks use (in-place ops, mean, matmul; copies through the pinned staging buffers) on
 # the GPU, the fixtures' parity suite with device = "cuda" on the GPU (HF references, README tolerances; again with every
-# f32 GEMM through cuBLASLt, and with bf16 weights converted to f16), the device hooks spec (with
+# f32 GEMM through cuBLASLt, and with bf16 weights converted to f16), decoding through CUDA graphs
+# against direct launches (bit for bit, with the graph counts), the device hooks spec (with
 # mean/matmul on hook tensors and the clear refusals of LoRA and attention weights), a GPU
 # sandbox that sees the GPU, and bench_forward_cuda on create-random TinyLlama-1.1B and Gemma-2-2B
-# bf16 models, then prints one summary table and writes it to $OUT/cuda_check.md (with every
+# bf16 models (again with SEER_CUDA_GRAPHS=0: decode without graphs), then prints one summary table and writes it to $OUT/cuda_check.md (with every
 # step's log beside it).
 #
 # Usage: tools/cuda_check.sh [--dry-run]
@@ -62,9 +63,19 @@ write_summary() {
     echo "| step | result | time | log |"
     echo "|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
+    if [ -s "$out/graphs.log" ]; then
+      echo
+      grep -E 'decode steps through CUDA graphs' "$out/graphs.log" || true
+    fi
     if [ -s "$out/bench.log" ]; then
       echo
       grep -E '^(\||device copy)' "$out/bench.log" || true
+    fi
+    if [ -s "$out/bench_nographs.log" ]; then
+      echo
+      echo "Without CUDA graphs (SEER_CUDA_GRAPHS=0):"
+      echo
+      grep -E '^\|' "$out/bench_nographs.log" || true
     fi
   } > "$summary"
   cat "$summary"
@@ -83,7 +94,8 @@ step "configure (nvcc)" configure.log cmake -S "$root" -B "$build" -DSEER_LUA=5.
 grep -q "CUDA kernels: nvcc" "$out/configure.log" ||
   die "CMake did not pick up nvcc (see $out/configure.log)"
 step "build" build.log cmake --build "$build" -j"$jobs" --target seer-lua test_cuda_emu \
-  test_cuda_loader test_cublaslt_loader test_cuda_tensor test_model_parity bench_forward_cuda
+  test_cuda_loader test_cublaslt_loader test_cuda_tensor test_cuda_graphs test_model_parity \
+  bench_forward_cuda
 grep -h "Used [0-9]* registers" "$build"/cuda/*.ptxas.log > "$out/ptxas_registers.log" || true
 
 gpu_line=$("$build/seer-lua" doctor 2>&1 | grep 'NVIDIA GPU' || true)
@@ -125,6 +137,9 @@ step "parity with f32 GEMMs on cuBLASLt" parity_cublaslt.log env SEER_PARITY_DEV
 step "parity, bf16 weights as f16 on the device" parity_f16.log env SEER_PARITY_DEVICE=cuda \
   SEER_PARITY_DEVICE_DTYPE=f16 SEER_FIXTURES="$root/tests/fixtures" \
   "$build/tests/test_model_parity" llama-bf16 || status=1
+# Decode steps as CUDA graphs: equal to direct launches bit for bit, with a negative control.
+step "decode through CUDA graphs" graphs.log env SEER_CUDA_EMULATE="${SEER_CUDA_EMULATE:-0}" \
+  SEER_FIXTURES="$root/tests/fixtures" "$build/tests/test_cuda_graphs" || status=1
 step "device hooks (steering, ablation, views)" hooks.log env SEER_FIXTURES="$root/tests/fixtures" \
   "$build/seer-lua" "$root/tests/lua/run_busted.lua" "$root/tests/lua/model_cuda_hooks_spec.lua" ||
   status=1
@@ -139,4 +154,6 @@ if [ $dry_run = 0 ]; then
 fi
 step "bench_forward_cuda" bench.log "$build/bench/bench_forward_cuda" --dir "$out/models" \
   "${bench_args[@]}" || status=1
+step "bench_forward_cuda without CUDA graphs" bench_nographs.log env SEER_CUDA_GRAPHS=0 \
+  "$build/bench/bench_forward_cuda" --dir "$out/models" "${bench_args[@]}" || status=1
 exit $status

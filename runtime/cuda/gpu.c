@@ -22,6 +22,30 @@ static const seer_emu_entry emu_entries[] = {
     SEER_CUDA_KERNEL_LIST(SEER_GPU_KERNEL_EMU)
 #undef SEER_GPU_KERNEL_EMU
 };
+/* Argument struct sizes: a graph captured under the emulator keeps a copy of each launch's. */
+static const size_t kernel_arg_sizes[] = {
+#define SEER_GPU_KERNEL_ARGS(name, threads) sizeof(struct name##_args),
+    SEER_CUDA_KERNEL_LIST(SEER_GPU_KERNEL_ARGS)
+#undef SEER_GPU_KERNEL_ARGS
+};
+
+/* One recorded step of a graph captured under the emulator. */
+typedef struct graph_op {
+  enum { OP_LAUNCH, OP_COPY, OP_ZERO } kind;
+  seer_gpu_kernel k;
+  unsigned gx, gy, gz, threads;
+  size_t smem;
+  void *args; /* a copy, kernel_arg_sizes[k] bytes */
+  uint64_t dst, src;
+  size_t n;
+} graph_op;
+
+struct seer_gpu_graph {
+  cu_graph_exec exec; /* on a device */
+  graph_op *ops;      /* under the emulator */
+  size_t nops, capops;
+  uint64_t nlaunches; /* kernels in the graph, counted into seer_gpu_launches at each replay */
+};
 
 struct seer_gpu {
   int emulate;
@@ -44,6 +68,8 @@ struct seer_gpu {
   void *lt_handle;
   cu_ptr lt_workspace;
   int lt_min_rows;
+  seer_gpu_graph *capture; /* the graph being captured, or NULL */
+  uint64_t graph_replays;
 };
 
 /* cuBLASLt's workspace: what its heuristics want for the skinny prefill GEMMs. */
@@ -152,6 +178,7 @@ int seer_gpu_open(int index, int emulate, seer_gpu **out, seer_error *err) {
 
 void seer_gpu_close(seer_gpu *g) {
   if (!g) return;
+  seer_gpu_capture_abort(g);
   if (!g->emulate && g->cu && g->stream) g->cu->stream_synchronize(g->stream);
   for (int i = 0; i < 2; i++) {
     if (!g->stage_pinned)
@@ -172,8 +199,19 @@ void seer_gpu_close(seer_gpu *g) {
 
 int seer_gpu_emulated(const seer_gpu *g) { return g->emulate; }
 
+/* What a stream capture cannot contain: allocation and the waits of host<->device copies. */
+static int refuse_in_capture(seer_gpu *g, const char *what, seer_error *err) {
+  if (!g->capture) return 0;
+  return seer_errorf(err, SEER_EINVAL,
+                     "cuda: %s while a CUDA graph is being captured; allocate and copy before "
+                     "seer_gpu_capture_begin (a bug in the caller)",
+                     what);
+}
+
 int seer_gpu_alloc(seer_gpu *g, size_t bytes, uint64_t *ptr, seer_error *err) {
   *ptr = 0;
+  int rc = refuse_in_capture(g, "allocating device memory", err);
+  if (rc) return rc;
   if (!bytes) bytes = 16;
   if (g->emulate) {
     void *p = aligned_alloc(256, (bytes + 255) & ~(size_t)255);
@@ -219,7 +257,7 @@ static int dtoh(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error *err)
  * buffer, and the wait before chunk i's copy also proves chunk i - 2 (same buffer) done. */
 int seer_gpu_upload_fill(seer_gpu *g, uint64_t dst, size_t n, seer_gpu_fill fill, void *ctx,
                          seer_error *err) {
-  int rc = 0;
+  int rc = refuse_in_capture(g, "a host-to-device copy", err);
   for (size_t off = 0, i = 0; off < n && !rc; off += g->stage_bytes, i++) {
     size_t len = n - off < g->stage_bytes ? n - off : g->stage_bytes;
     fill(ctx, g->stage[i & 1], off, len);
@@ -241,7 +279,7 @@ int seer_gpu_upload(seer_gpu *g, uint64_t dst, const void *src, size_t n, seer_e
 /* Chunk i lands in stage[i % 2]; it is copied out while chunk i + 1 is in flight. Waiting for the
  * stream also waits for the kernels queued before: what the caller reads is their result. */
 int seer_gpu_download(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error *err) {
-  int rc = 0;
+  int rc = refuse_in_capture(g, "a device-to-host copy", err);
   size_t prev_off = 0, prev_len = 0;
   for (size_t off = 0, i = 0; !rc && (off < n || prev_len); off += g->stage_bytes, i++) {
     size_t len = off < n ? (n - off < g->stage_bytes ? n - off : g->stage_bytes) : 0;
@@ -257,7 +295,11 @@ int seer_gpu_download(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error
 
 uint64_t seer_gpu_staged_chunks(const seer_gpu *g) { return g->staged_chunks; }
 
+static int record(seer_gpu *g, graph_op op, seer_error *err);
+
 int seer_gpu_copy(seer_gpu *g, uint64_t dst, uint64_t src, size_t n, seer_error *err) {
+  if (g->emulate && g->capture)
+    return record(g, (graph_op){.kind = OP_COPY, .dst = dst, .src = src, .n = n}, err);
   if (g->emulate) {
     memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, n);
     return 0;
@@ -267,6 +309,8 @@ int seer_gpu_copy(seer_gpu *g, uint64_t dst, uint64_t src, size_t n, seer_error 
 }
 
 int seer_gpu_zero(seer_gpu *g, uint64_t dst, size_t n, seer_error *err) {
+  if (g->emulate && g->capture)
+    return record(g, (graph_op){.kind = OP_ZERO, .dst = dst, .n = n}, err);
   if (g->emulate) {
     memset((void *)(uintptr_t)dst, 0, n);
     return 0;
@@ -276,27 +320,141 @@ int seer_gpu_zero(seer_gpu *g, uint64_t dst, size_t n, seer_error *err) {
 }
 
 int seer_gpu_sync(seer_gpu *g, seer_error *err) {
+  int rc = refuse_in_capture(g, "waiting for the stream", err);
+  if (rc) return rc;
   if (!g->emulate) CU(g->cu->stream_synchronize(g->stream), "cuStreamSynchronize");
+  return 0;
+}
+
+static int emu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
+                      unsigned threads, size_t smem, const void *args, seer_error *err) {
+  char msg[512];
+  uint64_t seed = g->emu_seed + 0x9E3779B97F4A7C15ull * ++g->emu_launches;
+  if (seer_emu_launch(kernel_names[k], emu_entries[k], (seer_dim3){gx, gy, gz},
+                      (seer_dim3){threads, 1, 1}, smem, args, seed, msg, sizeof msg))
+    return seer_errorf(err, SEER_EINVAL, "%s", msg);
   return 0;
 }
 
 int seer_gpu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
                     unsigned threads, size_t smem, const void *args, seer_error *err) {
-  if (g->emulate) {
-    char msg[512];
-    uint64_t seed = g->emu_seed + 0x9E3779B97F4A7C15ull * ++g->emu_launches;
-    if (seer_emu_launch(kernel_names[k], emu_entries[k], (seer_dim3){gx, gy, gz},
-                        (seer_dim3){threads, 1, 1}, smem, args, seed, msg, sizeof msg))
-      return seer_errorf(err, SEER_EINVAL, "%s", msg);
-    return 0;
+  if (g->capture) g->capture->nlaunches++;
+  if (g->emulate && g->capture) {
+    graph_op op = {.kind = OP_LAUNCH,
+                   .k = k,
+                   .gx = gx,
+                   .gy = gy,
+                   .gz = gz,
+                   .threads = threads,
+                   .smem = smem,
+                   .args = malloc(kernel_arg_sizes[k])};
+    if (!op.args) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory recording a graph");
+    memcpy(op.args, args, kernel_arg_sizes[k]);
+    int rc = record(g, op, err);
+    if (rc) free(op.args);
+    return rc;
   }
-  g->launches++;
+  if (g->emulate) return emu_launch(g, k, gx, gy, gz, threads, smem, args, err);
+  if (!g->capture) g->launches++; /* a captured launch counts when the graph runs */
   void *params[] = {(void *)args};
   CU(g->cu->launch_kernel(g->fns[k], gx, gy, gz, threads, 1, 1, (unsigned)smem, g->stream, params,
                           NULL),
      kernel_names[k]);
   return 0;
 }
+
+/* ---- CUDA graphs ---- */
+
+static int record(seer_gpu *g, graph_op op, seer_error *err) {
+  seer_gpu_graph *gr = g->capture;
+  if (gr->nops == gr->capops) {
+    size_t n = gr->capops ? 2 * gr->capops : 64;
+    graph_op *ops = realloc(gr->ops, n * sizeof *ops);
+    if (!ops) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory recording a graph");
+    gr->ops = ops, gr->capops = n;
+  }
+  gr->ops[gr->nops++] = op;
+  return 0;
+}
+
+int seer_gpu_capture_begin(seer_gpu *g, seer_error *err) {
+  if (g->capture)
+    return seer_errorf(err, SEER_EINVAL, "cuda: a CUDA graph capture is already under way");
+  seer_gpu_graph *gr = calloc(1, sizeof *gr);
+  if (!gr) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory for a graph");
+  /* Thread-local mode: only this thread's unsafe calls (a cuMemAlloc, a sync) invalidate it. */
+  cu_result rc = g->emulate ? CU_OK : g->cu->stream_begin_capture(g->stream, 1);
+  if (rc != CU_OK) {
+    free(gr);
+    return cu_fail(g, rc, "cuStreamBeginCapture", err);
+  }
+  g->capture = gr;
+  return 0;
+}
+
+int seer_gpu_capture_end(seer_gpu *g, seer_gpu_graph **out, seer_error *err) {
+  *out = NULL;
+  seer_gpu_graph *gr = g->capture;
+  if (!gr) return seer_errorf(err, SEER_EINVAL, "cuda: no CUDA graph capture is under way");
+  g->capture = NULL;
+  if (!g->emulate) {
+    cu_graph cg = NULL;
+    cu_result rc = g->cu->stream_end_capture(g->stream, &cg);
+    if (rc == CU_OK) rc = g->cu->graph_instantiate(&gr->exec, cg, 0);
+    if (cg) g->cu->graph_destroy(cg); /* the instantiated graph does not need it */
+    if (rc != CU_OK) {
+      seer_gpu_graph_free(g, gr);
+      return cu_fail(g, rc, "capturing a CUDA graph (cuStreamEndCapture, cuGraphInstantiate)", err);
+    }
+  }
+  *out = gr;
+  return 0;
+}
+
+void seer_gpu_capture_abort(seer_gpu *g) {
+  seer_gpu_graph *gr = g->capture;
+  if (!gr) return;
+  g->capture = NULL;
+  if (!g->emulate) { /* ending the capture returns the stream to normal work */
+    cu_graph cg = NULL;
+    g->cu->stream_end_capture(g->stream, &cg);
+    if (cg) g->cu->graph_destroy(cg);
+  }
+  seer_gpu_graph_free(g, gr);
+}
+
+int seer_gpu_graph_launch(seer_gpu *g, seer_gpu_graph *gr, seer_error *err) {
+  if (g->capture)
+    return seer_errorf(err, SEER_EINVAL, "cuda: a CUDA graph launch while another is captured");
+  g->graph_replays++;
+  if (!g->emulate) {
+    CU(g->cu->graph_launch(gr->exec, g->stream), "cuGraphLaunch");
+    g->launches += gr->nlaunches;
+    return 0;
+  }
+  int rc = 0;
+  for (size_t i = 0; i < gr->nops && !rc; i++) {
+    const graph_op *op = &gr->ops[i];
+    if (op->kind == OP_LAUNCH)
+      rc = emu_launch(g, op->k, op->gx, op->gy, op->gz, op->threads, op->smem, op->args, err);
+    else if (op->kind == OP_COPY)
+      memmove((void *)(uintptr_t)op->dst, (const void *)(uintptr_t)op->src, op->n);
+    else
+      memset((void *)(uintptr_t)op->dst, 0, op->n);
+  }
+  return rc;
+}
+
+void seer_gpu_graph_free(seer_gpu *g, seer_gpu_graph *gr) {
+  if (!gr) return;
+  if (gr->exec) g->cu->graph_exec_destroy(gr->exec);
+  for (size_t i = 0; i < gr->nops; i++)
+    free(gr->ops[i].args);
+  free(gr->ops);
+  free(gr);
+}
+
+uint64_t seer_gpu_graph_replays(const seer_gpu *g) { return g->graph_replays; }
 
 int seer_gpu_gemm_rows(const seer_gpu *g) { return g->lt ? g->lt_min_rows : 0; }
 

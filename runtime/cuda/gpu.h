@@ -49,6 +49,22 @@ int seer_gpu_sync(seer_gpu *g, seer_error *err);
 int seer_gpu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
                     unsigned threads, size_t smem, const void *args, seer_error *err);
 
+/* CUDA graphs: the launches and device-to-device copies queued between capture_begin and
+ * capture_end become one graph that graph_launch replays on the stream, with the arguments they had
+ * at capture (device memory they point at may change between replays: that is how a decode step's
+ * position reaches a replayed graph). On a device, the driver's stream capture (thread-local
+ * mode); under the emulator, a list of the recorded launches and copies, replayed in order. While
+ * capturing, allocation, host<->device copies and waits are refused with an error (on a device
+ * they would break the capture), so both paths catch them. capture_abort ends a failed capture. */
+typedef struct seer_gpu_graph seer_gpu_graph;
+int seer_gpu_capture_begin(seer_gpu *g, seer_error *err);
+int seer_gpu_capture_end(seer_gpu *g, seer_gpu_graph **out, seer_error *err);
+void seer_gpu_capture_abort(seer_gpu *g);
+int seer_gpu_graph_launch(seer_gpu *g, seer_gpu_graph *gr, seer_error *err);
+void seer_gpu_graph_free(seer_gpu *g, seer_gpu_graph *gr);
+/* Graph replays so far (tests: decode steps ran as graphs). */
+uint64_t seer_gpu_graph_replays(const seer_gpu *g);
+
 /* Device storages of this GPU's memory (ctx: the seer_gpu; gpu_tensor.c): copies, freeing, in-place
  * elementwise ops, mean and matmul, for hook views of a device model's activations. */
 const seer_storage_device_ops *seer_gpu_storage_ops(void);

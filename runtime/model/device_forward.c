@@ -4,16 +4,26 @@
  * sliding windows, softcaps, q/k norms, Gemma's scaled embeddings and sandwich norms, biases,
  * hooks, hidden states and logits; the KV cache lives on the device. Layer by layer over all rows
  * ([B][T], as forward.c lays them out), with attention advancing one position at a time over the
- * cache. Hooks get views of device storages (seer_storage_new_device): reading them downloads to a
- * host shadow, writing marks it dirty and it goes back before the next kernel. Not built yet:
- * "attn.weights" hooks (the kernels keep no softmax weights), GEMM prefill (cuBLASLt), CUDA
- * graphs. */
+ * cache; the attention kernels read the position from a device-side step counter (the cache length
+ * before the call, uploaded with the token ids), so their launches do not change from step to step.
+ * Calls without hooks use the model's workspace (device_graph.c: buffers kept and grown, never
+ * allocated per call); there a decode step (one token per row, over a cache, no hidden states) is
+ * one CUDA graph, captured at the first such step and replayed while the batch size, logits mode,
+ * workspace and cache buffers it was captured over stay where they were (a cache that grows, a new
+ * batch size or a grown workspace re-capture); $SEER_CUDA_GRAPHS=0 launches directly. Uploads of
+ * the inputs and the download of the logits stay outside the graph. Hooked calls launch directly
+ * over buffers of their own: hooks get views of device storages (seer_storage_new_device), reading
+ * them downloads to a host shadow, writing marks it dirty and it goes back before the next kernel,
+ * and a view kept past the call becomes a host copy. Not built yet: "attn.weights" hooks (the
+ * kernels keep no softmax weights), GEMM prefill (cuBLASLt), graphs for the steps between hook
+ * points of a hooked decode step, a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../cuda/gpu.h"
 #include "device_engine.h"
+#include "device_graph.h"
 #include "forward_common.h"
 #include "seer/interrupt.h"
 
@@ -36,6 +46,9 @@ struct seer_model_dev {
   dev_layer *layers;
   uint64_t *owned; /* every allocation, freed at detach */
   size_t nowned, capowned;
+  dev_workspace ws; /* the unhooked calls' buffers */
+  dev_graph decode; /* the decode step's graph, over ws and one cache's buffers */
+  uint64_t captures;
 };
 
 struct seer_kv_dev {
@@ -175,6 +188,10 @@ fail:
 void seer_device_detach(seer_model *m) {
   struct seer_model_dev *d = m->dev;
   if (!d) return;
+  if (d->g) {
+    dev_graph_clear(d->g, &d->decode);
+    dev_workspace_free(d->g, &d->ws);
+  }
   for (size_t i = 0; i < d->nowned; i++)
     seer_gpu_free(d->g, d->owned[i]);
   free(d->owned);
@@ -260,7 +277,8 @@ typedef struct dev_fwd {
   seer_model *m;
   seer_gpu *g;
   int64_t B, T, R;
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, tok, pos, pad;
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, tok, pos, pad, step; /* device_graph.h's DEV_* */
+  int capturing;                /* launches go into a graph that later steps replay */
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
   seer_hook_site site;
   seer_error *err;
@@ -314,12 +332,12 @@ static int k_rope(dev_fwd *f, uint64_t x, int heads, uint64_t inv_freq) {
 
 /* ---- hooks on device storages ---- */
 
-/* A device buffer of n floats; with hooks, owned by a device storage they can view. */
-static int dev_buffer(dev_fwd *f, int64_t n, uint64_t *p, seer_storage **st) {
-  int rc = seer_gpu_alloc(f->g, sizeof(float) * (size_t)n, p, f->err);
+/* A device buffer of a hooked call; x, o and att are owned by device storages the hooks can view
+ * (and keep past the call, as host copies then: these buffers are the call's own). */
+static int dev_buffer(dev_fwd *f, size_t bytes, uint64_t *p, seer_storage **st) {
+  int rc = seer_gpu_alloc(f->g, bytes, p, f->err);
   if (rc || !st) return rc;
-  *st = seer_storage_new_device(SEER_DEVICE_CUDA, *p, sizeof(float) * (size_t)n,
-                                seer_gpu_storage_ops(), f->g, f->err);
+  *st = seer_storage_new_device(SEER_DEVICE_CUDA, *p, bytes, seer_gpu_storage_ops(), f->g, f->err);
   if (!*st) {
     seer_gpu_free(f->g, *p);
     *p = 0;
@@ -368,6 +386,21 @@ static int check_hooks(seer_model *m, const seer_forward_opts *opts, seer_error 
  */
 #define ATTN_MAX_KEYS (48 * 1024 / 4)
 
+/* The keys layer li's query at position qi attends over (at most; left padding only removes). */
+static int64_t attn_keys(const seer_model *m, int li, int64_t qi) {
+  int64_t window = m->layers[li].sliding ? m->cfg.info.sliding_window : 0, keys = qi + 1;
+  return window > 0 && window < keys ? window : keys;
+}
+
+static int check_keys(dev_fwd *f, int li, int64_t qi) {
+  int64_t keys = attn_keys(f->m, li, qi);
+  if (keys <= ATTN_MAX_KEYS) return 0;
+  return seer_errorf(f->err, SEER_ENOTSUP,
+                     "cuda: attention over %lld positions needs the chunked kernel, not built yet "
+                     "(at most %d)",
+                     (long long)keys, ATTN_MAX_KEYS);
+}
+
 /* Stores each position's keys and values in the cache and attends from it, one position at a time
  * so a ring (sliding) layer never overwrites a key an earlier query of the chunk still needs. */
 static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
@@ -378,38 +411,38 @@ static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
   int64_t qd = (int64_t)nh * hd, kvd = (int64_t)nkv * hd, T = f->T;
   int64_t W = c->info.sliding_window, cap = kv->cap[li];
   int ring = L->sliding && W > 0;
+  const int64_t *step = (const int64_t *)(uintptr_t)f->step; /* qi = *step + t on the device */
   for (int64_t t = 0; t < T; t++) {
-    int64_t qi = start + t;
     struct seer_k_kv_store_args st = {F32(f->k + (uint64_t)(t * kvd) * 4),
                                       F32(f->v + (uint64_t)(t * kvd) * 4),
                                       T * kvd,
                                       F32(kv->k[li]),
                                       F32(kv->v[li]),
-                                      qi,
+                                      step,
+                                      t,
                                       cap,
                                       ring,
                                       nkv,
                                       hd};
     int rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_kv_store, (unsigned)f->B, 1, 1,
                              SEER_ATTN_THREADS, 0, &st, f->err);
-    if (rc) return rc;
-    int64_t window = L->sliding ? W : 0, keys = qi + 1;
-    if (window > 0 && window < keys) keys = window;
-    if (keys > ATTN_MAX_KEYS)
-      return seer_errorf(f->err, SEER_ENOTSUP,
-                         "cuda: attention over %lld positions needs the chunked kernel, not built "
-                         "yet (at most %d)",
-                         (long long)keys, ATTN_MAX_KEYS);
+    if (rc || (rc = check_keys(f, li, start + t))) return rc;
+    /* A graph's launch serves every later step over this cache, so its scores get room for as
+     * many keys as the cache can hold (ring: the window; else the capacity, which covers every
+     * position until the cache grows, and growing re-captures). */
+    int64_t keys = attn_keys(m, li, start + t);
+    if (f->capturing) keys = cap < ATTN_MAX_KEYS ? cap : ATTN_MAX_KEYS;
     struct seer_k_attn_decode_args at = {F32(f->q + (uint64_t)(t * qd) * 4),
                                          F32(kv->k[li]),
                                          F32(kv->v[li]),
                                          F32(f->att + (uint64_t)(t * qd) * 4),
                                          T * qd,
                                          (const int64_t *)(uintptr_t)f->pad,
-                                         qi,
+                                         step,
+                                         t,
                                          cap,
                                          ring,
-                                         window,
+                                         L->sliding ? W : 0,
                                          nh,
                                          nkv,
                                          hd,
@@ -467,6 +500,102 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
   return k_add(f, f->x, f->o, R * H);
 }
 
+/* Every launch of one forward pass, from the embedding to the logits in f->lg (no logits when
+ * want_logits is 0; with last, one row per batch row). hsd, when set, receives the hidden states
+ * (downloads: never while capturing). */
+static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *hsd, int last,
+                      int want_logits) {
+  seer_model *m = f->m;
+  const model_cfg *c = &m->cfg;
+  int64_t H = c->info.hidden_size, V = c->info.vocab_size, L = c->info.num_layers;
+  int64_t B = f->B, T = f->T, R = f->R;
+  seer_gpu *g = f->g;
+  seer_error *err = f->err;
+  size_t step = sizeof(float) * (size_t)(R * H); /* one hidden-state entry, [B][T][H] like x */
+  struct seer_k_embed_args ea = {(const void *)(uintptr_t)m->dev->embed.p,
+                                 (const int32_t *)(uintptr_t)f->tok,
+                                 F32(f->x),
+                                 (int)H,
+                                 m->dev->embed.wtype,
+                                 (float)c->embed_scale};
+  int rc;
+  if ((rc = seer_gpu_launch(g, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea,
+                            err)) ||
+      (hsd && (rc = seer_gpu_download(g, hsd, f->x, step, err))) ||
+      (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f->sx)))
+    return rc;
+  for (int64_t l = 0; l < L; l++) {
+    if ((rc = run_layer(f, (int)l, kv, start))) return rc;
+    /* HF records a layer's hidden state as the layer produced it, before hooks on its output. */
+    if (hsd && l < L - 1 &&
+        (rc = seer_gpu_download(g, (char *)hsd + (size_t)(l + 1) * step, f->x, step, err)))
+      return rc;
+    if ((rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_LAYER, (int)l}, f->sx))) return rc;
+  }
+  if ((rc = k_rmsnorm(f, f->x, m->dev->final_norm, R, (int)H, f->x)) ||
+      (hsd && (rc = seer_gpu_download(g, (char *)hsd + (size_t)L * step, f->x, step, err))) ||
+      (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f->sx)))
+    return rc;
+  if (!want_logits) return 0;
+  uint64_t head_in = f->x;
+  if (last) { /* each row's final position, so the head runs once per row */
+    for (int64_t b = 0; b < B && !rc; b++)
+      rc =
+          seer_gpu_copy(g, f->xn + (uint64_t)(b * H) * 4,
+                        f->x + (uint64_t)((b * T + T - 1) * H) * 4, sizeof(float) * (size_t)H, err);
+    head_in = f->xn;
+  }
+  int64_t rows_out = last ? B : R;
+  if (rc || (rc = k_linear(f, head_in, rows_out, &m->dev->lm_head, &m->lm_head, 0, f->lg)))
+    return rc;
+  if (c->final_softcap > 0) {
+    struct seer_k_softcap_args sa = {F32(f->lg), rows_out * V, (float)c->final_softcap};
+    rc = seer_gpu_launch(g, SEER_GPU_seer_k_softcap, blocks(rows_out * V, SEER_ELT_THREADS), 1, 1,
+                         SEER_ELT_THREADS, 0, &sa, err);
+  }
+  return rc;
+}
+
+/* A decode step through the model's graph: captured for key (the batch, logits mode, workspace and
+ * cache) unless replay says the graph kept is for it already. The inputs, the step counter
+ * included, are in the workspace already (uploaded by the caller, outside the graph). */
+static int decode_graph(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, const dev_graph_key *key,
+                        int replay) {
+  struct seer_model_dev *d = f->m->dev;
+  if (!replay) {
+    seer_gpu_graph *graph = NULL;
+    int rc = seer_gpu_capture_begin(f->g, f->err);
+    if (rc) return rc;
+    f->capturing = 1;
+    rc = launch_all(f, kv, start, NULL, key->mode == SEER_LOGITS_LAST,
+                    key->mode != SEER_LOGITS_NONE);
+    f->capturing = 0;
+    if (rc) {
+      seer_gpu_capture_abort(f->g);
+      dev_graph_clear(f->g, &d->decode);
+      return rc;
+    }
+    if ((rc = seer_gpu_capture_end(f->g, &graph, f->err)) ||
+        (rc = dev_graph_keep(f->g, &d->decode, graph, key, f->err)))
+      return rc;
+    d->captures++;
+  } else {
+    /* What the per-launch path checks as it goes: the replay runs every layer at once. */
+    if (seer_interrupt_pending())
+      return seer_errorf(f->err, SEER_ECANCELED, "forward interrupted before layer 0");
+    for (int l = 0; l < kv->nlayers; l++) {
+      int rc = check_keys(f, l, start);
+      if (rc) return rc;
+    }
+  }
+  return seer_gpu_graph_launch(f->g, d->decode.graph, f->err);
+}
+
+void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches) {
+  *captures = m->dev ? m->dev->captures : 0;
+  *launches = m->dev ? seer_gpu_graph_replays(m->dev->g) : 0;
+}
+
 int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                         const int32_t *const *ids, const size_t *lens,
                         const seer_forward_opts *opts, seer_forward_out *out, seer_error *err) {
@@ -492,25 +621,20 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int hooked = m->num_hooks || (opts && opts->num_hooks);
   seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
   int last = mode == SEER_LOGITS_LAST;
-  /* Every device buffer of the call, so that each exit frees them all (x, o and att belong to
-   * their storages when hooks are registered). */
-  struct {
-    uint64_t *p;
-    int64_t n;
-    seer_storage **st;
-  } bufs[] = {{&f.x, R * H, hooked ? &f.sx : NULL},
-              {&f.xn, R * H, NULL},
-              {&f.q, R * qd, NULL},
-              {&f.k, R * kvd, NULL},
-              {&f.v, R * kvd, NULL},
-              {&f.att, R * qd, hooked ? &f.satt : NULL},
-              {&f.o, R * H, hooked ? &f.so : NULL},
-              {&f.gt, R * I, NULL},
-              {&f.up, R * I, NULL},
-              {&f.lg, (last ? B : R) * V, NULL},
-              {&f.tok, R, NULL},
-              {&f.pos, 2 * R, NULL},
-              {&f.pad, 2 * B, NULL}};
+  /* The call's buffers (device_graph.h's order): the model's workspace without hooks; with hooks
+   * the call's own, x, o and att owned by the storages the hooks view. */
+  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,   &f.v,   &f.att, &f.o,
+                              &f.gt, &f.up, &f.lg, &f.tok, &f.pos, &f.pad, &f.step};
+  size_t fl = sizeof(float);
+  size_t need[DEV_NBUF] = {fl * (size_t)(R * H),        fl * (size_t)(R * H),
+                           fl * (size_t)(R * qd),       fl * (size_t)(R * kvd),
+                           fl * (size_t)(R * kvd),      fl * (size_t)(R * qd),
+                           fl * (size_t)(R * H),        fl * (size_t)(R * I),
+                           fl * (size_t)(R * I),        fl * (size_t)((last ? B : R) * V),
+                           sizeof(int32_t) * (size_t)R, sizeof(int64_t) * (size_t)R,
+                           sizeof(int64_t) * (size_t)B, sizeof(int64_t)};
+  seer_storage **views[DEV_NBUF] = {0};
+  if (hooked) views[DEV_X] = &f.sx, views[DEV_ATT] = &f.satt, views[DEV_O] = &f.so;
   seer_tensor *hs = NULL, *logits = NULL;
   struct seer_kv_dev *kv = cache ? cache->dev : NULL, *tmp_kv = NULL;
   int32_t *tok = malloc(sizeof(int32_t) * (size_t)R);
@@ -537,11 +661,28 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   }
   if (cache && !cache->dev) cache->dev = kv;
   if ((rc = kv_reserve(m, kv, B, start + T, err))) goto done;
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-    if ((rc = dev_buffer(&f, bufs[i].n, bufs[i].p, bufs[i].st))) goto done;
+  if (hooked) {
+    for (int i = 0; i < DEV_NBUF; i++)
+      if ((rc = dev_buffer(&f, need[i], bufs[i], views[i]))) goto done;
+  } else {
+    if ((rc = dev_workspace_reserve(g, &m->dev->ws, need, err))) goto done;
+    for (int i = 0; i < DEV_NBUF; i++)
+      *bufs[i] = m->dev->ws.p[i];
+  }
+  /* With no hooks and no hidden states, a decode step (one token per row, over a cache) is one
+   * CUDA graph; it replays while nothing it was captured over has moved. */
+  int graphed =
+      !hooked && cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
+  dev_graph_key key = {B, mode, m->dev->ws.gen, kv->nlayers, kv->k, kv->v, kv->cap};
+  int replay = graphed && dev_graph_matches(&m->dev->decode, &key);
+  /* Tests only: a replay without this step's counter must break parity (the negative control of
+   * the graph test, tests/c/test_cuda_graphs.c). */
+  const char *skip = getenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
+  int upload_step = !(replay && skip && !strcmp(skip, "1"));
   if ((rc = seer_gpu_upload(g, f.tok, tok, sizeof(int32_t) * (size_t)R, err)) ||
       (rc = seer_gpu_upload(g, f.pos, rows.pos, sizeof(int64_t) * (size_t)R, err)) ||
-      (rc = seer_gpu_upload(g, f.pad, rows.pad, sizeof(int64_t) * (size_t)B, err)))
+      (rc = seer_gpu_upload(g, f.pad, rows.pad, sizeof(int64_t) * (size_t)B, err)) ||
+      (upload_step && (rc = seer_gpu_upload(g, f.step, &start, sizeof start, err))))
     goto done;
   if (opts && opts->hidden_states) {
     int64_t shp4[4] = {L + 1, B, T, H}, shp3[3] = {L + 1, T, H};
@@ -562,64 +703,23 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
       goto done;
     }
   }
-  float *hsd = hs ? seer_tensor_data(hs) : NULL;
-  size_t step = sizeof(float) * (size_t)(R * H); /* one hidden-state entry, [B][T][H] like x */
-  struct seer_k_embed_args ea = {(const void *)(uintptr_t)m->dev->embed.p,
-                                 (const int32_t *)(uintptr_t)f.tok,
-                                 F32(f.x),
-                                 (int)H,
-                                 m->dev->embed.wtype,
-                                 (float)c->embed_scale};
-  if ((rc = seer_gpu_launch(g, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea,
-                            err)) ||
-      (hsd && (rc = seer_gpu_download(g, hsd, f.x, step, err))) ||
-      (rc = residual_hooks(&f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f.sx)))
+  rc = graphed ? decode_graph(&f, kv, start, &key, replay)
+               : launch_all(&f, kv, start, hs ? seer_tensor_data(hs) : NULL, last, logits != NULL);
+  if (rc) goto done;
+  if (logits && (rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
+                                        sizeof(float) * (size_t)((last ? B : R) * V), err)))
     goto done;
-  for (int64_t l = 0; l < L; l++) {
-    if ((rc = run_layer(&f, (int)l, kv, start))) goto done;
-    /* HF records a layer's hidden state as the layer produced it, before hooks on its output. */
-    if (hsd && l < L - 1 &&
-        (rc = seer_gpu_download(g, (char *)hsd + (size_t)(l + 1) * step, f.x, step, err)))
-      goto done;
-    if ((rc = residual_hooks(&f, (seer_hook_point){SEER_HOOK_LAYER, (int)l}, f.sx))) goto done;
-  }
-  if ((rc = k_rmsnorm(&f, f.x, m->dev->final_norm, R, (int)H, f.x)) ||
-      (hsd && (rc = seer_gpu_download(g, (char *)hsd + (size_t)L * step, f.x, step, err))) ||
-      (rc = residual_hooks(&f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f.sx)))
-    goto done;
-  if (logits) {
-    uint64_t head_in = f.x;
-    if (last) { /* each row's final position, so the head runs once per row */
-      for (int64_t b = 0; b < B && !rc; b++)
-        rc = seer_gpu_copy(g, f.xn + (uint64_t)(b * H) * 4,
-                           f.x + (uint64_t)((b * T + T - 1) * H) * 4, sizeof(float) * (size_t)H,
-                           err);
-      head_in = f.xn;
-    }
-    int64_t rows_out = last ? B : R;
-    if (rc || (rc = k_linear(&f, head_in, rows_out, &m->dev->lm_head, &m->lm_head, 0, f.lg)))
-      goto done;
-    if (c->final_softcap > 0) {
-      struct seer_k_softcap_args sa = {F32(f.lg), rows_out * V, (float)c->final_softcap};
-      if ((rc = seer_gpu_launch(g, SEER_GPU_seer_k_softcap, blocks(rows_out * V, SEER_ELT_THREADS),
-                                1, 1, SEER_ELT_THREADS, 0, &sa, err)))
-        goto done;
-    }
-    if ((rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
-                                sizeof(float) * (size_t)(rows_out * V), err)))
-      goto done;
-  }
   if (cache) cache->len = start + T;
 done:
   /* Views a hook kept outlive the call: they become host copies before the device memory goes. */
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) {
-    seer_storage **st = bufs[i].st;
+  for (int i = 0; hooked && i < DEV_NBUF; i++) {
+    seer_storage **st = views[i];
     if (st && *st) {
       int drc = seer_storage_device_detach(*st, rc ? NULL : err);
       if (!rc) rc = drc;
       seer_storage_release(*st);
     } else {
-      seer_gpu_free(g, *bufs[i].p);
+      seer_gpu_free(g, *bufs[i]);
     }
   }
   kv_free(tmp_kv == (cache ? cache->dev : NULL) ? NULL : tmp_kv);

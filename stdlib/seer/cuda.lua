@@ -1,6 +1,8 @@
 --- seer.cuda: whether this build and this machine can run models on an NVIDIA GPU.
 --- The driver is loaded at run time (libcuda.so.1, or $SEER_CUDA_LIBRARY); the kernels are embedded
---- in the binary when it was built with the CUDA toolkit's nvcc.
+--- in the binary when it was built with the CUDA toolkit's nvcc. A device model's decode steps
+--- (one token per row over a KV cache, without hooks) run as CUDA graphs, captured once and
+--- replayed; $SEER_CUDA_GRAPHS=0 launches every kernel directly instead (an A/B of the two).
 local C = require "seer._cuda"
 
 local M = {}

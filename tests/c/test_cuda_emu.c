@@ -351,8 +351,10 @@ static double run_attn(attn_case c, uint64_t seed, unsigned faults) {
         ref[(b * NH + h) * HD + t] = o;
       }
     }
-  struct seer_k_attn_decode_args a = {q,      k,        v,  out, NH * HD, pad,   c.qi,     c.cap,
-                                      c.ring, c.window, NH, NKV, HD,      scale, c.softcap};
+  /* The position as the engine passes it: a device-side step plus the token's offset. */
+  int64_t step = c.qi - 1;
+  struct seer_k_attn_decode_args a = {q,     k,      v,        out, NH * HD, pad, &step, 1,
+                                      c.cap, c.ring, c.window, NH,  NKV,     HD,  scale, c.softcap};
   seer_emu_set_faults(faults);
   int rc = launch("attn_decode", seer_k_attn_decode_emu, (seer_dim3){NH, B, 1},
                   (seer_dim3){SEER_ATTN_THREADS, 1, 1}, sizeof(float) * 64, &a, seed);

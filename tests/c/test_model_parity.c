@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "device_engine.h" /* the decode graph's counters */
 #include "seer/model.h"
 #include "seer/safetensors.h"
 
@@ -201,10 +202,17 @@ static void run_fixture(const char *root, const char *name) {
   go.max_new_tokens = 12;
   const int32_t *rows_a[1] = {fx.ids_a};
   seer_generate_row *gen = NULL;
+  uint64_t captures, graphed, graphed0;
+  seer_device_graph_counts(m, &captures, &graphed0);
   rc = seer_model_generate(m, 1, rows_a, &fx.na, &go, &gen, &err);
   CHECK_MSG(rc == 0, "%s: generate: %s", name, err.msg);
   if (!rc) check_ids(&fx, "greedy_a", gen[0].ids, gen[0].len, json_object_get(fx.js, "greedy_a"));
   seer_generate_rows_free(gen, 1);
+  /* On the device, the decode steps ran as CUDA graphs (unless SEER_CUDA_GRAPHS=0). */
+  seer_device_graph_counts(m, &captures, &graphed);
+  const char *graphs = getenv("SEER_CUDA_GRAPHS");
+  if (on_device && !(graphs && !strcmp(graphs, "0")))
+    CHECK_MSG(graphed > graphed0 && captures > 0, "%s: greedy decoding used no CUDA graph", name);
 
   /* steering on layers.<steer_layer>, in forward and through cached decoding */
   int64_t nvec;

@@ -20,10 +20,10 @@ SEER_KERNEL(seer_k_attn_decode, SEER_ATTN_THREADS) {
   SEER_DYNAMIC_SHARED(float, p);
   int h = blockIdx.x, b = blockIdx.y, hd = a.head_dim;
   int kvh = h / (a.heads / a.kv_heads);
-  int64_t lo = a.pad[b];
-  if (a.window > 0 && a.qi - a.window + 1 > lo) lo = a.qi - a.window + 1;
-  if (a.ring && a.qi - a.cap + 1 > lo) lo = a.qi - a.cap + 1;
-  int64_t n = a.qi + 1 - lo;
+  int64_t qi = *a.step + a.t, lo = a.pad[b];
+  if (a.window > 0 && qi - a.window + 1 > lo) lo = qi - a.window + 1;
+  if (a.ring && qi - a.cap + 1 > lo) lo = qi - a.cap + 1;
+  int64_t n = qi + 1 - lo;
   const float *q = a.q + (int64_t)b * a.row_stride + (int64_t)h * hd;
   float *out = a.out + (int64_t)b * a.row_stride + (int64_t)h * hd;
   const float *kbase = a.k + ((int64_t)b * a.kv_heads + kvh) * a.cap * hd;
@@ -60,7 +60,7 @@ SEER_KERNEL(seer_k_attn_decode, SEER_ATTN_THREADS) {
 
 SEER_KERNEL(seer_k_kv_store, SEER_ATTN_THREADS) {
   int b = blockIdx.x, n = a.kv_heads * a.head_dim;
-  int64_t slot = a.ring ? a.qi % a.cap : a.qi;
+  int64_t qi = *a.step + a.t, slot = a.ring ? qi % a.cap : qi;
   for (int j = threadIdx.x; j < n; j += blockDim.x) {
     int h = j / a.head_dim, d = j % a.head_dim;
     int64_t dst = (((int64_t)b * a.kv_heads + h) * a.cap + slot) * a.head_dim + d;

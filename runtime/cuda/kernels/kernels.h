@@ -56,16 +56,20 @@ struct seer_k_rope_args {
  * out[b][h] = softmax_j(softcap(q.k_j * scale)) . v_j over cache positions j in [lo, qi], where
  * lo = max(pad[b], qi - window + 1 when window > 0). Cache layout [batch][kv_heads][cap][head_dim];
  * position j sits in slot j % cap when ring (sliding layers), else in slot j.
- * One block per (head, batch row); dynamic shared memory: (qi + 1 - lo) floats for the scores. */
+ * The query's position is read from device memory, qi = *step + t (step: the cache length before
+ * the call, uploaded per call), so that one launch, or one captured CUDA graph, serves every decode
+ * step. One block per (head, batch row); dynamic shared memory: at least (qi + 1 - lo) floats for
+ * the scores (a graph sizes it for the largest step it can serve). */
 #define SEER_ATTN_THREADS 128
 struct seer_k_attn_decode_args {
-  const float *q;     /* [batch][heads][head_dim], rows row_stride apart */
-  const float *k;     /* cache */
-  const float *v;     /* cache */
-  float *out;         /* [batch][heads][head_dim], rows row_stride apart */
-  int64_t row_stride; /* floats from one batch row's q (and out) to the next */
-  const int64_t *pad; /* [batch]: first real position of each row (left padding) */
-  int64_t qi;         /* the query's position; the cache holds positions up to qi */
+  const float *q;      /* [batch][heads][head_dim], rows row_stride apart */
+  const float *k;      /* cache */
+  const float *v;      /* cache */
+  float *out;          /* [batch][heads][head_dim], rows row_stride apart */
+  int64_t row_stride;  /* floats from one batch row's q (and out) to the next */
+  const int64_t *pad;  /* [batch]: first real position of each row (left padding) */
+  const int64_t *step; /* device: the call's first position; the cache holds positions up to qi */
+  int64_t t;           /* qi = *step + t */
   int64_t cap;
   int ring;
   int64_t window; /* 0: full attention */
@@ -122,15 +126,17 @@ struct seer_k_embed_args {
   float scale;
 };
 
-/* Writes one token's keys and values per batch row into the cache at position qi (slot qi % cap
- * when ring). k, v [batch][kv_heads][head_dim], rows row_stride floats apart; one block per row. */
+/* Writes one token's keys and values per batch row into the cache at position qi = *step + t (slot
+ * qi % cap when ring; step in device memory, as for attention). k, v [batch][kv_heads][head_dim],
+ * rows row_stride floats apart; one block per row. */
 struct seer_k_kv_store_args {
   const float *k;
   const float *v;
   int64_t row_stride;
   float *kc;
   float *vc;
-  int64_t qi, cap;
+  const int64_t *step;
+  int64_t t, cap;
   int ring, kv_heads, head_dim;
 };
 

@@ -1,0 +1,76 @@
+/* device_graph.h: what lets a device model's decode step run as one CUDA graph
+ * (runtime/model/device_graph.c): a workspace of activation buffers kept across calls, so that a
+ * captured graph's pointers stay valid, and the one decode graph a model keeps with what it was
+ * captured for. device_forward.c decides when to capture and replay. */
+#ifndef SEER_MODEL_DEVICE_GRAPH_H
+#define SEER_MODEL_DEVICE_GRAPH_H
+
+#include <stdint.h>
+
+#include "../cuda/gpu.h"
+
+/* The buffers of one forward call: activations rows-major [B][T] as in forward.c, the token ids,
+ * positions and left padding uploaded per call, and the step counter (the cache length before the
+ * call, read by the attention kernels). */
+enum {
+  DEV_X,
+  DEV_XN,
+  DEV_Q,
+  DEV_K,
+  DEV_V,
+  DEV_ATT,
+  DEV_O,
+  DEV_GT,
+  DEV_UP,
+  DEV_LG,
+  DEV_TOK,
+  DEV_POS,
+  DEV_PAD,
+  DEV_STEP,
+  DEV_NBUF
+};
+
+/* Buffers kept across unhooked calls, grown (never shrunk) when a call needs more; gen changes
+ * whenever one moves, which invalidates a graph captured over the old ones. */
+typedef struct dev_workspace {
+  uint64_t p[DEV_NBUF];
+  size_t bytes[DEV_NBUF];
+  uint64_t gen;
+} dev_workspace;
+
+int dev_workspace_reserve(seer_gpu *g, dev_workspace *ws, const size_t need[DEV_NBUF],
+                          seer_error *err);
+void dev_workspace_free(seer_gpu *g, dev_workspace *ws);
+
+/* What a decode graph was captured for: the batch, the logits mode, the workspace generation and
+ * every layer's cache buffers and capacity. Anything else a step changes (token ids, positions,
+ * padding, the step counter) is uploaded into the workspace before the replay. */
+typedef struct dev_graph_key {
+  int64_t B;
+  int mode; /* seer_logits_mode */
+  uint64_t ws_gen;
+  int nlayers;
+  const uint64_t *k, *v;
+  const int64_t *cap;
+} dev_graph_key;
+
+typedef struct dev_graph {
+  seer_gpu_graph *graph; /* NULL: none captured */
+  int64_t B;
+  int mode;
+  uint64_t ws_gen;
+  int nlayers;
+  uint64_t *kv; /* [3][nlayers]: k, v, cap */
+} dev_graph;
+
+/* Whether dg holds a graph captured for key. */
+int dev_graph_matches(const dev_graph *dg, const dev_graph_key *key);
+/* Replaces dg's graph with graph, captured for key (dg owns it after, even on error). */
+int dev_graph_keep(seer_gpu *g, dev_graph *dg, seer_gpu_graph *graph, const dev_graph_key *key,
+                   seer_error *err);
+void dev_graph_clear(seer_gpu *g, dev_graph *dg);
+
+/* $SEER_CUDA_GRAPHS: "0" runs every launch directly (decode without graphs); read per call. */
+int dev_graphs_enabled(void);
+
+#endif

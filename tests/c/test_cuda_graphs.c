@@ -1,0 +1,200 @@
+/* CUDA graphs for the device engine's decode step, through the grid emulator: the recording and
+ * replay of gpu.c (launches run at replay, not at capture; what a capture cannot contain is
+ * refused), and decoding with graphs against decoding with every launch direct
+ * (SEER_CUDA_GRAPHS=0): the same logits, bit for bit, over cache growth (a re-capture), a hooked
+ * step in between (launches direct, the graph kept), a sliding window's ring wrapping, and a
+ * left-padded batch. Negative control: replays without the step counter's upload
+ * (SEER_CUDA_GRAPH_TEST_SKIP_STEP=1) must change the logits. On the emulator unless
+ * SEER_CUDA_EMULATE is set otherwise (tools/cuda_check.sh runs it on a GPU with 0). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "device_engine.h"
+#include "gpu.h"
+#include "seer/model.h"
+
+/* ---- gpu.c's graphs on their own ---- */
+
+static void test_record_replay(void) {
+  seer_error err = {0};
+  seer_gpu *g = NULL;
+  CHECK_MSG(seer_gpu_open(0, !strcmp(getenv("SEER_CUDA_EMULATE"), "1"), &g, &err) == 0, "%s",
+            err.msg);
+  if (!g) return;
+  float x[300], y[300];
+  for (int i = 0; i < 300; i++)
+    x[i] = (float)i, y[i] = 0.5f;
+  uint64_t px = 0, py = 0, pz = 0;
+  CHECK(seer_gpu_alloc(g, sizeof x, &px, &err) == 0);
+  CHECK(seer_gpu_alloc(g, sizeof y, &py, &err) == 0);
+  CHECK(seer_gpu_upload(g, px, x, sizeof x, &err) == 0);
+  CHECK(seer_gpu_upload(g, py, y, sizeof y, &err) == 0);
+  CHECK(seer_gpu_capture_begin(g, &err) == 0);
+  struct seer_k_add_args a = {(float *)(uintptr_t)px, (const float *)(uintptr_t)py, 300};
+  uint64_t launches = seer_gpu_launches(g);
+  CHECK(seer_gpu_launch(g, SEER_GPU_seer_k_add, 2, 1, 1, SEER_ELT_THREADS, 0, &a, &err) == 0);
+  a.n = 0; /* the graph keeps the arguments as they were at capture */
+  CHECK(seer_gpu_copy(g, py, px, 4, &err) == 0);
+  /* What the driver refuses inside a capture is refused under the emulator too. */
+  CHECK(seer_gpu_alloc(g, 64, &pz, &err) != 0);
+  CHECK_STR_CONTAINS(err.msg, "allocating device memory while a CUDA graph is being captured");
+  CHECK(seer_gpu_upload(g, px, x, 4, &err) != 0);
+  CHECK_STR_CONTAINS(err.msg, "a host-to-device copy while a CUDA graph is being captured");
+  CHECK(seer_gpu_download(g, x, px, 4, &err) != 0);
+  CHECK(seer_gpu_capture_begin(g, &err) != 0);
+  seer_gpu_graph *gr = NULL;
+  CHECK(seer_gpu_capture_end(g, &gr, &err) == 0);
+  CHECK(gr != NULL);
+  CHECK_MSG(seer_gpu_launches(g) == launches, "a captured launch ran at capture");
+  float back[300];
+  CHECK(seer_gpu_download(g, back, px, sizeof back, &err) == 0);
+  CHECK(back[7] == 7.0f);
+  /* Two replays of x += y, then y[0] = x[0], in order: x[0] = 0 + 0.5, y[0] = 0.5, then
+   * x[0] = 0.5 + 0.5; the others add 0.5 twice. */
+  for (int r = 0; r < 2 && gr; r++)
+    CHECK(seer_gpu_graph_launch(g, gr, &err) == 0);
+  CHECK(seer_gpu_download(g, back, px, sizeof back, &err) == 0);
+  CHECK_MSG(back[0] == 1.0f && back[7] == 8.0f && back[299] == 300.0f,
+            "replayed x: %g %g %g, want 1 8 300", back[0], back[7], back[299]);
+  CHECK(seer_gpu_launches(g) == launches + 2);
+  CHECK(seer_gpu_graph_replays(g) == 2);
+  seer_gpu_graph_free(g, gr);
+  /* An aborted capture leaves the GPU usable. */
+  CHECK(seer_gpu_capture_begin(g, &err) == 0);
+  seer_gpu_capture_abort(g);
+  CHECK(seer_gpu_alloc(g, 64, &pz, &err) == 0);
+  seer_gpu_free(g, pz);
+  seer_gpu_free(g, px);
+  seer_gpu_free(g, py);
+  seer_gpu_close(g);
+}
+
+/* ---- greedy decoding with and without graphs ---- */
+
+enum { STEPS = 10, HOOKED_STEP = 6, MAXB = 2, V_MAX = 4096 };
+
+static int noop_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx, seer_tensor **replacement,
+                     seer_error *err) {
+  (void)ud, (void)h, (void)ctx, (void)replacement, (void)err;
+  return 0;
+}
+
+static int argmax(const float *v, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; i++)
+    if (v[i] > v[best]) best = i;
+  return (int)best;
+}
+
+/* Prefills rows (left-padded when B > 1), then decodes STEPS greedy tokens one at a time, step
+ * HOOKED_STEP with a hook; every step's logits [B][V] go to lg. */
+static int decode(seer_model *m, size_t B, const int32_t *const *rows, const size_t *lens,
+                  int64_t V, float *lg) {
+  seer_error err = {0};
+  seer_kv_cache *cache = seer_kv_cache_new(m, B, &err);
+  seer_forward_opts o = {0, SEER_LOGITS_LAST, NULL, 0, 1};
+  seer_forward_out out = {0};
+  int rc = cache ? seer_model_forward(m, cache, B, rows, lens, &o, &out, &err) : -1;
+  CHECK_MSG(rc == 0, "prefill: %s", err.msg);
+  int32_t next[MAXB];
+  for (int s = 0; !rc && s <= STEPS; s++) {
+    const float *l = seer_tensor_data(out.logits);
+    for (size_t b = 0; b < B; b++)
+      next[b] = argmax(l + b * V, V);
+    if (s > 0) memcpy(lg + (size_t)(s - 1) * B * V, l, sizeof(float) * B * (size_t)V);
+    seer_forward_out_free(&out);
+    if (s == STEPS) break;
+    const int32_t *one[MAXB] = {&next[0], &next[1]};
+    size_t ones[MAXB] = {1, 1};
+    seer_hook h = {{SEER_HOOK_LAYER, 0}, noop_hook, NULL};
+    o.hooks = s == HOOKED_STEP ? &h : NULL;
+    o.num_hooks = s == HOOKED_STEP;
+    rc = seer_model_forward(m, cache, B, one, ones, &o, &out, &err);
+    CHECK_MSG(rc == 0, "decode step %d: %s", s, err.msg);
+  }
+  seer_kv_cache_free(cache);
+  return rc;
+}
+
+/* Steps whose logits differ from the reference's, bit for bit. */
+static int differing_steps(const float *a, const float *b, size_t B, int64_t V) {
+  int n = 0;
+  for (int s = 0; s < STEPS; s++)
+    n += memcmp(a + (size_t)s * B * V, b + (size_t)s * B * V, sizeof(float) * B * (size_t)V) != 0;
+  return n;
+}
+
+static void test_decode(const char *root, const char *name) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s/models/%s", root, name);
+  seer_error err = {0};
+  seer_model *m = NULL;
+  seer_model_opts mo = {SEER_DEVICE_CUDA, 0, 0, NULL};
+  CHECK_MSG(seer_model_load(dir, &mo, &m, &err) == 0, "%s: %s", name, err.msg);
+  if (!m) return;
+  int64_t V = seer_model_get_info(m)->vocab_size;
+  CHECK(V <= V_MAX);
+  const seer_model_info *in = seer_model_get_info(m);
+  /* The fixture must exercise a ring: its window smaller than the positions decoded. */
+  CHECK(in->sliding_window > 0 && in->sliding_window < 4 + STEPS);
+  float *with = calloc((size_t)(STEPS * MAXB * V), sizeof(float));
+  float *without = calloc((size_t)(STEPS * MAXB * V), sizeof(float));
+  float *skipped = calloc((size_t)(STEPS * MAXB * V), sizeof(float));
+  int32_t a[] = {2, 17, 301, 45, 9}, b[] = {2, 88, 5, 260, 31, 77, 140};
+  const int32_t *one[1] = {a}, *two[2] = {a, b};
+  size_t la[1] = {4}, lab[2] = {3, 7};
+  uint64_t cap0, launch0, cap1, launch1;
+
+  /* B = 1: the prefill's 4 positions fill the cache, so decode step 0 grows it (capture), and
+   * step 4 grows it again (a re-capture); the hooked step runs its launches directly. */
+  seer_device_graph_counts(m, &cap0, &launch0);
+  CHECK(decode(m, 1, one, la, V, with) == 0);
+  seer_device_graph_counts(m, &cap1, &launch1);
+  unsigned long long captured = cap1 - cap0, graphed = launch1 - launch0;
+  CHECK_MSG(captured == 2 && graphed == STEPS - 1,
+            "%s: %llu captures and %llu graph launches, want 2 and %d", name, captured, graphed,
+            STEPS - 1);
+  setenv("SEER_CUDA_GRAPHS", "0", 1);
+  CHECK(decode(m, 1, one, la, V, without) == 0);
+  unsetenv("SEER_CUDA_GRAPHS");
+  seer_device_graph_counts(m, &cap0, &launch0);
+  CHECK_MSG(cap0 == cap1 && launch0 == launch1, "%s: SEER_CUDA_GRAPHS=0 still used graphs", name);
+  int d = differing_steps(with, without, 1, V);
+  CHECK_MSG(d == 0, "%s: %d of %d decode steps' logits differ with graphs", name, d, STEPS);
+  printf("%s: %llu of %d decode steps through CUDA graphs (%llu captures); logits equal to "
+         "direct launches: %s\n",
+         name, graphed, STEPS, captured, d ? "no" : "yes");
+
+  /* Negative control: replays that keep the last step's counter write the cache at the wrong
+   * slot and attend over the wrong keys. */
+  setenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP", "1", 1);
+  CHECK(decode(m, 1, one, la, V, skipped) == 0);
+  unsetenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
+  d = differing_steps(skipped, without, 1, V);
+  CHECK_MSG(d > 0, "%s: replays without the step counter changed nothing", name);
+
+  /* A left-padded batch of two: a new graph for B = 2, the same logits as without. */
+  seer_device_graph_counts(m, &cap0, &launch0);
+  CHECK(decode(m, 2, two, lab, V, with) == 0);
+  seer_device_graph_counts(m, &cap1, &launch1);
+  CHECK(cap1 > cap0 && launch1 - launch0 == STEPS - 1);
+  setenv("SEER_CUDA_GRAPHS", "0", 1);
+  CHECK(decode(m, 2, two, lab, V, without) == 0);
+  unsetenv("SEER_CUDA_GRAPHS");
+  d = differing_steps(with, without, 2, V);
+  CHECK_MSG(d == 0, "%s: batch of 2: %d of %d decode steps' logits differ with graphs", name, d,
+            STEPS);
+  free(with), free(without), free(skipped);
+  seer_model_free(m);
+}
+
+int main(void) {
+  setenv("SEER_CUDA_EMULATE", "1", 0);
+  const char *root = getenv("SEER_FIXTURES");
+  if (!root) root = "tests/fixtures";
+  test_record_replay();
+  test_decode(root, "gemma2");
+  return check_summary();
+}
