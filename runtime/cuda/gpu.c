@@ -64,6 +64,7 @@ struct seer_gpu {
   size_t stage_bytes;
   int stage_pinned;
   uint64_t staged_chunks;
+  uint64_t uploads;      /* host-to-device copies (calls, not chunks) */
   const seer_lt_api *lt; /* cuBLASLt, when it loaded and made a handle; NULL otherwise */
   void *lt_handle;
   cu_ptr lt_workspace;
@@ -258,6 +259,7 @@ static int dtoh(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error *err)
 int seer_gpu_upload_fill(seer_gpu *g, uint64_t dst, size_t n, seer_gpu_fill fill, void *ctx,
                          seer_error *err) {
   int rc = refuse_in_capture(g, "a host-to-device copy", err);
+  if (!rc) g->uploads++;
   for (size_t off = 0, i = 0; off < n && !rc; off += g->stage_bytes, i++) {
     size_t len = n - off < g->stage_bytes ? n - off : g->stage_bytes;
     fill(ctx, g->stage[i & 1], off, len);
@@ -294,6 +296,7 @@ int seer_gpu_download(seer_gpu *g, void *dst, uint64_t src, size_t n, seer_error
 }
 
 uint64_t seer_gpu_staged_chunks(const seer_gpu *g) { return g->staged_chunks; }
+uint64_t seer_gpu_uploads(const seer_gpu *g) { return g->uploads; }
 
 static int record(seer_gpu *g, graph_op op, seer_error *err);
 

@@ -40,6 +40,9 @@ int seer_gpu_upload_fill(seer_gpu *g, uint64_t dst, size_t n, seer_gpu_fill fill
                          seer_error *err);
 /* Chunks copied through the staging buffers so far (tests: the staged path ran). */
 uint64_t seer_gpu_staged_chunks(const seer_gpu *g);
+/* Host-to-device copies so far, each upload one however many chunks (tests: a decode step's inputs
+ * go up in one copy). */
+uint64_t seer_gpu_uploads(const seer_gpu *g);
 int seer_gpu_copy(seer_gpu *g, uint64_t dst, uint64_t src, size_t n, seer_error *err);
 int seer_gpu_zero(seer_gpu *g, uint64_t dst, size_t n, seer_error *err); /* n multiple of 4 */
 /* Waits for the work queued so far (timing). */

@@ -18,5 +18,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
  * graph launches on its GPU (each decode step through a graph, the one right after a capture
  * included). */
 void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches);
+/* Host-to-device copies on m's GPU so far (tests: one per decode step, its inputs). */
+uint64_t seer_device_uploads(const seer_model *m);
 
 #endif

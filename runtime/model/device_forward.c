@@ -277,7 +277,8 @@ typedef struct dev_fwd {
   seer_model *m;
   seer_gpu *g;
   int64_t B, T, R;
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, tok, pos, pad, step; /* device_graph.h's DEV_* */
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, in; /* device_graph.h's DEV_* */
+  uint64_t tok, pos, pad, step;                    /* in DEV_IN, at dev_inputs_layout's offsets */
   int capturing;                /* launches go into a graph that later steps replay */
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
   seer_hook_site site;
@@ -596,6 +597,10 @@ void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t 
   *launches = m->dev ? seer_gpu_graph_replays(m->dev->g) : 0;
 }
 
+uint64_t seer_device_uploads(const seer_model *m) {
+  return m->dev ? seer_gpu_uploads(m->dev->g) : 0;
+}
+
 int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                         const int32_t *const *ids, const size_t *lens,
                         const seer_forward_opts *opts, seer_forward_out *out, seer_error *err) {
@@ -623,22 +628,28 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int last = mode == SEER_LOGITS_LAST;
   /* The call's buffers (device_graph.h's order): the model's workspace without hooks; with hooks
    * the call's own, x, o and att owned by the storages the hooks view. */
-  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,   &f.v,   &f.att, &f.o,
-                              &f.gt, &f.up, &f.lg, &f.tok, &f.pos, &f.pad, &f.step};
+  uint64_t *bufs[DEV_NBUF] = {&f.x, &f.xn, &f.q,  &f.k,  &f.v, &f.att,
+                              &f.o, &f.gt, &f.up, &f.lg, &f.in};
+  dev_inputs inl = dev_inputs_layout(R, B);
   size_t fl = sizeof(float);
-  size_t need[DEV_NBUF] = {fl * (size_t)(R * H),        fl * (size_t)(R * H),
-                           fl * (size_t)(R * qd),       fl * (size_t)(R * kvd),
-                           fl * (size_t)(R * kvd),      fl * (size_t)(R * qd),
-                           fl * (size_t)(R * H),        fl * (size_t)(R * I),
-                           fl * (size_t)(R * I),        fl * (size_t)((last ? B : R) * V),
-                           sizeof(int32_t) * (size_t)R, sizeof(int64_t) * (size_t)R,
-                           sizeof(int64_t) * (size_t)B, sizeof(int64_t)};
+  size_t need[DEV_NBUF] = {fl * (size_t)(R * H),
+                           fl * (size_t)(R * H),
+                           fl * (size_t)(R * qd),
+                           fl * (size_t)(R * kvd),
+                           fl * (size_t)(R * kvd),
+                           fl * (size_t)(R * qd),
+                           fl * (size_t)(R * H),
+                           fl * (size_t)(R * I),
+                           fl * (size_t)(R * I),
+                           fl * (size_t)((last ? B : R) * V),
+                           inl.bytes};
   seer_storage **views[DEV_NBUF] = {0};
   if (hooked) views[DEV_X] = &f.sx, views[DEV_ATT] = &f.satt, views[DEV_O] = &f.so;
   seer_tensor *hs = NULL, *logits = NULL;
   struct seer_kv_dev *kv = cache ? cache->dev : NULL, *tmp_kv = NULL;
-  int32_t *tok = malloc(sizeof(int32_t) * (size_t)R);
-  if (!tok) {
+  /* The inputs, packed as DEV_IN holds them, go up in one copy (one wait on the stream). */
+  char *inputs = malloc(inl.bytes);
+  if (!inputs) {
     rc = seer_errorf(err, SEER_ENOMEM, "forward: out of memory");
     goto done;
   }
@@ -649,6 +660,10 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                      (long long)R);
     goto done;
   }
+  memcpy(inputs + inl.step, &start, sizeof start);
+  memcpy(inputs + inl.pos, rows.pos, sizeof(int64_t) * (size_t)R);
+  memcpy(inputs + inl.pad, rows.pad, sizeof(int64_t) * (size_t)B);
+  int32_t *tok = (int32_t *)(void *)(inputs + inl.tok);
   /* Padding slots embed token 0 and are masked out of attention. */
   for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < T; t++) {
@@ -669,6 +684,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
     for (int i = 0; i < DEV_NBUF; i++)
       *bufs[i] = m->dev->ws.p[i];
   }
+  f.step = f.in + inl.step, f.pos = f.in + inl.pos, f.pad = f.in + inl.pad, f.tok = f.in + inl.tok;
   /* With no hooks and no hidden states, a decode step (one token per row, over a cache) is one
    * CUDA graph; it replays while nothing it was captured over has moved. */
   int graphed =
@@ -678,12 +694,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   /* Tests only: a replay without this step's counter must break parity (the negative control of
    * the graph test, tests/c/test_cuda_graphs.c). */
   const char *skip = getenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
-  int upload_step = !(replay && skip && !strcmp(skip, "1"));
-  if ((rc = seer_gpu_upload(g, f.tok, tok, sizeof(int32_t) * (size_t)R, err)) ||
-      (rc = seer_gpu_upload(g, f.pos, rows.pos, sizeof(int64_t) * (size_t)R, err)) ||
-      (rc = seer_gpu_upload(g, f.pad, rows.pad, sizeof(int64_t) * (size_t)B, err)) ||
-      (upload_step && (rc = seer_gpu_upload(g, f.step, &start, sizeof start, err))))
-    goto done;
+  size_t from = replay && skip && !strcmp(skip, "1") ? inl.pos : 0;
+  if ((rc = seer_gpu_upload(g, f.in + from, inputs + from, inl.bytes - from, err))) goto done;
   if (opts && opts->hidden_states) {
     int64_t shp4[4] = {L + 1, B, T, H}, shp3[3] = {L + 1, T, H};
     hs = batched ? seer_tensor_new(SEER_DTYPE_F32, 4, shp4, err)
@@ -723,7 +735,7 @@ done:
     }
   }
   kv_free(tmp_kv == (cache ? cache->dev : NULL) ? NULL : tmp_kv);
-  free(tok);
+  free(inputs);
   seer_fwd_rows_free(&rows);
   if (rc) {
     seer_tensor_release(hs);

@@ -7,6 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+dev_inputs dev_inputs_layout(int64_t R, int64_t B) {
+  dev_inputs in;
+  in.step = 0;
+  in.pos = sizeof(int64_t);
+  in.pad = in.pos + sizeof(int64_t) * (size_t)R;
+  in.tok = in.pad + sizeof(int64_t) * (size_t)B;
+  in.bytes = in.tok + sizeof(int32_t) * (size_t)R;
+  return in;
+}
+
 int dev_workspace_reserve(seer_gpu *g, dev_workspace *ws, const size_t need[DEV_NBUF],
                           seer_error *err) {
   for (int i = 0; i < DEV_NBUF; i++) {

@@ -9,9 +9,9 @@
 
 #include "../cuda/gpu.h"
 
-/* The buffers of one forward call: activations rows-major [B][T] as in forward.c, the token ids,
- * positions and left padding uploaded per call, and the step counter (the cache length before the
- * call, read by the attention kernels). */
+/* The buffers of one forward call: activations rows-major [B][T] as in forward.c, and the inputs
+ * uploaded per call in one copy (dev_inputs_layout): the step counter (the cache length before the
+ * call, read by the attention kernels), positions, left padding and token ids. */
 enum {
   DEV_X,
   DEV_XN,
@@ -23,12 +23,18 @@ enum {
   DEV_GT,
   DEV_UP,
   DEV_LG,
-  DEV_TOK,
-  DEV_POS,
-  DEV_PAD,
-  DEV_STEP,
+  DEV_IN,
   DEV_NBUF
 };
+
+/* Where the inputs sit in DEV_IN, in bytes, for R rows of a batch of B: the step counter (int64)
+ * first, so a test can upload everything after it; then positions (int64 [R]), padding (int64 [B])
+ * and token ids (int32 [R]), the 8-byte values first to keep each aligned. The offsets depend on R
+ * and B only, so a graph captured for a batch finds them where they were. */
+typedef struct dev_inputs {
+  size_t step, pos, pad, tok, bytes;
+} dev_inputs;
+dev_inputs dev_inputs_layout(int64_t R, int64_t B);
 
 /* Buffers kept across unhooked calls, grown (never shrunk) when a call needs more; gen changes
  * whenever one moves, which invalidates a graph captured over the old ones. */

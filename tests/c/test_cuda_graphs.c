@@ -150,9 +150,17 @@ static void test_decode(const char *root, const char *name) {
   /* B = 1: the prefill's 4 positions fill the cache, so decode step 0 grows it (capture), and
    * step 4 grows it again (a re-capture); the hooked step runs its launches directly. */
   seer_device_graph_counts(m, &cap0, &launch0);
+  uint64_t up0 = seer_device_uploads(m);
   CHECK(decode(m, 1, one, la, V, with) == 0);
   seer_device_graph_counts(m, &cap1, &launch1);
   unsigned long long captured = cap1 - cap0, graphed = launch1 - launch0;
+  /* Each call's inputs (token ids, positions, padding, step counter) go up in one copy: the
+   * prefill's and one per decode step, the hooked one included (its no-op hook writes nothing). */
+  unsigned long long uploads = seer_device_uploads(m) - up0;
+  CHECK_MSG(uploads == 1 + STEPS,
+            "%s: %llu host-to-device copies over the prefill and %d steps, "
+            "want %d",
+            name, uploads, STEPS, 1 + STEPS);
   CHECK_MSG(captured == 2 && graphed == STEPS - 1,
             "%s: %llu captures and %llu graph launches, want 2 and %d", name, captured, graphed,
             STEPS - 1);
