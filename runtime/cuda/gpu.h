@@ -71,6 +71,9 @@ uint64_t seer_gpu_graph_replays(const seer_gpu *g);
 /* Device storages of this GPU's memory (ctx: the seer_gpu; gpu_tensor.c): copies, freeing, in-place
  * elementwise ops, mean and matmul, for hook views of a device model's activations. */
 const seer_storage_device_ops *seer_gpu_storage_ops(void);
+/* The same for storages over memory someone else owns and frees (the device engine's workspace):
+ * releasing or detaching such a storage leaves the memory alone. */
+const seer_storage_device_ops *seer_gpu_storage_view_ops(void);
 /* Kernels launched so far (tests: an op ran on the device). */
 uint64_t seer_gpu_launches(const seer_gpu *g);
 

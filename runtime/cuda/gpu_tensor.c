@@ -91,3 +91,9 @@ const seer_storage_device_ops *seer_gpu_storage_ops(void) {
                                               storage_binary,   storage_mean,   storage_matmul};
   return &ops;
 }
+
+const seer_storage_device_ops *seer_gpu_storage_view_ops(void) {
+  static const seer_storage_device_ops ops = {storage_download, storage_upload, NULL,
+                                              storage_binary,   storage_mean,   storage_matmul};
+  return &ops;
+}

@@ -48,6 +48,8 @@ struct seer_model_dev {
   size_t nowned, capowned;
   dev_workspace ws; /* the unhooked calls' buffers */
   dev_graph decode; /* the decode step's graph, over ws and one cache's buffers */
+  dev_graph hooked; /* the hooked decode step's segments, kept apart so both replay */
+  int depth;        /* forward calls under way (a hook may call forward again) */
   uint64_t captures;
 };
 
@@ -190,6 +192,7 @@ void seer_device_detach(seer_model *m) {
   if (!d) return;
   if (d->g) {
     dev_graph_clear(d->g, &d->decode);
+    dev_graph_clear(d->g, &d->hooked);
     dev_workspace_free(d->g, &d->ws);
   }
   for (size_t i = 0; i < d->nowned; i++)
@@ -272,6 +275,12 @@ static struct seer_kv_dev *kv_new(seer_model *m, seer_error *err) {
 
 /* ---- the forward pass ---- */
 
+/* How a call's launches run. A graphed decode step walks the same code either way: capturing, each
+ * stretch of launches up to a hook point with hooks (or the end) becomes a graph segment, launched
+ * as it closes so the hooks see its results; replaying, the segments already hold the launches, so
+ * the walk skips them and launches each segment where its capture closed. */
+typedef enum dev_run { RUN_DIRECT, RUN_CAPTURE, RUN_REPLAY } dev_run;
+
 /* Device buffers of one call; rows are [B][T] (R = B*T), as in forward.c. */
 typedef struct dev_fwd {
   seer_model *m;
@@ -279,7 +288,11 @@ typedef struct dev_fwd {
   int64_t B, T, R;
   uint64_t x, xn, q, k, v, att, o, gt, up, lg, in; /* device_graph.h's DEV_* */
   uint64_t tok, pos, pad, step;                    /* in DEV_IN, at dev_inputs_layout's offsets */
-  int capturing;                /* launches go into a graph that later steps replay */
+  dev_run run;
+  dev_graph *dg;                /* the graph a graphed step captures or replays */
+  int seg;                      /* dg's segments launched so far in this call */
+  int in_capture;               /* a segment's capture is open */
+  const uint8_t *hooked;        /* a graphed step: the hook points with hooks, as keyed */
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
   seer_hook_site site;
   seer_error *err;
@@ -292,10 +305,16 @@ static unsigned blocks(int64_t n, int per) {
 
 #define F32(p) ((float *)(uintptr_t)(p))
 
+/* Every kernel launch of the forward pass: a replay's walk finds it in the graph already. */
+static int launch(dev_fwd *f, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
+                  unsigned threads, size_t smem, const void *args) {
+  if (f->run == RUN_REPLAY) return 0;
+  return seer_gpu_launch(f->g, k, gx, gy, gz, threads, smem, args, f->err);
+}
+
 static int k_rmsnorm(dev_fwd *f, uint64_t x, uint64_t w, int64_t rows, int n, uint64_t y) {
   struct seer_k_rmsnorm_args a = {F32(x), F32(w), F32(y), n, (float)f->m->cfg.eps};
-  return seer_gpu_launch(f->g, SEER_GPU_seer_k_rmsnorm, (unsigned)rows, 1, 1, SEER_NORM_THREADS, 0,
-                         &a, f->err);
+  return launch(f, SEER_GPU_seer_k_rmsnorm, (unsigned)rows, 1, 1, SEER_NORM_THREADS, 0, &a);
 }
 
 static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const model_w *mw,
@@ -303,6 +322,7 @@ static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const 
   /* Prefill-sized f32 GEMMs go to cuBLASLt when it is there. bf16/f16 weights stay on the GEMV:
    * cuBLASLt wants both operands in one type, and rounding activations to bf16 would change the
    * engine's numerics. */
+  if (f->run == RUN_REPLAY) return 0;
   int lt_rows = seer_gpu_gemm_rows(f->g);
   if (lt_rows && rows >= lt_rows && w->wtype == SEER_W_F32 && !bias)
     return seer_gpu_gemm_f32(f->g, x, rows, mw->cols, w->p, mw->rows, y, f->err);
@@ -314,53 +334,83 @@ static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const 
                                (int)mw->cols,
                                (int)rows,
                                w->wtype};
-  return seer_gpu_launch(f->g, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32),
-                         (unsigned)rows, 1, SEER_GEMV_THREADS, 0, &a, f->err);
+  return launch(f, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32), (unsigned)rows,
+                1, SEER_GEMV_THREADS, 0, &a);
 }
 
 static int k_add(dev_fwd *f, uint64_t x, uint64_t y, int64_t n) {
   struct seer_k_add_args a = {F32(x), F32(y), n};
-  return seer_gpu_launch(f->g, SEER_GPU_seer_k_add, blocks(n, SEER_ELT_THREADS), 1, 1,
-                         SEER_ELT_THREADS, 0, &a, f->err);
+  return launch(f, SEER_GPU_seer_k_add, blocks(n, SEER_ELT_THREADS), 1, 1, SEER_ELT_THREADS, 0, &a);
 }
 
 static int k_rope(dev_fwd *f, uint64_t x, int heads, uint64_t inv_freq) {
   struct seer_k_rope_args a = {F32(x), (const int64_t *)(uintptr_t)f->pos, F32(inv_freq), heads,
                                f->m->cfg.info.head_dim};
-  return seer_gpu_launch(f->g, SEER_GPU_seer_k_rope, (unsigned)f->R, 1, 1, SEER_ROPE_THREADS, 0, &a,
-                         f->err);
+  return launch(f, SEER_GPU_seer_k_rope, (unsigned)f->R, 1, 1, SEER_ROPE_THREADS, 0, &a);
 }
 
 /* ---- hooks on device storages ---- */
 
-/* A device buffer of a hooked call; x, o and att are owned by device storages the hooks can view
- * (and keep past the call, as host copies then: these buffers are the call's own). */
-static int dev_buffer(dev_fwd *f, size_t bytes, uint64_t *p, seer_storage **st) {
-  int rc = seer_gpu_alloc(f->g, bytes, p, f->err);
-  if (rc || !st) return rc;
-  *st = seer_storage_new_device(SEER_DEVICE_CUDA, *p, bytes, seer_gpu_storage_ops(), f->g, f->err);
-  if (!*st) {
-    seer_gpu_free(f->g, *p);
-    *p = 0;
-    return f->err ? f->err->code : SEER_ENOMEM;
-  }
+/* x, o and att as device storages the hooks view: borrowed from the workspace (the storages never
+ * free it), so a view kept past the call must become a host copy at its end (seer_device_forward's
+ * done:). */
+static int dev_views(dev_fwd *f, const size_t need[DEV_NBUF]) {
+  const seer_storage_device_ops *ops = seer_gpu_storage_view_ops();
+  seer_storage **st[3] = {&f->sx, &f->so, &f->satt};
+  uint64_t p[3] = {f->x, f->o, f->att};
+  size_t n[3] = {need[DEV_X], need[DEV_O], need[DEV_ATT]};
+  for (int i = 0; i < 3; i++)
+    if (!(*st[i] = seer_storage_new_device(SEER_DEVICE_CUDA, p[i], n[i], ops, f->g, f->err)))
+      return f->err ? f->err->code : SEER_ENOMEM;
   return 0;
+}
+
+/* A graphed step's segment boundaries. seg_end closes the segment being captured (or takes the
+ * next one captured before) and launches it; seg_begin opens the next capture. */
+static int seg_begin(dev_fwd *f) {
+  if (f->run != RUN_CAPTURE) return 0;
+  int rc = seer_gpu_capture_begin(f->g, f->err);
+  f->in_capture = !rc;
+  return rc;
+}
+
+static int seg_end(dev_fwd *f) {
+  if (f->run == RUN_DIRECT) return 0;
+  if (f->run == RUN_CAPTURE) {
+    seer_gpu_graph *seg = NULL;
+    f->in_capture = 0;
+    int rc = seer_gpu_capture_end(f->g, &seg, f->err);
+    if (rc || (rc = dev_graph_add(f->g, f->dg, seg, f->err))) return rc;
+  }
+  /* A graph keyed by the hook points it splits at has one segment per stretch the walk closes. */
+  if (f->seg >= f->dg->nsegs)
+    return seer_errorf(f->err, SEER_EINVAL,
+                       "cuda: a decode step's replay reached segment %d of a graph of %d", f->seg,
+                       f->dg->nsegs);
+  return seer_gpu_graph_launch(f->g, f->dg->segs[f->seg++], f->err);
+}
+
+/* Whether hooks run at p: in a graphed step, as the graph was keyed (its segments split there). */
+static int hooks_at(dev_fwd *f, seer_hook_point p) {
+  return f->hooked ? f->hooked[dev_hook_index(p)] : seer_hooks_any(&f->site, p);
 }
 
 /* Runs the hooks at p on st. Kernels changed every device storage since the last host access, so
  * all are stale (a hook may read a view kept from another point); host writes go back after. */
 static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd,
                      const int64_t *shape) {
-  if (!st || !seer_hooks_any(&f->site, p)) return 0;
+  if (!st || !hooks_at(f, p)) return 0;
+  int rc = seg_end(f);
+  if (rc) return rc;
   seer_storage *all[] = {f->sx, f->so, f->satt};
   for (int i = 0; i < 3; i++)
     seer_storage_device_invalidate(all[i]);
-  int rc = seer_hooks_run(&f->site, p, st, nd, shape, 1);
+  rc = seer_hooks_run(&f->site, p, st, nd, shape, 1);
   for (int i = 0; i < 3; i++) {
     int src = seer_storage_device_sync(all[i], f->err);
     if (!rc) rc = src;
   }
-  return rc;
+  return rc ? rc : seg_begin(f);
 }
 
 static int residual_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st) {
@@ -425,14 +475,13 @@ static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
                                       ring,
                                       nkv,
                                       hd};
-    int rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_kv_store, (unsigned)f->B, 1, 1,
-                             SEER_ATTN_THREADS, 0, &st, f->err);
+    int rc = launch(f, SEER_GPU_seer_k_kv_store, (unsigned)f->B, 1, 1, SEER_ATTN_THREADS, 0, &st);
     if (rc || (rc = check_keys(f, li, start + t))) return rc;
     /* A graph's launch serves every later step over this cache, so its scores get room for as
      * many keys as the cache can hold (ring: the window; else the capacity, which covers every
      * position until the cache grows, and growing re-captures). */
     int64_t keys = attn_keys(m, li, start + t);
-    if (f->capturing) keys = cap < ATTN_MAX_KEYS ? cap : ATTN_MAX_KEYS;
+    if (f->run == RUN_CAPTURE) keys = cap < ATTN_MAX_KEYS ? cap : ATTN_MAX_KEYS;
     struct seer_k_attn_decode_args at = {F32(f->q + (uint64_t)(t * qd) * 4),
                                          F32(kv->k[li]),
                                          F32(kv->v[li]),
@@ -449,8 +498,8 @@ static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
                                          hd,
                                          (float)c->attn_scale,
                                          (float)c->attn_softcap};
-    if ((rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_attn_decode, (unsigned)nh, (unsigned)f->B, 1,
-                              SEER_ATTN_THREADS, sizeof(float) * (size_t)keys, &at, f->err)))
+    if ((rc = launch(f, SEER_GPU_seer_k_attn_decode, (unsigned)nh, (unsigned)f->B, 1,
+                     SEER_ATTN_THREADS, sizeof(float) * (size_t)keys, &at)))
       return rc;
   }
   return 0;
@@ -492,8 +541,8 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
             : c->act == ACT_GELU_TANH ? SEER_ACT_GELU_TANH
                                       : SEER_ACT_GELU;
   struct seer_k_act_mul_args am = {F32(f->gt), F32(f->up), F32(f->gt), R * I, act};
-  if ((rc = seer_gpu_launch(f->g, SEER_GPU_seer_k_act_mul, blocks(R * I, SEER_ELT_THREADS), 1, 1,
-                            SEER_ELT_THREADS, 0, &am, f->err)) ||
+  if ((rc = launch(f, SEER_GPU_seer_k_act_mul, blocks(R * I, SEER_ELT_THREADS), 1, 1,
+                   SEER_ELT_THREADS, 0, &am)) ||
       (rc = k_linear(f, f->gt, R, &D->down, &L->down, 0, f->o)))
     return rc;
   if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->ff_post_norm, R, (int)H, f->o))) return rc;
@@ -520,8 +569,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
                                  m->dev->embed.wtype,
                                  (float)c->embed_scale};
   int rc;
-  if ((rc = seer_gpu_launch(g, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea,
-                            err)) ||
+  if ((rc = launch(f, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea)) ||
       (hsd && (rc = seer_gpu_download(g, hsd, f->x, step, err))) ||
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f->sx)))
     return rc;
@@ -540,7 +588,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
   if (!want_logits) return 0;
   uint64_t head_in = f->x;
   if (last) { /* each row's final position, so the head runs once per row */
-    for (int64_t b = 0; b < B && !rc; b++)
+    for (int64_t b = 0; b < B && !rc && f->run != RUN_REPLAY; b++)
       rc =
           seer_gpu_copy(g, f->xn + (uint64_t)(b * H) * 4,
                         f->x + (uint64_t)((b * T + T - 1) * H) * 4, sizeof(float) * (size_t)H, err);
@@ -551,45 +599,30 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
     return rc;
   if (c->final_softcap > 0) {
     struct seer_k_softcap_args sa = {F32(f->lg), rows_out * V, (float)c->final_softcap};
-    rc = seer_gpu_launch(g, SEER_GPU_seer_k_softcap, blocks(rows_out * V, SEER_ELT_THREADS), 1, 1,
-                         SEER_ELT_THREADS, 0, &sa, err);
+    rc = launch(f, SEER_GPU_seer_k_softcap, blocks(rows_out * V, SEER_ELT_THREADS), 1, 1,
+                SEER_ELT_THREADS, 0, &sa);
   }
   return rc;
 }
 
-/* A decode step through the model's graph: captured for key (the batch, logits mode, workspace and
- * cache) unless replay says the graph kept is for it already. The inputs, the step counter
- * included, are in the workspace already (uploaded by the caller, outside the graph). */
-static int decode_graph(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, const dev_graph_key *key,
-                        int replay) {
-  struct seer_model_dev *d = f->m->dev;
-  if (!replay) {
-    seer_gpu_graph *graph = NULL;
-    int rc = seer_gpu_capture_begin(f->g, f->err);
-    if (rc) return rc;
-    f->capturing = 1;
-    rc = launch_all(f, kv, start, NULL, key->mode == SEER_LOGITS_LAST,
-                    key->mode != SEER_LOGITS_NONE);
-    f->capturing = 0;
-    if (rc) {
-      seer_gpu_capture_abort(f->g);
-      dev_graph_clear(f->g, &d->decode);
-      return rc;
-    }
-    if ((rc = seer_gpu_capture_end(f->g, &graph, f->err)) ||
-        (rc = dev_graph_keep(f->g, &d->decode, graph, key, f->err)))
-      return rc;
-    d->captures++;
-  } else {
-    /* What the per-launch path checks as it goes: the replay runs every layer at once. */
-    if (seer_interrupt_pending())
-      return seer_errorf(f->err, SEER_ECANCELED, "forward interrupted before layer 0");
-    for (int l = 0; l < kv->nlayers; l++) {
-      int rc = check_keys(f, l, start);
-      if (rc) return rc;
-    }
-  }
-  return seer_gpu_graph_launch(f->g, d->decode.graph, f->err);
+/* A decode step through dg: captured for key (the batch, logits mode, workspace, cache and hook
+ * points) unless replay says dg is for it already. The inputs, the step counter included, are in
+ * the workspace already (uploaded by the caller, outside the graph). The walk checks what the
+ * per-launch path checks (interrupts, attention lengths) as it goes. */
+static int decode_graph(dev_fwd *f, dev_graph *dg, struct seer_kv_dev *kv, int64_t start,
+                        const dev_graph_key *key, int replay) {
+  f->dg = dg, f->seg = 0, f->hooked = key->hooked;
+  f->run = replay ? RUN_REPLAY : RUN_CAPTURE;
+  int rc = replay ? 0 : dev_graph_begin(f->g, dg, key, f->err);
+  if (!rc && !(rc = seg_begin(f)) &&
+      !(rc = launch_all(f, kv, start, NULL, key->mode == SEER_LOGITS_LAST,
+                        key->mode != SEER_LOGITS_NONE)))
+    rc = seg_end(f);
+  if (f->in_capture) seer_gpu_capture_abort(f->g), f->in_capture = 0;
+  if (!replay && rc) dev_graph_clear(f->g, dg);
+  if (!replay && !rc) dg->complete = 1, f->m->dev->captures++;
+  f->run = RUN_DIRECT, f->hooked = NULL;
+  return rc;
 }
 
 void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches) {
@@ -620,14 +653,18 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   seer_fwd_rows rows;
   if ((rc = seer_fwd_rows_init(m, cache, batch, ids, lens, opts, &rows, err))) return rc;
   int64_t B = rows.B, T = rows.T, start = rows.start, R = B * T;
+  /* A hook may call forward on this model again: that call gets buffers of its own (and no
+   * graphs), since growing the model's workspace would free buffers the outer call is using. */
+  int nested = m->dev->depth++ > 0;
+  dev_workspace own_ws = {0}, *ws = nested ? &own_ws : &m->dev->ws;
   seer_gpu *g = m->dev->g;
   dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .err = err};
   f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
   int hooked = m->num_hooks || (opts && opts->num_hooks);
   seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
   int last = mode == SEER_LOGITS_LAST;
-  /* The call's buffers (device_graph.h's order): the model's workspace without hooks; with hooks
-   * the call's own, x, o and att owned by the storages the hooks view. */
+  /* The call's buffers (device_graph.h's order), in the model's workspace; with hooks, x, o and
+   * att are also device storages the hooks view. */
   uint64_t *bufs[DEV_NBUF] = {&f.x, &f.xn, &f.q,  &f.k,  &f.v, &f.att,
                               &f.o, &f.gt, &f.up, &f.lg, &f.in};
   dev_inputs inl = dev_inputs_layout(R, B);
@@ -643,9 +680,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)(R * I),
                            fl * (size_t)((last ? B : R) * V),
                            inl.bytes};
-  seer_storage **views[DEV_NBUF] = {0};
-  if (hooked) views[DEV_X] = &f.sx, views[DEV_ATT] = &f.satt, views[DEV_O] = &f.so;
   seer_tensor *hs = NULL, *logits = NULL;
+  uint8_t *hook_flags = NULL; /* a graphed hooked step's key: the hook points with hooks */
   struct seer_kv_dev *kv = cache ? cache->dev : NULL, *tmp_kv = NULL;
   /* The inputs, packed as DEV_IN holds them, go up in one copy (one wait on the stream). */
   char *inputs = malloc(inl.bytes);
@@ -676,21 +712,23 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   }
   if (cache && !cache->dev) cache->dev = kv;
   if ((rc = kv_reserve(m, kv, B, start + T, err))) goto done;
-  if (hooked) {
-    for (int i = 0; i < DEV_NBUF; i++)
-      if ((rc = dev_buffer(&f, need[i], bufs[i], views[i]))) goto done;
-  } else {
-    if ((rc = dev_workspace_reserve(g, &m->dev->ws, need, err))) goto done;
-    for (int i = 0; i < DEV_NBUF; i++)
-      *bufs[i] = m->dev->ws.p[i];
-  }
+  if ((rc = dev_workspace_reserve(g, ws, need, err))) goto done;
+  for (int i = 0; i < DEV_NBUF; i++)
+    *bufs[i] = ws->p[i];
+  if (hooked && (rc = dev_views(&f, need))) goto done;
   f.step = f.in + inl.step, f.pos = f.in + inl.pos, f.pad = f.in + inl.pad, f.tok = f.in + inl.tok;
-  /* With no hooks and no hidden states, a decode step (one token per row, over a cache) is one
-   * CUDA graph; it replays while nothing it was captured over has moved. */
-  int graphed =
-      !hooked && cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
-  dev_graph_key key = {B, mode, m->dev->ws.gen, kv->nlayers, kv->k, kv->v, kv->cap};
-  int replay = graphed && dev_graph_matches(&m->dev->decode, &key);
+  /* A decode step (one token per row, over a cache, no hidden states) is one CUDA graph, or with
+   * hooks graph segments split at the hook points with hooks (a graph of its own, so that hooked
+   * and unhooked steps both replay); it replays while nothing it was captured over has moved. */
+  int graphed = cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
+  if (nested) graphed = 0;
+  if (graphed && hooked && !(hook_flags = dev_hook_flags(&f.site, (int)L, err))) {
+    rc = err ? err->code : SEER_ENOMEM;
+    goto done;
+  }
+  dev_graph *dg = hooked ? &m->dev->hooked : &m->dev->decode;
+  dev_graph_key key = {B, mode, ws->gen, kv->nlayers, kv->k, kv->v, kv->cap, hook_flags};
+  int replay = graphed && dev_graph_matches(dg, &key);
   /* Tests only: a replay without this step's counter must break parity (the negative control of
    * the graph test, tests/c/test_cuda_graphs.c). */
   const char *skip = getenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
@@ -715,7 +753,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
       goto done;
     }
   }
-  rc = graphed ? decode_graph(&f, kv, start, &key, replay)
+  rc = graphed ? decode_graph(&f, dg, kv, start, &key, replay)
                : launch_all(&f, kv, start, hs ? seer_tensor_data(hs) : NULL, last, logits != NULL);
   if (rc) goto done;
   if (logits && (rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
@@ -723,17 +761,18 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
     goto done;
   if (cache) cache->len = start + T;
 done:
-  /* Views a hook kept outlive the call: they become host copies before the device memory goes. */
-  for (int i = 0; hooked && i < DEV_NBUF; i++) {
-    seer_storage **st = views[i];
-    if (st && *st) {
-      int drc = seer_storage_device_detach(*st, rc ? NULL : err);
-      if (!rc) rc = drc;
-      seer_storage_release(*st);
-    } else {
-      seer_gpu_free(g, *bufs[i]);
-    }
+  /* Views a hook kept outlive the call: they become host copies before the next call overwrites
+   * the workspace under them. */
+  seer_storage *views[] = {f.sx, f.so, f.satt};
+  for (int i = 0; i < 3; i++) {
+    if (!views[i]) continue;
+    int drc = seer_storage_device_detach(views[i], rc ? NULL : err);
+    if (!rc) rc = drc;
+    seer_storage_release(views[i]);
   }
+  free(hook_flags);
+  dev_workspace_free(g, &own_ws);
+  m->dev->depth--;
   kv_free(tmp_kv == (cache ? cache->dev : NULL) ? NULL : tmp_kv);
   free(inputs);
   seer_fwd_rows_free(&rows);

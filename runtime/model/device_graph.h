@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #include "../cuda/gpu.h"
+#include "forward_common.h"
+#include "seer/model.h"
 
 /* The buffers of one forward call: activations rows-major [B][T] as in forward.c, and the inputs
  * uploaded per call in one copy (dev_inputs_layout): the step counter (the cache length before the
@@ -48,9 +50,18 @@ int dev_workspace_reserve(seer_gpu *g, dev_workspace *ws, const size_t need[DEV_
                           seer_error *err);
 void dev_workspace_free(seer_gpu *g, dev_workspace *ws);
 
-/* What a decode graph was captured for: the batch, the logits mode, the workspace generation and
- * every layer's cache buffers and capacity. Anything else a step changes (token ids, positions,
- * padding, the step counter) is uploaded into the workspace before the replay. */
+/* A decode step's hook points as indices into a flag array of dev_hook_points(nlayers) entries:
+ * embed, final_norm, then each layer's attn.heads, attn, mlp and output. */
+int dev_hook_points(int nlayers);
+int dev_hook_index(seer_hook_point p);
+/* The flags for the hook points where site has hooks (malloc'd; NULL and err set when out of
+ * memory). */
+uint8_t *dev_hook_flags(const seer_hook_site *site, int nlayers, seer_error *err);
+
+/* What a decode graph was captured for: the batch, the logits mode, the workspace generation,
+ * every layer's cache buffers and capacity, and the hook points with hooks (hooked[i] for
+ * dev_hook_index i; NULL: none). Anything else a step changes (token ids, positions, padding, the
+ * step counter) is uploaded into the workspace before the replay. */
 typedef struct dev_graph_key {
   int64_t B;
   int mode; /* seer_logits_mode */
@@ -58,22 +69,30 @@ typedef struct dev_graph_key {
   int nlayers;
   const uint64_t *k, *v;
   const int64_t *cap;
+  const uint8_t *hooked;
 } dev_graph_key;
 
+/* A decode step's launches as graph segments: one without hooks, else one more than the hook
+ * points with hooks, which run on the host between two segments. */
 typedef struct dev_graph {
-  seer_gpu_graph *graph; /* NULL: none captured */
+  seer_gpu_graph **segs;
+  int nsegs, capsegs;
+  int complete; /* every segment captured: replays may use it */
   int64_t B;
   int mode;
   uint64_t ws_gen;
   int nlayers;
-  uint64_t *kv; /* [3][nlayers]: k, v, cap */
+  uint64_t *kv;    /* [3][nlayers]: k, v, cap */
+  uint8_t *hooked; /* NULL: no hooks */
 } dev_graph;
 
-/* Whether dg holds a graph captured for key. */
+/* Whether dg holds a complete graph captured for key. */
 int dev_graph_matches(const dev_graph *dg, const dev_graph_key *key);
-/* Replaces dg's graph with graph, captured for key (dg owns it after, even on error). */
-int dev_graph_keep(seer_gpu *g, dev_graph *dg, seer_gpu_graph *graph, const dev_graph_key *key,
-                   seer_error *err);
+/* Starts dg over for a capture for key: its old segments go, the new ones are added one by one
+ * (dev_graph_add owns seg after, even on error) and dev_graph_matches holds once complete is set.
+ */
+int dev_graph_begin(seer_gpu *g, dev_graph *dg, const dev_graph_key *key, seer_error *err);
+int dev_graph_add(seer_gpu *g, dev_graph *dg, seer_gpu_graph *seg, seer_error *err);
 void dev_graph_clear(seer_gpu *g, dev_graph *dg);
 
 /* $SEER_CUDA_GRAPHS: "0" runs every launch directly (decode without graphs); read per call. */

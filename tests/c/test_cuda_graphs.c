@@ -88,10 +88,19 @@ static int argmax(const float *v, int64_t n) {
   return (int)best;
 }
 
-/* Prefills rows (left-padded when B > 1), then decodes STEPS greedy tokens one at a time, step
- * HOOKED_STEP with a hook; every step's logits [B][V] go to lg. */
+/* The per-call hooks of decode step s (at most 4); returns how many. */
+typedef int (*hook_plan)(int s, seer_hook *h);
+
+static int one_noop_hook(int s, seer_hook *h) {
+  h[0] = (seer_hook){{SEER_HOOK_LAYER, 0}, noop_hook, NULL};
+  return s == HOOKED_STEP;
+}
+
+/* Prefills rows (left-padded when B > 1), then decodes STEPS greedy tokens one at a time with the
+ * hooks plan gives each step; every step's logits [B][V] go to lg. */
+static int cur_step; /* the decode step running, for the hooks */
 static int decode(seer_model *m, size_t B, const int32_t *const *rows, const size_t *lens,
-                  int64_t V, float *lg) {
+                  int64_t V, float *lg, hook_plan plan) {
   seer_error err = {0};
   seer_kv_cache *cache = seer_kv_cache_new(m, B, &err);
   seer_forward_opts o = {0, SEER_LOGITS_LAST, NULL, 0, 1};
@@ -108,14 +117,130 @@ static int decode(seer_model *m, size_t B, const int32_t *const *rows, const siz
     if (s == STEPS) break;
     const int32_t *one[MAXB] = {&next[0], &next[1]};
     size_t ones[MAXB] = {1, 1};
-    seer_hook h = {{SEER_HOOK_LAYER, 0}, noop_hook, NULL};
-    o.hooks = s == HOOKED_STEP ? &h : NULL;
-    o.num_hooks = s == HOOKED_STEP;
+    seer_hook h[4];
+    o.num_hooks = (size_t)plan(s, h);
+    o.hooks = o.num_hooks ? h : NULL;
+    cur_step = s;
     rc = seer_model_forward(m, cache, B, one, ones, &o, &out, &err);
     CHECK_MSG(rc == 0, "decode step %d: %s", s, err.msg);
   }
   seer_kv_cache_free(cache);
   return rc;
+}
+
+/* ---- hooked decode steps as graph segments ---- */
+
+enum { EXTRA_STEP = 7, KEEP_STEP = 2, NEST_STEP = 5 };
+
+/* Steering through the host: the layer-0 output scaled where the hook reads it (the shadow goes
+ * back to the device before the next segment). At NEST_STEP (when nest is set) it also runs the
+ * model (ud) on a prompt longer than any call before, which must neither move nor overwrite the
+ * buffers of the call it runs in. */
+static int nest;
+static int scale_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx, seer_tensor **replacement,
+                      seer_error *err) {
+  (void)ctx, (void)replacement;
+  if (nest && cur_step == NEST_STEP) {
+    int32_t p[16];
+    for (int i = 0; i < 16; i++)
+      p[i] = 2 + 3 * i;
+    const int32_t *rows[1] = {p};
+    size_t lens[1] = {16};
+    seer_forward_opts o = {0, SEER_LOGITS_LAST, NULL, 0, 1};
+    seer_forward_out out = {0};
+    int rc = seer_model_forward(ud, NULL, 1, rows, lens, &o, &out, err);
+    seer_forward_out_free(&out);
+    if (rc) return rc;
+  }
+  float *x = seer_tensor_data(h);
+  for (int64_t i = 0; i < seer_tensor_numel(h); i++)
+    x[i] *= 0.75f;
+  return 0;
+}
+
+/* Steering on the device: a row added in place to layers.1.attn (seer_tensor_binary_). */
+static int add_row_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx,
+                        seer_tensor **replacement, seer_error *err) {
+  (void)ctx, (void)replacement;
+  return seer_tensor_binary_(SEER_OP_ADD, h, ud, err);
+}
+
+/* final_norm at step KEEP_STEP: keeps the view past the call and a copy of what it held. */
+static seer_tensor *kept, *kept_copy;
+static int keep_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx, seer_tensor **replacement,
+                     seer_error *err) {
+  (void)ud, (void)ctx, (void)replacement;
+  if (cur_step != KEEP_STEP || kept) return 0;
+  kept = seer_tensor_retain(h);
+  kept_copy = seer_tensor_clone(h, err);
+  return kept_copy ? 0 : SEER_ENOMEM;
+}
+
+static seer_tensor *steer_row;
+static seer_model *hooked_model;
+/* Three hook points every step (four segments), one more at EXTRA_STEP (five). */
+static int steering_hooks(int s, seer_hook *h) {
+  h[0] = (seer_hook){{SEER_HOOK_LAYER, 0}, scale_hook, hooked_model};
+  h[1] = (seer_hook){{SEER_HOOK_ATTN, 1}, add_row_hook, steer_row};
+  h[2] = (seer_hook){{SEER_HOOK_FINAL_NORM, -1}, keep_hook, NULL};
+  h[3] = (seer_hook){{SEER_HOOK_MLP, 1}, noop_hook, NULL};
+  return s == EXTRA_STEP ? 4 : 3;
+}
+
+static int differing_steps(const float *a, const float *b, size_t B, int64_t V);
+
+/* Every decode step hooked: its launches between hook points are graph segments, replayed while
+ * the hook points stay; a hook point added re-captures, and so does going back. The same logits as
+ * direct launches without the nested forward call (so that call changed nothing), and a view kept
+ * past a call holds what it held then. */
+static void test_hooked_decode(seer_model *m, int64_t V, const char *name) {
+  const seer_model_info *in = seer_model_get_info(m);
+  CHECK(in->num_layers >= 2);
+  hooked_model = m;
+  int64_t H = in->hidden_size;
+  steer_row = seer_tensor_new(SEER_DTYPE_F32, 1, &H, NULL);
+  float *r = seer_tensor_data(steer_row);
+  for (int64_t i = 0; i < H; i++)
+    r[i] = 0.01f * (float)(i % 7) - 0.02f;
+  float *with = calloc((size_t)(STEPS * V), sizeof(float));
+  float *without = calloc((size_t)(STEPS * V), sizeof(float));
+  int32_t a[] = {2, 17, 301, 45};
+  const int32_t *one[1] = {a};
+  size_t la[1] = {4};
+  uint64_t cap0, launch0, cap1, launch1;
+  seer_device_graph_counts(m, &cap0, &launch0);
+  nest = 1;
+  CHECK(decode(m, 1, one, la, V, with, steering_hooks) == 0);
+  nest = 0;
+  seer_device_graph_counts(m, &cap1, &launch1);
+  /* Captures: step 0 and step 4 (the cache grows), EXTRA_STEP (a fourth hook point) and the step
+   * after (back to three). Launches: four segments a step, five at EXTRA_STEP. */
+  unsigned long long captured = cap1 - cap0, graphed = launch1 - launch0;
+  CHECK_MSG(captured == 4 && graphed == 4 * (STEPS - 1) + 5,
+            "%s: hooked decoding: %llu captures and %llu graph launches, want 4 and %d", name,
+            captured, graphed, 4 * (STEPS - 1) + 5);
+  /* The view kept at KEEP_STEP became a host copy of its values at that call's end (final_norm is
+   * the last hook point and only the head follows, which does not write x). */
+  CHECK(kept && seer_tensor_device(kept) == SEER_DEVICE_CPU);
+  CHECK_MSG(kept && kept_copy &&
+                !memcmp(seer_tensor_data(kept), seer_tensor_data(kept_copy),
+                        sizeof(float) * (size_t)seer_tensor_numel(kept)),
+            "%s: a final_norm view kept past its call changed after later steps", name);
+  seer_tensor_release(kept), seer_tensor_release(kept_copy);
+  kept = kept_copy = NULL;
+  setenv("SEER_CUDA_GRAPHS", "0", 1);
+  CHECK(decode(m, 1, one, la, V, without, steering_hooks) == 0);
+  unsetenv("SEER_CUDA_GRAPHS");
+  seer_tensor_release(kept), seer_tensor_release(kept_copy);
+  kept = kept_copy = NULL;
+  int d = differing_steps(with, without, 1, V);
+  CHECK_MSG(d == 0, "%s: hooked decoding: %d of %d steps' logits differ with graph segments", name,
+            d, STEPS);
+  printf("%s: %d hooked decode steps through %llu graph segment launches (%llu captures); logits "
+         "equal to direct launches: %s\n",
+         name, STEPS, graphed, captured, d ? "no" : "yes");
+  free(with), free(without);
+  seer_tensor_release(steer_row);
 }
 
 /* Steps whose logits differ from the reference's, bit for bit. */
@@ -148,10 +273,11 @@ static void test_decode(const char *root, const char *name) {
   uint64_t cap0, launch0, cap1, launch1;
 
   /* B = 1: the prefill's 4 positions fill the cache, so decode step 0 grows it (capture), and
-   * step 4 grows it again (a re-capture); the hooked step runs its launches directly. */
+   * step 4 grows it again (a re-capture); the hooked step is a graph of its own, two segments
+   * split at its hook (captured there, launched right away), and the unhooked graph stays. */
   seer_device_graph_counts(m, &cap0, &launch0);
   uint64_t up0 = seer_device_uploads(m);
-  CHECK(decode(m, 1, one, la, V, with) == 0);
+  CHECK(decode(m, 1, one, la, V, with, one_noop_hook) == 0);
   seer_device_graph_counts(m, &cap1, &launch1);
   unsigned long long captured = cap1 - cap0, graphed = launch1 - launch0;
   /* Each call's inputs (token ids, positions, padding, step counter) go up in one copy: the
@@ -161,40 +287,41 @@ static void test_decode(const char *root, const char *name) {
             "%s: %llu host-to-device copies over the prefill and %d steps, "
             "want %d",
             name, uploads, STEPS, 1 + STEPS);
-  CHECK_MSG(captured == 2 && graphed == STEPS - 1,
-            "%s: %llu captures and %llu graph launches, want 2 and %d", name, captured, graphed,
-            STEPS - 1);
+  CHECK_MSG(captured == 3 && graphed == STEPS - 1 + 2,
+            "%s: %llu captures and %llu graph launches, want 3 and %d", name, captured, graphed,
+            STEPS + 1);
   setenv("SEER_CUDA_GRAPHS", "0", 1);
-  CHECK(decode(m, 1, one, la, V, without) == 0);
+  CHECK(decode(m, 1, one, la, V, without, one_noop_hook) == 0);
   unsetenv("SEER_CUDA_GRAPHS");
   seer_device_graph_counts(m, &cap0, &launch0);
   CHECK_MSG(cap0 == cap1 && launch0 == launch1, "%s: SEER_CUDA_GRAPHS=0 still used graphs", name);
   int d = differing_steps(with, without, 1, V);
   CHECK_MSG(d == 0, "%s: %d of %d decode steps' logits differ with graphs", name, d, STEPS);
-  printf("%s: %llu of %d decode steps through CUDA graphs (%llu captures); logits equal to "
-         "direct launches: %s\n",
-         name, graphed, STEPS, captured, d ? "no" : "yes");
+  printf("%s: %d decode steps through CUDA graphs, %llu graph launches (%llu captures); logits "
+         "equal to direct launches: %s\n",
+         name, STEPS, graphed, captured, d ? "no" : "yes");
 
   /* Negative control: replays that keep the last step's counter write the cache at the wrong
    * slot and attend over the wrong keys. */
   setenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP", "1", 1);
-  CHECK(decode(m, 1, one, la, V, skipped) == 0);
+  CHECK(decode(m, 1, one, la, V, skipped, one_noop_hook) == 0);
   unsetenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
   d = differing_steps(skipped, without, 1, V);
   CHECK_MSG(d > 0, "%s: replays without the step counter changed nothing", name);
 
   /* A left-padded batch of two: a new graph for B = 2, the same logits as without. */
   seer_device_graph_counts(m, &cap0, &launch0);
-  CHECK(decode(m, 2, two, lab, V, with) == 0);
+  CHECK(decode(m, 2, two, lab, V, with, one_noop_hook) == 0);
   seer_device_graph_counts(m, &cap1, &launch1);
-  CHECK(cap1 > cap0 && launch1 - launch0 == STEPS - 1);
+  CHECK(cap1 > cap0 && launch1 - launch0 == STEPS - 1 + 2);
   setenv("SEER_CUDA_GRAPHS", "0", 1);
-  CHECK(decode(m, 2, two, lab, V, without) == 0);
+  CHECK(decode(m, 2, two, lab, V, without, one_noop_hook) == 0);
   unsetenv("SEER_CUDA_GRAPHS");
   d = differing_steps(with, without, 2, V);
   CHECK_MSG(d == 0, "%s: batch of 2: %d of %d decode steps' logits differ with graphs", name, d,
             STEPS);
   free(with), free(without), free(skipped);
+  test_hooked_decode(m, V, name);
   seer_model_free(m);
 }
 
