@@ -71,9 +71,15 @@ uint64_t seer_gpu_graph_replays(const seer_gpu *g);
 /* Device storages of this GPU's memory (ctx: the seer_gpu; gpu_tensor.c): copies, freeing, in-place
  * elementwise ops, mean and matmul, for hook views of a device model's activations. */
 const seer_storage_device_ops *seer_gpu_storage_ops(void);
-/* The same for storages over memory someone else owns and frees (the device engine's workspace):
- * releasing or detaching such a storage leaves the memory alone. */
-const seer_storage_device_ops *seer_gpu_storage_view_ops(void);
+/* A forward call's device tensors (gpu_tensor.c): views over memory the caller keeps (the device
+ * engine's workspace; releasing or detaching one leaves the memory), with the ops above and
+ * out-of-place elementwise ops whose results are device tensors of the scope. Ending the scope
+ * turns every result into a host copy and frees its device memory, so a result a hook keeps is
+ * still readable after the call (and after the model is gone); the caller detaches its views. */
+typedef struct seer_gpu_scope seer_gpu_scope;
+seer_gpu_scope *seer_gpu_scope_new(seer_gpu *g, seer_error *err);
+seer_storage *seer_gpu_scope_view(seer_gpu_scope *s, uint64_t addr, size_t nbytes, seer_error *err);
+int seer_gpu_scope_end(seer_gpu_scope *s, seer_error *err);
 /* Kernels launched so far (tests: an op ran on the device). */
 uint64_t seer_gpu_launches(const seer_gpu *g);
 

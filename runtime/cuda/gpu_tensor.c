@@ -1,7 +1,8 @@
-/* gpu_tensor.c: device storages of a seer_gpu's memory (gpu.h: seer_gpu_storage_ops), what hooks on
- * a device model get: copies through the GPU's staging, and the ops a steering or probing hook
- * reaches for running where the activations are. In-place elementwise ops change the device copy;
- * mean and matmul leave it there and bring back only their (small) result. */
+/* gpu_tensor.c: device storages of a seer_gpu's memory (gpu.h: seer_gpu_storage_ops, and a forward
+ * call's seer_gpu_scope), what hooks on a device model get: copies through the GPU's staging, and
+ * the ops a steering or probing hook reaches for running where the activations are. In-place
+ * elementwise ops change the device copy; out-of-place ones make a device tensor of the scope;
+ * mean and matmul leave the operand there and bring back only their (small) result. */
 #include <stdlib.h>
 
 #include "gpu.h"
@@ -86,14 +87,123 @@ _Static_assert((int)SEER_OP_ADD == SEER_BIN_ADD && (int)SEER_OP_SUB == SEER_BIN_
                    (int)SEER_OP_MUL == SEER_BIN_MUL && (int)SEER_OP_DIV == SEER_BIN_DIV,
                "seer_k_binary_rows takes seer_binop's codes");
 
+/* No out-of-place ops here: nothing would turn their results into host copies before the GPU goes
+ * (seer_gpu_scope's storages have them). */
 const seer_storage_device_ops *seer_gpu_storage_ops(void) {
-  static const seer_storage_device_ops ops = {storage_download, storage_upload, storage_release,
-                                              storage_binary,   storage_mean,   storage_matmul};
+  static const seer_storage_device_ops ops = {storage_download,
+                                              storage_upload,
+                                              storage_release,
+                                              storage_binary,
+                                              storage_mean,
+                                              storage_matmul,
+                                              NULL};
   return &ops;
 }
 
-const seer_storage_device_ops *seer_gpu_storage_view_ops(void) {
-  static const seer_storage_device_ops ops = {storage_download, storage_upload, NULL,
-                                              storage_binary,   storage_mean,   storage_matmul};
-  return &ops;
+/* ---- a forward call's device tensors ---- */
+
+/* The storages of one scope have it as their ctx: views over memory its owner keeps (release
+ * leaves it) and the results of out-of-place ops (memory of their own, freed with them), which the
+ * scope tracks so that its end can turn the ones still held into host copies. */
+struct seer_gpu_scope {
+  seer_gpu *g;
+  seer_storage **made; /* one reference each */
+  size_t n, cap;
+};
+
+static int scope_download(void *ctx, void *dst, uint64_t src, size_t n, seer_error *err) {
+  return storage_download(((seer_gpu_scope *)ctx)->g, dst, src, n, err);
+}
+static int scope_upload(void *ctx, uint64_t dst, const void *src, size_t n, seer_error *err) {
+  return storage_upload(((seer_gpu_scope *)ctx)->g, dst, src, n, err);
+}
+static void scope_release(void *ctx, uint64_t addr) {
+  storage_release(((seer_gpu_scope *)ctx)->g, addr);
+}
+static int scope_binary_(void *ctx, uint64_t dst, int64_t n, const float *y, int64_t ylen, int op,
+                         seer_error *err) {
+  return storage_binary(((seer_gpu_scope *)ctx)->g, dst, n, y, ylen, op, err);
+}
+static int scope_mean(void *ctx, uint64_t src, int64_t outer, int64_t n, int64_t inner, float *out,
+                      seer_error *err) {
+  return storage_mean(((seer_gpu_scope *)ctx)->g, src, outer, n, inner, out, err);
+}
+static int scope_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const float *w, int64_t n,
+                        float *out, seer_error *err) {
+  return storage_matmul(((seer_gpu_scope *)ctx)->g, x, m, k, w, n, out, err);
+}
+static int scope_binary(void *ctx, uint64_t x, int64_t n, const float *y, int64_t ylen, double s,
+                        int op, int swap, seer_storage **out, seer_error *err);
+
+static const seer_storage_device_ops scope_view_ops = {
+    scope_download, scope_upload, NULL, scope_binary_, scope_mean, scope_matmul, scope_binary};
+static const seer_storage_device_ops scope_result_ops = {
+    scope_download, scope_upload, scope_release, scope_binary_,
+    scope_mean,     scope_matmul, scope_binary};
+
+/* The result goes into memory of its own; y (a steering vector, or nothing for a scalar) goes up
+ * once. */
+static int scope_binary(void *ctx, uint64_t x, int64_t n, const float *y, int64_t ylen, double s,
+                        int op, int swap, seer_storage **out, seer_error *err) {
+  seer_gpu_scope *sc = ctx;
+  seer_gpu *g = sc->g;
+  *out = NULL;
+  if (sc->n == sc->cap) {
+    size_t cap = sc->cap ? 2 * sc->cap : 8;
+    seer_storage **m = realloc(sc->made, cap * sizeof *m);
+    if (!m) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+    sc->made = m, sc->cap = cap;
+  }
+  uint64_t dy = 0, dout = 0;
+  int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)n, &dout, err);
+  if (!rc && y) rc = seer_gpu_alloc(g, sizeof(float) * (size_t)ylen, &dy, err);
+  if (!rc && y) rc = seer_gpu_upload(g, dy, y, sizeof(float) * (size_t)ylen, err);
+  struct seer_k_binary_out_args a = {(const float *)(uintptr_t)x,
+                                     (const float *)(uintptr_t)dy,
+                                     (float *)(uintptr_t)dout,
+                                     n,
+                                     ylen,
+                                     s,
+                                     op,
+                                     swap};
+  if (!rc)
+    rc = seer_gpu_launch(g, SEER_GPU_seer_k_binary_out, stride_blocks(n), 1, 1, SEER_ELT_THREADS, 0,
+                         &a, err);
+  if (!rc && y) rc = seer_gpu_sync(g, err); /* the launch reads dy: done before it goes back */
+  seer_gpu_free(g, dy);
+  if (!rc && !(*out = seer_storage_new_device(SEER_DEVICE_CUDA, dout, sizeof(float) * (size_t)n,
+                                              &scope_result_ops, sc, err)))
+    rc = err ? err->code : SEER_ENOMEM;
+  if (rc) {
+    seer_gpu_free(g, dout);
+    return rc;
+  }
+  seer_storage_retain(*out);
+  sc->made[sc->n++] = *out;
+  return 0;
+}
+
+seer_gpu_scope *seer_gpu_scope_new(seer_gpu *g, seer_error *err) {
+  seer_gpu_scope *s = calloc(1, sizeof *s);
+  if (!s) seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
+  if (s) s->g = g;
+  return s;
+}
+
+seer_storage *seer_gpu_scope_view(seer_gpu_scope *s, uint64_t addr, size_t nbytes,
+                                  seer_error *err) {
+  return seer_storage_new_device(SEER_DEVICE_CUDA, addr, nbytes, &scope_view_ops, s, err);
+}
+
+int seer_gpu_scope_end(seer_gpu_scope *s, seer_error *err) {
+  if (!s) return 0;
+  int rc = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int drc = seer_storage_device_detach(s->made[i], rc ? NULL : err);
+    if (!rc) rc = drc;
+    seer_storage_release(s->made[i]);
+  }
+  free(s->made);
+  free(s);
+  return rc;
 }

@@ -294,6 +294,7 @@ typedef struct dev_fwd {
   int in_capture;               /* a segment's capture is open */
   const uint8_t *hooked;        /* a graphed step: the hook points with hooks, as keyed */
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
+  seer_gpu_scope *scope;        /* theirs, and the hooks' results of ops on them */
   seer_hook_site site;
   seer_error *err;
 } dev_fwd;
@@ -351,16 +352,16 @@ static int k_rope(dev_fwd *f, uint64_t x, int heads, uint64_t inv_freq) {
 
 /* ---- hooks on device storages ---- */
 
-/* x, o and att as device storages the hooks view: borrowed from the workspace (the storages never
- * free it), so a view kept past the call must become a host copy at its end (seer_device_forward's
- * done:). */
+/* x, o and att as device storages the hooks view, in a scope of the call (ops on them give device
+ * tensors of the scope): borrowed from the workspace (the storages never free it), so a view kept
+ * past the call must become a host copy at its end (seer_device_forward's done:). */
 static int dev_views(dev_fwd *f, const size_t need[DEV_NBUF]) {
-  const seer_storage_device_ops *ops = seer_gpu_storage_view_ops();
+  if (!(f->scope = seer_gpu_scope_new(f->g, f->err))) return f->err ? f->err->code : SEER_ENOMEM;
   seer_storage **st[3] = {&f->sx, &f->so, &f->satt};
   uint64_t p[3] = {f->x, f->o, f->att};
   size_t n[3] = {need[DEV_X], need[DEV_O], need[DEV_ATT]};
   for (int i = 0; i < 3; i++)
-    if (!(*st[i] = seer_storage_new_device(SEER_DEVICE_CUDA, p[i], n[i], ops, f->g, f->err)))
+    if (!(*st[i] = seer_gpu_scope_view(f->scope, p[i], n[i], f->err)))
       return f->err ? f->err->code : SEER_ENOMEM;
   return 0;
 }
@@ -770,6 +771,8 @@ done:
     if (!rc) rc = drc;
     seer_storage_release(views[i]);
   }
+  int src = seer_gpu_scope_end(f.scope, rc ? NULL : err);
+  if (!rc) rc = src;
   free(hook_flags);
   dev_workspace_free(g, &own_ws);
   m->dev->depth--;

@@ -83,11 +83,26 @@ static void walk2(const seer_tensor *a, const int64_t *sa, const seer_tensor *b,
   }
 }
 
+/* A device operand (a hook's view on a GPU model) of the result's shape keeps the op there: the
+ * result is a device tensor. *host: it cannot (the caller computes on the host). */
+static seer_tensor *device_binary(seer_binop op, const seer_tensor *a, const seer_tensor *b,
+                                  int ndim, const int64_t *shape, int *host, seer_error *err) {
+  int swap = seer_tensor_device(a) == SEER_DEVICE_CPU;
+  const seer_tensor *d = swap ? b : a, *o = swap ? a : b;
+  *host = 1;
+  if (seer_tensor_device(d) == SEER_DEVICE_CPU || d->ndim != ndim ||
+      memcmp(d->shape, shape, sizeof(int64_t) * (size_t)ndim) != 0)
+    return NULL;
+  return seer_storage_device_binary(d, o, 0, (int)op, swap, host, err);
+}
+
 seer_tensor *seer_tensor_binary(seer_binop op, const seer_tensor *a, const seer_tensor *b,
                                 seer_error *err) {
-  int ndim;
+  int ndim, host;
   int64_t shape[SEER_TENSOR_MAX_DIMS], sa[SEER_TENSOR_MAX_DIMS], sb[SEER_TENSOR_MAX_DIMS];
   if (bcast_shape(a, b, &ndim, shape, err)) return NULL;
+  seer_tensor *dev = device_binary(op, a, b, ndim, shape, &host, err);
+  if (dev || !host) return dev;
   seer_dtype dt = a->dtype == b->dtype ? a->dtype : SEER_DTYPE_F32;
   if (op == SEER_OP_DIV && !seer_dtype_is_float(dt)) dt = SEER_DTYPE_F32;
   seer_tensor *out = seer_tensor_new(dt, ndim, shape, err);
@@ -138,6 +153,9 @@ int seer_tensor_copy_(seer_tensor *dst, const seer_tensor *src, seer_error *err)
 
 seer_tensor *seer_tensor_binary_scalar(seer_binop op, const seer_tensor *t, double s,
                                        int scalar_first, seer_error *err) {
+  int host;
+  seer_tensor *dev = seer_storage_device_binary(t, NULL, s, (int)op, scalar_first, &host, err);
+  if (dev || !host) return dev;
   seer_dtype dt = seer_dtype_is_float(t->dtype) ? t->dtype : SEER_DTYPE_F32;
   if (!seer_dtype_is_float(t->dtype) && op != SEER_OP_DIV && s == floor(s)) dt = t->dtype;
   seer_tensor *out = seer_tensor_new(dt, t->ndim, t->shape, err);

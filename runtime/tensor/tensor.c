@@ -239,17 +239,24 @@ seer_device seer_storage_device(const seer_storage *s) { return s->device; }
 
 static const void *tensor_host_ro(const seer_tensor *t);
 
-int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err) {
-  seer_storage *s = a->storage;
-  if (!s->dops || !s->dops->binary_ || b->storage == s || a->dtype != SEER_DTYPE_F32 ||
-      b->dtype != SEER_DTYPE_F32 || !seer_tensor_is_contiguous(a) || !seer_tensor_is_contiguous(b))
-    return 1;
+/* Whether b, broadcast to a's shape, is an operand the device's elementwise kernels take: f32,
+ * contiguous, a's size or a row of a's last dim. */
+static int device_operand(const seer_tensor *a, const seer_tensor *b) {
+  if (a->dtype != SEER_DTYPE_F32 || b->dtype != SEER_DTYPE_F32 || !seer_tensor_is_contiguous(a) ||
+      !seer_tensor_is_contiguous(b))
+    return 0;
   int64_t n = seer_tensor_numel(a), m = seer_tensor_numel(b),
           W = a->ndim ? a->shape[a->ndim - 1] : 1;
   int row = m == W && b->ndim >= 1 && b->shape[b->ndim - 1] == W;
   for (int d = 0; row && d < b->ndim - 1; d++)
     row = b->shape[d] == 1;
-  if (m != n && !row) return 1;              /* other broadcasts: on the host */
+  return m == n || row; /* other broadcasts: on the host */
+}
+
+int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err) {
+  seer_storage *s = a->storage;
+  if (!s->dops || !s->dops->binary_ || b->storage == s || !device_operand(a, b)) return 1;
+  int64_t n = seer_tensor_numel(a), m = seer_tensor_numel(b);
   int rc = seer_storage_device_sync(s, err); /* host writes first, in order */
   if (rc) return rc;
   const float *y = (const float *)tensor_host_ro(b);
@@ -262,6 +269,24 @@ int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, se
 static int device_op_fits(const seer_tensor *t, int has_op) {
   return has_op && t->dtype == SEER_DTYPE_F32 && seer_tensor_is_contiguous(t) &&
          seer_tensor_numel(t) > 0;
+}
+
+seer_tensor *seer_storage_device_binary(const seer_tensor *d, const seer_tensor *o, double s,
+                                        int op, int swap, int *host, seer_error *err) {
+  seer_storage *st = d->storage;
+  *host = 1;
+  if (!device_op_fits(d, st->dops && st->dops->binary) || (o && !device_operand(d, o))) return NULL;
+  *host = 0;
+  if (seer_storage_device_sync(st, err)) return NULL; /* host writes first */
+  /* o goes up from the host: a steering vector or a scalar's worth. */
+  const float *y = o ? (const float *)tensor_host_ro(o) : NULL;
+  seer_storage *out = NULL;
+  int rc = st->dops->binary(st->dctx, st->daddr + (uint64_t)d->offset * 4, seer_tensor_numel(d), y,
+                            o ? seer_tensor_numel(o) : 0, s, op, swap, &out, err);
+  if (rc) return NULL;
+  seer_tensor *t = seer_tensor_from_storage(out, 0, SEER_DTYPE_F32, d->ndim, d->shape, NULL, err);
+  seer_storage_release(out);
+  return t;
 }
 
 int seer_storage_device_mean(const seer_tensor *t, int64_t outer, int64_t n, int64_t inner,

@@ -1,11 +1,14 @@
 /* Device tensors (seer_storage_new_device over seer_gpu_storage_ops) on the grid emulator: host
  * reads download lazily, host writes go back before a device op, and in-place ops with a
  * same-shaped or row-broadcast operand run as a kernel (the launch count says so) with the host's
- * values; other broadcasts fall back to the host. mean equals the CPU's bit for bit along every
+ * values; other broadcasts fall back to the host. Out-of-place ops on a scope's views (what a
+ * device model's hooks get) give device tensors with the host's values bit for bit, host copies
+ * once the scope ends. mean equals the CPU's bit for bit along every
  * dim, matmul agrees with it to f32 rounding, both as kernels. Copies go through staging buffers
  * made tiny here, so every copy is chunked. What hooks on a device model get. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "gpu.h"
@@ -82,6 +85,87 @@ static void test_other_broadcast_on_host(void) {
   seer_tensor_release(v);
   seer_tensor_release(t);
   seer_storage_release(st);
+}
+
+/* Whether t holds exactly ref's values (both f32 [24]). */
+static int same_values(const seer_tensor *t, const seer_tensor *ref) {
+  return seer_tensor_numel(t) == seer_tensor_numel(ref) &&
+         !memcmp(seer_tensor_data(t), seer_tensor_data(ref),
+                 sizeof(float) * (size_t)seer_tensor_numel(ref));
+}
+
+/* Out-of-place ops on a view of a scope (what a device model's hooks get): each is one kernel whose
+ * result is a device tensor of the scope, holding the host's values bit for bit (the scalar 0.1 is
+ * not an f32: the kernel computes in double as the host does); the scope's end makes a result kept
+ * past it a host copy. */
+static void test_out_of_place_on_device(void) {
+  seer_error err = {0};
+  seer_gpu_scope *scope = seer_gpu_scope_new(g, &err);
+  CHECK(scope != NULL);
+  float host[24];
+  for (int i = 0; i < 24; i++)
+    host[i] = 0.5f * (float)i - 3.0f;
+  uint64_t p = 0;
+  CHECK(seer_gpu_alloc(g, sizeof host, &p, &err) == 0);
+  CHECK(seer_gpu_upload(g, p, host, sizeof host, &err) == 0);
+  seer_storage *st = seer_gpu_scope_view(scope, p, sizeof host, &err);
+  int64_t shape[3] = {2, 3, 4}, w = 4;
+  seer_tensor *t = seer_tensor_from_storage(st, 0, SEER_DTYPE_F32, 3, shape, NULL, &err);
+  CHECK(t != NULL);
+  seer_tensor_set_flat(t, 5, 100.0);            /* a host write first: the kernels must see it */
+  seer_tensor *th = seer_tensor_clone(t, &err); /* the host's operand */
+  float row[4] = {1, -2, 3, 0.25f};
+  seer_tensor *v = seer_tensor_from_data(SEER_DTYPE_F32, 1, &w, row, SEER_DTYPE_F32, &err);
+  seer_tensor *same = seer_tensor_randn(SEER_DTYPE_F32, 3, shape, 7, &err);
+  struct {
+    const char *what;
+    seer_tensor *dev, *ref;
+  } cases[6];
+  uint64_t before = seer_gpu_launches(g);
+  cases[0].what = "t + row", cases[0].dev = seer_tensor_binary(SEER_OP_ADD, t, v, &err);
+  cases[0].ref = seer_tensor_binary(SEER_OP_ADD, th, v, &err);
+  cases[1].what = "same - t", cases[1].dev = seer_tensor_binary(SEER_OP_SUB, same, t, &err);
+  cases[1].ref = seer_tensor_binary(SEER_OP_SUB, same, th, &err);
+  cases[2].what = "t * 0.1", cases[2].dev = seer_tensor_binary_scalar(SEER_OP_MUL, t, 0.1, 0, &err);
+  cases[2].ref = seer_tensor_binary_scalar(SEER_OP_MUL, th, 0.1, 0, &err);
+  cases[3].what = "0.1 / t", cases[3].dev = seer_tensor_binary_scalar(SEER_OP_DIV, t, 0.1, 1, &err);
+  cases[3].ref = seer_tensor_binary_scalar(SEER_OP_DIV, th, 0.1, 1, &err);
+  cases[4].what = "t / same", cases[4].dev = seer_tensor_binary(SEER_OP_DIV, t, same, &err);
+  cases[4].ref = seer_tensor_binary(SEER_OP_DIV, th, same, &err);
+  /* A result is a device tensor too: ops on it stay there. */
+  cases[5].what = "(t * 0.1) - (t + row)";
+  cases[5].dev = seer_tensor_binary(SEER_OP_SUB, cases[2].dev, cases[0].dev, &err);
+  cases[5].ref = seer_tensor_binary(SEER_OP_SUB, cases[2].ref, cases[0].ref, &err);
+  unsigned long long launched = seer_gpu_launches(g) - before;
+  CHECK_MSG(launched == 6, "%llu kernel launches for 6 out-of-place ops", launched);
+  for (int i = 0; i < 6; i++) {
+    CHECK_MSG(cases[i].dev && seer_tensor_device(cases[i].dev) == SEER_DEVICE_CUDA,
+              "%s: not a device tensor", cases[i].what);
+    CHECK_MSG(cases[i].dev && cases[i].ref && same_values(cases[i].dev, cases[i].ref),
+              "%s: the device's values differ from the host's", cases[i].what);
+  }
+  /* A [3][1] operand broadcasts along the middle dim: the host computes it, a host tensor. */
+  int64_t cshape[2] = {3, 1};
+  seer_tensor *col = seer_tensor_from_data(SEER_DTYPE_F32, 2, cshape, row, SEER_DTYPE_F32, &err);
+  before = seer_gpu_launches(g);
+  seer_tensor *hostr = seer_tensor_binary(SEER_OP_MUL, t, col, &err);
+  CHECK(hostr && seer_tensor_device(hostr) == SEER_DEVICE_CPU && seer_gpu_launches(g) == before);
+  /* Kept past the scope: a host copy with the same values; the others go with it. */
+  seer_tensor *kept = seer_tensor_retain(cases[3].dev);
+  for (int i = 0; i < 6; i++)
+    seer_tensor_release(cases[i].dev);
+  CHECK(seer_storage_device_detach(st, &err) == 0); /* the view, as the device engine does */
+  CHECK(seer_gpu_scope_end(scope, &err) == 0);
+  CHECK_MSG(seer_tensor_device(kept) == SEER_DEVICE_CPU, "a result kept past its scope is still "
+                                                         "on the device");
+  CHECK(same_values(kept, cases[3].ref));
+  seer_tensor_release(kept);
+  for (int i = 0; i < 6; i++)
+    seer_tensor_release(cases[i].ref);
+  seer_tensor_release(hostr), seer_tensor_release(col), seer_tensor_release(same);
+  seer_tensor_release(v), seer_tensor_release(th), seer_tensor_release(t);
+  seer_storage_release(st);
+  seer_gpu_free(g, p);
 }
 
 /* A device tensor of shape with randn values, and a host copy of it. */
@@ -227,6 +311,7 @@ int main(void) {
   printf("device tensors on %s\n", emulate ? "the grid emulator" : "GPU 0");
   test_row_broadcast_on_device();
   test_other_broadcast_on_host();
+  test_out_of_place_on_device();
   test_mean_matches_cpu();
   test_matmul_matches_cpu();
   test_staged_copies();

@@ -1,8 +1,9 @@
 -- Hooks on a device = "cuda" model, with the kernels on the grid emulator (SEER_CUDA_EMULATE=1, set
 -- for this spec by tests/CMakeLists.txt): hook views are device tensors, reading one copies it to a
 -- host shadow, writing goes back to the device; steering (in place) and ablation (replacement
--- tensors) match HF transformers at the fixtures' tolerances (tests/fixtures/README.md). Also
--- load's dtype, which converts the device's weights.
+-- tensors) match HF transformers at the fixtures' tolerances (tests/fixtures/README.md); arithmetic
+-- on hook tensors gives device tensors equal to the host's, host copies once the call is over.
+-- Also load's dtype, which converts the device's weights.
 local model = require "seer.model"
 local T = require "seer.tensor"
 local json = require "seer.json"
@@ -97,6 +98,28 @@ for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
         seen = seen + 1
       end } })
       assert.are.equal(1, seen)
+    end)
+
+    it("runs out-of-place arithmetic on hook tensors on the device, equal to the host's", function()
+      local d = ref.ablate_direction
+      local results, hosts = {}, {}
+      m:forward(ids_a, { logits = false, hooks = { [steer_layer] = function(h)
+        local host = h:clone()
+        -- Each result is a device tensor (a kernel made it), and ops on results stay there too.
+        local r = { h * 0.1, 2 - h, h + d, (h / 3) - h }
+        local want = { host * 0.1, 2 - host, host + d, (host / 3) - host }
+        for i = 1, #r do
+          assert.are.equal("cuda", r[i].device)
+          assert.are.equal(0, rel_err(r[i], want[i]))
+        end
+        results, hosts = r, want
+      end } })
+      -- Kept past the call, they are host copies holding the same values.
+      assert.are.equal(4, #results)
+      for i = 1, #results do
+        assert.are.equal("cpu", results[i].device)
+        assert.are.equal(0, rel_err(results[i], hosts[i]))
+      end
     end)
 
     it("refuses attention weights (hooks and attention_patterns) naming the way out", function()

@@ -1,5 +1,5 @@
 /* elementwise.cu: the gated MLP's act(gate) * up (fused so the intermediate is read once), the
- * residual add, in-place ops on hook tensors, the logit softcap and the embedding gather. No library fuses these; each is a few
+ * residual add, in-place and out-of-place ops on hook tensors, the logit softcap and the embedding gather. No library fuses these; each is a few
  * lines and launch-bound at decode. The formulas are the CPU engine's (runtime/model/forward.c). */
 #include "seer_kernel.h"
 
@@ -31,6 +31,18 @@ SEER_KERNEL(seer_k_binary_rows, SEER_ELT_THREADS) {
              : a.op == SEER_BIN_SUB ? x - y
              : a.op == SEER_BIN_MUL ? x * y
                                     : x / y;
+  }
+}
+
+SEER_KERNEL(seer_k_binary_out, SEER_ELT_THREADS) {
+  int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += stride) {
+    double x = a.x[i], y = a.y ? (double)a.y[i % a.ylen] : a.s;
+    double l = a.swap ? y : x, r = a.swap ? x : y;
+    a.out[i] = (float)(a.op == SEER_BIN_ADD   ? l + r
+                       : a.op == SEER_BIN_SUB ? l - r
+                       : a.op == SEER_BIN_MUL ? l * r
+                                              : l / r);
   }
 }
 

@@ -103,6 +103,17 @@ struct seer_k_binary_rows_args {
   int64_t n, ylen;
   int op;
 };
+/* out[i] = x[i] op y[i % ylen], or x[i] op s when y is NULL; y op x when swap (op as above): the
+ * out-of-place ops on hook tensors. In double, rounded once to f32, as the CPU's ops compute (the
+ * scalar need not be an f32). */
+struct seer_k_binary_out_args {
+  const float *x;
+  const float *y;
+  float *out;
+  int64_t n, ylen;
+  double s;
+  int op, swap;
+};
 /* out[o][i] = mean over j of x[o][j][i], x a contiguous f32 [outer][n][inner] (a hook tensor's mean
  * along one dim), summed in double in order as the CPU does; grid-stride over the outer * inner
  * lanes. */
@@ -153,6 +164,7 @@ struct seer_k_kv_store_args {
   X(seer_k_add, SEER_ELT_THREADS)                                                                  \
   X(seer_k_softcap, SEER_ELT_THREADS)                                                              \
   X(seer_k_binary_rows, SEER_ELT_THREADS)                                                          \
+  X(seer_k_binary_out, SEER_ELT_THREADS)                                                           \
   X(seer_k_embed, SEER_ELT_THREADS)                                                                \
   X(seer_k_mean_lanes, SEER_ELT_THREADS)
 

@@ -82,6 +82,11 @@ typedef struct seer_storage_device_ops {
    * sizes do not fit the device's kernel (the host computes it). May be NULL. */
   int (*matmul)(void *ctx, uint64_t x, int64_t m, int64_t k, const float *w, int64_t n, float *out,
                 seer_error *err);
+  /* *out = a new device storage of n f32 on the same device holding x[i] op y[i % ylen] (y host
+   * memory), or x[i] op s when y is NULL; y op x when swap; computed as the CPU does. May be NULL.
+   */
+  int (*binary)(void *ctx, uint64_t x, int64_t n, const float *y, int64_t ylen, double s, int op,
+                int swap, seer_storage **out, seer_error *err);
 } seer_storage_device_ops;
 /* A storage of nbytes at device address addr, with a host shadow of the same size (allocated now,
  * filled on first host access). ops and ctx must outlive it, or it must be detached first. */
@@ -101,6 +106,12 @@ int seer_storage_device_detach(seer_storage *s, seer_error *err);
  * f32 of a's shape or a row of a's last dim (other storage). Returns 1 when it cannot (the caller
  * computes on the host), 0 when done, or an error code. */
 int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err);
+/* d op o (o NULL: d op s; swap: o op d) as a new device tensor of d's shape, computed where d
+ * lives: d a contiguous f32 view of a device storage whose ops have binary, o f32 of d's shape or a
+ * row of its last dim. NULL with *host set when it cannot run there (the caller computes on the
+ * host); NULL with *host clear on an error. */
+seer_tensor *seer_storage_device_binary(const seer_tensor *d, const seer_tensor *o, double s,
+                                        int op, int swap, int *host, seer_error *err);
 /* The device's part of seer_tensor_reduce's mean and seer_tensor_matmul when t (a) is a contiguous
  * f32 view of a device storage whose ops have them: the big operand never leaves the device, the
  * result (a reduction or a projection) comes back into out, a host tensor of the result's shape.
