@@ -5,18 +5,20 @@
  * hooks, hidden states and logits; the KV cache lives on the device. Layer by layer over all rows
  * ([B][T], as forward.c lays them out), with attention advancing one position at a time over the
  * cache; the attention kernels read the position from a device-side step counter (the cache length
- * before the call, uploaded with the token ids), so their launches do not change from step to step.
- * Calls without hooks use the model's workspace (device_graph.c: buffers kept and grown, never
- * allocated per call); there a decode step (one token per row, over a cache, no hidden states) is
+ * before the call), so their launches do not change from step to step. A call's inputs (step
+ * counter, positions, padding, token ids) go up in one copy. Calls use the model's workspace
+ * (device_graph.c: buffers kept and grown, never allocated per call; a forward call made from a
+ * hook gets its own); there a decode step (one token per row, over a cache, no hidden states) is
  * one CUDA graph, captured at the first such step and replayed while the batch size, logits mode,
  * workspace and cache buffers it was captured over stay where they were (a cache that grows, a new
- * batch size or a grown workspace re-capture); $SEER_CUDA_GRAPHS=0 launches directly. Uploads of
- * the inputs and the download of the logits stay outside the graph. Hooked calls launch directly
- * over buffers of their own: hooks get views of device storages (seer_storage_new_device), reading
- * them downloads to a host shadow, writing marks it dirty and it goes back before the next kernel,
- * and a view kept past the call becomes a host copy. Not built yet: "attn.weights" hooks (the
- * kernels keep no softmax weights), GEMM prefill (cuBLASLt), graphs for the steps between hook
- * points of a hooked decode step, a persistent decode kernel. */
+ * batch size or a grown workspace re-capture); $SEER_CUDA_GRAPHS=0 launches directly. With hooks
+ * the step is graph segments split at the hook points with hooks (keyed also by those points), the
+ * hooks running on the host between them. The upload of the inputs and the download of the logits
+ * stay outside the graphs. Hooks get views of device storages over the workspace (a seer_gpu_scope
+ * of the call): reading them downloads to a host shadow, writing marks it dirty and it goes back
+ * before the next kernel, arithmetic on them gives device tensors of the scope, and a view or
+ * result kept past the call becomes a host copy. Not built yet: "attn.weights" hooks (the kernels
+ * keep no softmax weights), GEMM prefill (cuBLASLt), a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
