@@ -14,9 +14,9 @@ void seer_device_kv_free(seer_kv_cache *c);
 int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                         const int32_t *const *ids, const size_t *lens,
                         const seer_forward_opts *opts, seer_forward_out *out, seer_error *err);
-/* The decode graph's counters (tests, tools): graphs captured for m's decode step so far, and
- * graph launches on its GPU (each decode step through a graph, the one right after a capture
- * included). */
+/* The decode graph's counters (tests, tools): graphs captured for m's decode step so far (a hooked
+ * step's segments count as one), and graph launches on its GPU (each decode step through a graph,
+ * or each of its segments with hooks, the launches right after a capture included). */
 void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches);
 /* Host-to-device copies on m's GPU so far (tests: one per decode step, its inputs). */
 uint64_t seer_device_uploads(const seer_model *m);
