@@ -1,7 +1,7 @@
-/* device_graph.c: the device engine's persistent workspace and its decode graph's bookkeeping
+/* device_graph.c: the device engine's persistent workspace and its decode graphs' bookkeeping
  * (device_graph.h). A graph holds raw device addresses, so it stays valid exactly as long as every
  * buffer it names stays where it was: the workspace only moves when it grows, and the graph
- * remembers the cache buffers it was captured over. */
+ * remembers the cache buffers it was captured over (and, split at hook points, which ones). */
 #include "device_graph.h"
 
 #include <stdlib.h>

@@ -1,7 +1,8 @@
-/* device_graph.h: what lets a device model's decode step run as one CUDA graph
+/* device_graph.h: what lets a device model's decode step run as CUDA graphs
  * (runtime/model/device_graph.c): a workspace of activation buffers kept across calls, so that a
- * captured graph's pointers stay valid, and the one decode graph a model keeps with what it was
- * captured for. device_forward.c decides when to capture and replay. */
+ * captured graph's pointers stay valid, the packing of a call's inputs into it, and a decode graph
+ * (one segment, or one per stretch between hook points with hooks) with what it was captured for.
+ * device_forward.c decides when to capture and replay. */
 #ifndef SEER_MODEL_DEVICE_GRAPH_H
 #define SEER_MODEL_DEVICE_GRAPH_H
 
