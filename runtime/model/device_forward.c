@@ -766,12 +766,12 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
 done:
   /* Views a hook kept outlive the call: they become host copies before the next call overwrites
    * the workspace under them. */
-  seer_storage *views[] = {f.sx, f.so, f.satt};
   for (int i = 0; i < 3; i++) {
-    if (!views[i]) continue;
-    int drc = seer_storage_device_detach(views[i], rc ? NULL : err);
+    seer_storage *view = i == 0 ? f.sx : i == 1 ? f.so : f.satt;
+    if (!view) continue;
+    int drc = seer_storage_device_detach(view, rc ? NULL : err);
     if (!rc) rc = drc;
-    seer_storage_release(views[i]);
+    seer_storage_release(view);
   }
   int src = seer_gpu_scope_end(f.scope, rc ? NULL : err);
   if (!rc) rc = src;
