@@ -12,6 +12,10 @@
 typedef void (*seer_cpu_task_fn)(void *ctx, int64_t task, int thread);
 void seer_cpu_parallel_for(int64_t ntasks, seer_cpu_task_fn fn, void *ctx);
 int seer_cpu_threads(void);
+/* The thread pool's adaptive spin (threadpool.c): a waiting worker's next spin in ns from its
+ * current one, the gap between its wait's start and the next job's publication, and whether its
+ * spin was descheduled. Exposed for tests. */
+long seer_cpu_pool_next_spin(long spin_ns, int64_t gap_ns, int preempted);
 
 /* Y[m*ldy + n] = sum_k X[m*ldx + k] * W[n*K + k] (+ bias[n]): a Linear layer with HF's [out, in]
  * weight layout. W may be f32, bf16 or f16 and is converted on the fly; accumulation is f32.

@@ -9,10 +9,17 @@
  *   closed and goes back to waiting, instead of the caller waiting for it (each task is claimed
  *   with an atomic counter, so whoever runs gets the work).
  * - waiting workers spin for a while before they park on a futex; the caller calls FUTEX_WAKE
- *   only when some worker is parked. The spin is adaptive per worker: it doubles (up to
- *   SPIN_MAX_NS) each time the next job arrived while spinning and halves each time the spin ran
- *   out, so a worker on an oversubscribed machine, where spinning burns the time slice that the
- *   caller needs, soon parks at once. SEER_POOL_SPIN_US sets a fixed spin (0: always park).
+ *   only when some worker is parked. The spin is adaptive per worker (seer_cpu_pool_next_spin),
+ *   from the gap between the moment the worker began to wait and the caller's publication of the
+ *   next job (a timestamp the caller writes, so a parked worker's wake-up latency does not count):
+ *   a gap a spin could cover (up to SPIN_MAX_NS) raises the spin towards twice that gap (at most
+ *   doubling it per wait), a longer gap halves it, and so does a spin that was descheduled (a block
+ * of pause loops that took far longer than it should: the machine is oversubscribed, and spinning
+ * burns the time slice the caller needs). An earlier rule, double when the job came during the spin
+ * and halve when the spin ran out, fell to the minimum and stayed there on an idle machine: once
+ * the spin is shorter than most gaps it never sees a job arrive while spinning (measured: about 210
+ * parks per TinyLlama token, against about 40 with a fixed 200 µs spin; bench/README.md).
+ * SEER_POOL_SPIN_US sets a fixed spin (0: always park).
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -28,6 +35,8 @@
 #define GEN_ONE ((uint64_t)1 << 17)
 #define SPIN_MAX_NS 200000 /* 0.2 ms: longer than the gap between two matrices of a decode step */
 #define SPIN_MIN_NS 2000
+/* 64 pause loops take a few µs when running; a block that took this long was descheduled. */
+#define PREEMPTED_NS 100000
 
 static struct {
   pthread_mutex_t run_mu; /* one job at a time; other callers queue here */
@@ -38,6 +47,7 @@ static struct {
   void *ctx;
   int64_t ntasks;
   int64_t next;       /* next task to claim */
+  int64_t publish_ns; /* when the caller published the job of the current generation */
   uint64_t state;     /* generation << 17 | OPEN | workers inside the job */
   uint32_t job_seq;   /* futex: bumped per job and on shutdown */
   uint32_t done_seq;  /* futex: bumped when the last worker leaves a closed job */
@@ -92,6 +102,17 @@ static void leave(void) {
   }
 }
 
+long seer_cpu_pool_next_spin(long spin_ns, int64_t gap_ns, int preempted) {
+  if (gap_ns < 0) gap_ns = 0; /* the job was out before the worker began to wait */
+  if (!preempted && gap_ns <= SPIN_MAX_NS) {
+    /* at most doubling per wait, so that after descheduled spins it climbs back gradually */
+    long want = gap_ns * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : (long)gap_ns * 2;
+    if (want > 2 * spin_ns) want = 2 * spin_ns;
+    return want > spin_ns ? want : spin_ns;
+  }
+  return spin_ns / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : spin_ns / 2;
+}
+
 static void *worker_main(void *arg) {
   int tid = (int)(intptr_t)arg;
   uint64_t seen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17;
@@ -101,19 +122,23 @@ static void *worker_main(void *arg) {
     /* wait for a generation after `seen`: spin, then park */
     uint32_t seq = __atomic_load_n(&pool.job_seq, __ATOMIC_ACQUIRE);
     uint64_t gen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17;
+    int adaptive = pool.fixed_spin_ns < 0, preempted = 0;
+    int64_t wait_start = adaptive ? now_ns() : 0;
     if (gen == seen && !__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE) && spin_ns > 0) {
-      int64_t deadline = now_ns() + spin_ns;
+      int64_t last = adaptive ? wait_start : now_ns(), deadline = last + spin_ns;
       int n = 0;
       while ((gen = __atomic_load_n(&pool.state, __ATOMIC_ACQUIRE) >> 17) == seen &&
              !__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE)) {
         cpu_relax();
-        if (++n % 64 == 0 && now_ns() > deadline) break;
-      }
-      if (pool.fixed_spin_ns < 0) { /* adapt: did the job come while we spun? */
-        if (gen != seen)
-          spin_ns = spin_ns * 2 > SPIN_MAX_NS ? SPIN_MAX_NS : spin_ns * 2;
-        else
-          spin_ns = spin_ns / 2 < SPIN_MIN_NS ? SPIN_MIN_NS : spin_ns / 2;
+        if (++n % 64 == 0) {
+          int64_t t = now_ns();
+          if (t > deadline) break;
+          if (t - last > PREEMPTED_NS) {
+            preempted = 1;
+            break;
+          }
+          last = t;
+        }
       }
       seq = __atomic_load_n(&pool.job_seq, __ATOMIC_ACQUIRE);
     }
@@ -129,6 +154,9 @@ static void *worker_main(void *arg) {
       seq = __atomic_load_n(&pool.job_seq, __ATOMIC_ACQUIRE);
     }
     if (__atomic_load_n(&pool.shutdown, __ATOMIC_ACQUIRE)) break;
+    if (adaptive) /* publish_ns is written before the generation this worker acquired */
+      spin_ns = seer_cpu_pool_next_spin(
+          spin_ns, __atomic_load_n(&pool.publish_ns, __ATOMIC_RELAXED) - wait_start, preempted);
     seen = gen;
     if (try_join(gen)) {
       run_tasks(tid);
@@ -204,6 +232,7 @@ void seer_cpu_parallel_for(int64_t ntasks, seer_cpu_task_fn fn, void *ctx) {
   pool.ctx = ctx;
   pool.ntasks = ntasks;
   __atomic_store_n(&pool.next, 0, __ATOMIC_RELAXED);
+  if (pool.fixed_spin_ns < 0) __atomic_store_n(&pool.publish_ns, now_ns(), __ATOMIC_RELAXED);
   uint64_t gen = (__atomic_load_n(&pool.state, __ATOMIC_RELAXED) >> 17) + 1;
   __atomic_store_n(&pool.state, gen << 17 | OPEN, __ATOMIC_SEQ_CST);
   __atomic_add_fetch(&pool.job_seq, 1, __ATOMIC_SEQ_CST);

@@ -204,7 +204,39 @@ static void test_linear(void) {
   free(X), free(W), free(Wh), free(Wf), free(Y);
 }
 
+/* The pool's adaptive spin, fed gap sequences (ns): it must follow short gaps up, fall on long
+ * gaps or preemption, and not get stuck low on a machine whose gaps are mostly short (the earlier
+ * double/halve rule fell to its minimum there and stayed). */
+static void test_pool_spin(void) {
+  long s = 2000;
+  for (int i = 0; i < 5; i++) /* doubling per wait: 4, 8, 16, 32, then 60 us */
+    s = seer_cpu_pool_next_spin(s, 30000, 0);
+  CHECK_MSG(s == 60000, "five 30 us gaps from the minimum: spin %ld ns, want 60000", s);
+  CHECK(seer_cpu_pool_next_spin(2000, 30000, 0) == 4000);
+  CHECK(seer_cpu_pool_next_spin(s, -5000, 0) == s); /* the job was out already: unchanged */
+  long low = 1L << 40;
+  s = 2000;
+  for (int i = 0; i < 1000; i++) { /* 45% long gaps (1 ms), the rest 30 us; the spin after each
+                                      short gap must cover the next one */
+    int long_gap = i * 9 % 20 < 9; /* spread out: never more than two in a row */
+    s = seer_cpu_pool_next_spin(s, long_gap ? 1000000 : 30000, 0);
+    if (i >= 100 && !long_gap && s < low) low = s;
+  }
+  CHECK_MSG(low >= 30000, "mostly 30 us gaps: the spin fell to %ld ns (stuck low)", low);
+  s = 200000;
+  for (int i = 0; i < 40; i++)
+    s = seer_cpu_pool_next_spin(s, 1000000, 0);
+  CHECK_MSG(s == 2000, "only 1 ms gaps: spin %ld ns, want the 2000 ns minimum", s);
+  s = 200000;
+  for (int i = 0; i < 40; i++)
+    s = seer_cpu_pool_next_spin(s, 30000, 1);
+  CHECK_MSG(s == 2000, "descheduled spins: spin %ld ns, want the 2000 ns minimum", s);
+  CHECK(seer_cpu_pool_next_spin(2000, 10000000, 0) == 2000);
+  CHECK(seer_cpu_pool_next_spin(150000, 150000, 0) == 200000); /* capped at SPIN_MAX_NS */
+}
+
 int main(void) {
+  test_pool_spin();
   test_views();
   test_dtypes();
   test_arith();
