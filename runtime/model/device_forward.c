@@ -17,8 +17,12 @@
  * stay outside the graphs. Hooks get views of device storages over the workspace (a seer_gpu_scope
  * of the call): reading them downloads to a host shadow, writing marks it dirty and it goes back
  * before the next kernel, arithmetic on them gives device tensors of the scope, and a view or
- * result kept past the call becomes a host copy. Not built yet: "attn.weights" hooks (the kernels
- * keep no softmax weights), GEMM prefill (cuBLASLt), a persistent decode kernel. */
+ * result kept past the call becomes a host copy. LoRA adapters as forward.c applies them: each
+ * targeted projection takes the active adapter's modules_to_save or merged weight when it has one
+ * and adds its unmerged side path after the base GEMV (k_proj; device copies in device_lora.c), and
+ * the graphs are keyed by the adapters' generation, so switching, disabling or merging re-captures.
+ * Not built yet: "attn.weights" hooks (the kernels keep no softmax weights), GEMM prefill
+ * (cuBLASLt), a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
