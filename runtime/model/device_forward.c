@@ -325,6 +325,7 @@ typedef struct dev_fwd {
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
   seer_gpu_scope *scope;        /* theirs, and the hooks' results of ops on them */
   seer_hook_site site;
+  uint64_t lora_gen; /* seer_lora_generation at the call's start */
   seer_error *err;
 } dev_fwd;
 
@@ -368,13 +369,27 @@ static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const 
                 1, SEER_GEMV_THREADS, 0, &a);
 }
 
+/* The adapter state a call sized its scratch for and a graph was keyed by must hold to its end: a
+ * hook that switches, disables, merges or deletes an adapter mid-pass is refused (the CPU engine
+ * would apply the change to the layers after the hook; a graph replay could not). */
+static int lora_unchanged(dev_fwd *f) {
+  if (seer_lora_generation(f->m) == f->lora_gen) return 0;
+  return seer_errorf(f->err, SEER_ESTATE,
+                     "forward: a LoRA adapter was switched, disabled, merged or deleted during a "
+                     "forward pass of a device = \"cuda\" model (from a hook); change adapters "
+                     "between forward calls");
+}
+
 /* A projection of layer li as forward.c's linear makes it: with the active adapter's saved or
- * merged weight when it has one, then its unmerged side path y += (x·Aᵀ)·Bᵀ · scale, through the
- * GEMV in f32 like the CPU's (A, B and the product rounded to f32 before the scaled add, in that
- * order), in the workspace's LoRA scratch (DEV_LORA: x·Aᵀ, then the product with Bᵀ). */
+ * merged weight when it has one, then its unmerged side path y += (x·Aᵀ)·Bᵀ · scale in f32 like
+ * the CPU's (the two products through k_linear as f32 weights are, each rounded to f32, then the
+ * scaled add with the product rounded first), in the workspace's LoRA scratch (DEV_LORA: x·Aᵀ,
+ * then its product with Bᵀ). */
 static int k_proj(dev_fwd *f, int li, lora_slot s, uint64_t x, int64_t rows, const dev_w *w,
                   const model_w *mw, uint64_t bias, uint64_t y) {
-  int rc = k_linear(f, x, rows, seer_device_lora_weight(f->m, li, s, w), mw, bias, y);
+  int rc = lora_unchanged(f);
+  if (rc) return rc;
+  rc = k_linear(f, x, rows, seer_device_lora_weight(f->m, li, s, w), mw, bias, y);
   const lora_mat *lm = rc ? NULL : seer_device_lora_side(f->m, li, s);
   if (!lm) return rc;
   uint64_t t = f->lora, u = f->lora + (uint64_t)(rows * lm->r) * 4;
@@ -639,6 +654,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f->sx)))
     return rc;
   if (!want_logits) return 0;
+  if ((rc = lora_unchanged(f))) return rc;
   uint64_t head_in = f->x;
   if (last) { /* each row's final position, so the head runs once per row */
     for (int64_t b = 0; b < B && !rc && f->run != RUN_REPLAY; b++)
@@ -712,6 +728,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   seer_gpu *g = m->dev->g;
   dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .err = err};
   f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
+  f.lora_gen = seer_lora_generation(m);
   int hooked = m->num_hooks || (opts && opts->num_hooks);
   seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
   int last = mode == SEER_LOGITS_LAST;

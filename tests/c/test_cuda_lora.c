@@ -7,7 +7,8 @@
  * steps of one cache gives the logits of the same decode with every launch direct
  * (SEER_CUDA_GRAPHS=0) bit for bit, each change re-capturing: a graph never replays stale adapter
  * state. Control: the steps run without the adapter differ from those of a decode that keeps it,
- * so a replay of the adapter's graph there would be seen. (lua.lora_cuda checks the values
+ * so a replay of the adapter's graph there would be seen. A hook that changes the adapter mid-pass
+ * is refused. (lua.lora_cuda checks the values
  * against the fixtures.) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,27 @@ static uint64_t prompt_launches(seer_model *m) {
   CHECK_MSG(seer_model_forward(m, NULL, 1, rows, lens, NULL, &out, &err) == 0, "%s", err.msg);
   seer_forward_out_free(&out);
   return seer_device_launches(m) - before;
+}
+
+/* A hook (through the C API: Lua refuses it before) that disables the adapter mid-pass. */
+static int disable_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx,
+                        seer_tensor **replacement, seer_error *err) {
+  (void)h, (void)ctx, (void)replacement;
+  return seer_model_set_adapter(ud, NULL, err);
+}
+
+static void test_switch_in_hook(seer_model *m) {
+  seer_error err = {0};
+  set_state(m, ON);
+  int32_t prompt[] = {2, 17, 301};
+  const int32_t *rows[1] = {prompt};
+  size_t lens[1] = {3};
+  seer_hook h = {{SEER_HOOK_LAYER, 0}, disable_hook, m};
+  seer_forward_opts o = {0, SEER_LOGITS_LAST, &h, 1, 0};
+  seer_forward_out out = {0};
+  CHECK(seer_model_forward(m, NULL, 1, rows, lens, &o, &out, &err) == SEER_ESTATE);
+  CHECK_STR_CONTAINS(err.msg, "change adapters between forward calls");
+  seer_forward_out_free(&out);
 }
 
 static int differing(const float *a, const float *b, int s, int64_t V) {
@@ -163,6 +185,7 @@ int main(void) {
   CHECK_MSG(differing(with, kept, 2, V) && differing(with, kept, 9, V),
             "the steps without the adapter gave the adapter's logits");
   free(with), free(without), free(kept);
+  test_switch_in_hook(m);
   seer_model_free(m);
   return check_summary();
 }
