@@ -122,8 +122,9 @@ static int upload_w_unowned(struct seer_model_dev *d, const model_w *w, dev_w *o
   seer_dtype to = d->wdtype < 0 ? w->dtype : (seer_dtype)d->wdtype;
   size_t es = seer_dtype_size(to);
   out->wtype = wtype_of(to);
+  out->p = 0;
   int rc = seer_gpu_alloc(d->g, n * es, &out->p, err);
-  if (rc) return out->p = 0, rc;
+  if (rc) return rc;
   if (to == w->dtype) return seer_gpu_upload(d->g, out->p, w->data, n * es, err);
   struct convert_src c = {w->data, w->dtype, to};
   return seer_gpu_upload_fill(d->g, out->p, n * es, fill_converted, &c, err);
@@ -145,10 +146,9 @@ int seer_device_upload_weight(seer_model *m, const model_w *w, dev_w *out, seer_
 
 int seer_device_upload_f32(seer_model *m, const float *v, size_t n, uint64_t *out,
                            seer_error *err) {
-  size_t bytes = sizeof(float) * (n ? n : 1);
-  int rc = seer_gpu_alloc(m->dev->g, bytes, out, err);
-  if (rc) return *out = 0, rc;
-  return n ? seer_gpu_upload(m->dev->g, *out, v, bytes, err) : 0;
+  *out = 0;
+  int rc = seer_gpu_alloc(m->dev->g, sizeof(float) * n, out, err);
+  return rc ? rc : seer_gpu_upload(m->dev->g, *out, v, sizeof(float) * n, err);
 }
 
 void seer_device_free(seer_model *m, uint64_t p) {

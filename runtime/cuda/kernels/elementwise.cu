@@ -1,7 +1,7 @@
 /* elementwise.cu: the gated MLP's act(gate) * up (fused so the intermediate is read once), the
- * residual add, a LoRA side path's scaled add, in-place and out-of-place ops on hook tensors, the logit softcap and the embedding
- * gather. No library fuses these; each is a few lines and launch-bound at decode. The formulas are
- * the CPU engine's (runtime/model/forward.c). */
+ * residual add, a LoRA side path's scaled add, in-place and out-of-place ops on hook tensors, the
+ * logit softcap and the embedding gather. No library fuses these; each is a few lines and
+ * launch-bound at decode. The formulas are the CPU engine's (runtime/model/forward.c, lora.c). */
 #include "seer_kernel.h"
 
 SEER_DEVICE float act(float x, int kind) {
