@@ -4,7 +4,7 @@
 -- merge is the fixture's f64 W + scale·B·A rounded once), unmerged within 1e-5 of each row's scale
 -- (see row_tol); disabling returns the base model's outputs bit for bit; the config's matching
 -- rules (regex targets, layers_to_transform, rank/alpha patterns, modules_to_save) and its load
--- errors.
+-- errors. Run on the CPU (lua.lora) and again with every model on device = "cuda" (lua.lora_cuda).
 local model = require "seer.model"
 local T = require "seer.tensor"
 local json = require "seer.json"
