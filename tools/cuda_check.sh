@@ -6,7 +6,9 @@
 # the GPU, the fixtures' parity suite with device = "cuda" on the GPU (HF references, README tolerances; again with every
 # f32 GEMM through cuBLASLt, and with bf16 weights converted to f16), decoding through CUDA graphs
 # against direct launches (bit for bit, with the graph counts; hooked steps as graph segments), the device hooks spec (with
-# mean/matmul on hook tensors and the clear refusals of LoRA and attention weights), a GPU
+# mean/matmul on hook tensors, a LoRA adapter under hooks and the clear refusal of attention weights),
+# LoRA adapters on the device (uploads, side-path launches, adapter switches under graphs; the LoRA
+# spec against the PEFT fixtures), a GPU
 # sandbox that sees the GPU, and bench_forward_cuda on create-random TinyLlama-1.1B and Gemma-2-2B
 # bf16 models (again with SEER_CUDA_GRAPHS=0: decode without graphs), then prints one summary table and writes it to $OUT/cuda_check.md (with every
 # step's log beside it).
@@ -94,8 +96,8 @@ step "configure (nvcc)" configure.log cmake -S "$root" -B "$build" -DSEER_LUA=5.
 grep -q "CUDA kernels: nvcc" "$out/configure.log" ||
   die "CMake did not pick up nvcc (see $out/configure.log)"
 step "build" build.log cmake --build "$build" -j"$jobs" --target seer-lua test_cuda_emu \
-  test_cuda_loader test_cublaslt_loader test_cuda_tensor test_cuda_graphs test_model_parity \
-  bench_forward_cuda
+  test_cuda_loader test_cublaslt_loader test_cuda_tensor test_cuda_graphs test_cuda_lora \
+  test_model_parity bench_forward_cuda
 grep -h "Used [0-9]* registers" "$build"/cuda/*.ptxas.log > "$out/ptxas_registers.log" || true
 
 gpu_line=$("$build/seer-lua" doctor 2>&1 | grep 'NVIDIA GPU' || true)
@@ -143,6 +145,16 @@ step "decode through CUDA graphs" graphs.log env SEER_CUDA_EMULATE="${SEER_CUDA_
 step "device hooks (steering, ablation, views)" hooks.log env SEER_FIXTURES="$root/tests/fixtures" \
   "$build/seer-lua" "$root/tests/lua/run_busted.lua" "$root/tests/lua/model_cuda_hooks_spec.lua" ||
   status=1
+# LoRA on the device: upload and launch counts, switching the adapter between graphed decode steps
+# (bit for bit against direct launches), then the LoRA spec with every model on the device.
+step "LoRA adapters on the device (counts, graphs)" lora.log env \
+  SEER_CUDA_EMULATE="${SEER_CUDA_EMULATE:-0}" SEER_FIXTURES="$root/tests/fixtures" \
+  "$build/tests/test_cuda_lora" || status=1
+# (From the source root: the spec requires tests/lua/spec_helpers.lua, as ctest runs it.)
+in_root() { (cd "$root" && "$@"); }
+step "LoRA spec vs PEFT fixtures, device = cuda" lora_spec.log in_root env SEER_LORA_DEVICE=cuda \
+  SEER_FIXTURES="$root/tests/fixtures" "$build/seer-lua" "$root/tests/lua/run_busted.lua" \
+  "$root/tests/lua/lora_spec.lua" || status=1
 # A GPU sandbox: the engine's loader inside sees the GPU through the bound nodes and libraries.
 if [ $dry_run = 0 ]; then
   step "GPU sandbox sees the GPU" sandbox.log "$build/seer-lua" -e '

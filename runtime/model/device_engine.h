@@ -1,10 +1,17 @@
 /* device_engine.h: the model engine on a CUDA device (runtime/model/device_forward.c). The CPU
  * engine calls in here only where a model was loaded with device = "cuda": after loading, to
- * upload the weights; at the top of seer_model_forward; and when freeing models and caches. */
+ * upload the weights; at the top of seer_model_forward; when freeing models and caches; and, for
+ * LoRA adapters, through device_lora.c (lora_internal.h). */
 #ifndef SEER_MODEL_DEVICE_ENGINE_H
 #define SEER_MODEL_DEVICE_ENGINE_H
 
 #include "model_internal.h"
+
+/* A weight matrix on the device: its address and kernels.h's SEER_W_* storage type. */
+typedef struct dev_w {
+  uint64_t p;
+  int wtype;
+} dev_w;
 
 /* Uploads m's weights to GPU `index` (or to the grid emulator when $SEER_CUDA_EMULATE is 1),
  * converted to wdtype (a float seer_dtype), or as stored when wdtype is -1. */
@@ -20,5 +27,14 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
 void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches);
 /* Host-to-device copies on m's GPU so far (tests: one per decode step, its inputs). */
 uint64_t seer_device_uploads(const seer_model *m);
+/* Kernel launches on m's GPU so far, those replayed in graphs included (tests: LoRA side paths). */
+uint64_t seer_device_launches(const seer_model *m);
+
+/* Device memory for what can come and go after loading (LoRA adapters, device_lora.c), owned by
+ * the caller, who frees it with seer_device_free before the model is freed: a weight matrix
+ * converted to the device's weight dtype as the model's own were, or n floats. */
+int seer_device_upload_weight(seer_model *m, const model_w *w, dev_w *out, seer_error *err);
+int seer_device_upload_f32(seer_model *m, const float *v, size_t n, uint64_t *out, seer_error *err);
+void seer_device_free(seer_model *m, uint64_t p);
 
 #endif

@@ -17,8 +17,12 @@
  * stay outside the graphs. Hooks get views of device storages over the workspace (a seer_gpu_scope
  * of the call): reading them downloads to a host shadow, writing marks it dirty and it goes back
  * before the next kernel, arithmetic on them gives device tensors of the scope, and a view or
- * result kept past the call becomes a host copy. Not built yet: "attn.weights" hooks (the kernels
- * keep no softmax weights), GEMM prefill (cuBLASLt), a persistent decode kernel. */
+ * result kept past the call becomes a host copy. LoRA adapters as forward.c applies them: each
+ * targeted projection takes the active adapter's modules_to_save or merged weight when it has one
+ * and adds its unmerged side path after the base GEMV (k_proj; device copies in device_lora.c), and
+ * the graphs are keyed by the adapters' generation, so switching, disabling or merging re-captures.
+ * Not built yet: "attn.weights" hooks (the kernels keep no softmax weights), GEMM prefill
+ * (cuBLASLt), a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +31,8 @@
 #include "device_engine.h"
 #include "device_graph.h"
 #include "forward_common.h"
+#include "lora_internal.h"
 #include "seer/interrupt.h"
-
-typedef struct dev_w {
-  uint64_t p;
-  int wtype;
-} dev_w;
 
 typedef struct dev_layer {
   dev_w q, k, v, o, gate, up, down;
@@ -115,17 +115,44 @@ static void fill_converted(void *ctx, void *buf, size_t off, size_t len) {
           len / es);
 }
 
-static int upload_w(struct seer_model_dev *d, const model_w *w, dev_w *out, seer_error *err) {
+/* w in the device's weight dtype, in memory the caller frees (0 when the allocation failed). */
+static int upload_w_unowned(struct seer_model_dev *d, const model_w *w, dev_w *out,
+                            seer_error *err) {
   size_t n = (size_t)(w->rows * w->cols);
   seer_dtype to = d->wdtype < 0 ? w->dtype : (seer_dtype)d->wdtype;
-  out->wtype = wtype_of(to);
-  if (to == w->dtype) return upload(d, w->data, n * seer_dtype_size(w->dtype), &out->p, err);
   size_t es = seer_dtype_size(to);
+  out->wtype = wtype_of(to);
+  out->p = 0;
   int rc = seer_gpu_alloc(d->g, n * es, &out->p, err);
-  if (!rc && (rc = own(d, out->p, err))) seer_gpu_free(d->g, out->p), out->p = 0;
+  if (rc) return rc;
+  if (to == w->dtype) return seer_gpu_upload(d->g, out->p, w->data, n * es, err);
   struct convert_src c = {w->data, w->dtype, to};
-  if (!rc) rc = seer_gpu_upload_fill(d->g, out->p, n * es, fill_converted, &c, err);
+  return seer_gpu_upload_fill(d->g, out->p, n * es, fill_converted, &c, err);
+}
+
+static int upload_w(struct seer_model_dev *d, const model_w *w, dev_w *out, seer_error *err) {
+  int rc = upload_w_unowned(d, w, out, err);
+  if (out->p) {
+    int orc = own(d, out->p, err);
+    if (orc) seer_gpu_free(d->g, out->p), out->p = 0;
+    if (!rc) rc = orc;
+  }
   return rc;
+}
+
+int seer_device_upload_weight(seer_model *m, const model_w *w, dev_w *out, seer_error *err) {
+  return upload_w_unowned(m->dev, w, out, err);
+}
+
+int seer_device_upload_f32(seer_model *m, const float *v, size_t n, uint64_t *out,
+                           seer_error *err) {
+  *out = 0;
+  int rc = seer_gpu_alloc(m->dev->g, sizeof(float) * n, out, err);
+  return rc ? rc : seer_gpu_upload(m->dev->g, *out, v, sizeof(float) * n, err);
+}
+
+void seer_device_free(seer_model *m, uint64_t p) {
+  if (p) seer_gpu_free(m->dev->g, p);
 }
 
 static int upload_vec(struct seer_model_dev *d, const float *v, int64_t n, uint64_t *out,
@@ -288,8 +315,8 @@ typedef struct dev_fwd {
   seer_model *m;
   seer_gpu *g;
   int64_t B, T, R;
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, in; /* device_graph.h's DEV_* */
-  uint64_t tok, pos, pad, step;                    /* in DEV_IN, at dev_inputs_layout's offsets */
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, in; /* device_graph.h's DEV_* */
+  uint64_t tok, pos, pad, step; /* in DEV_IN, at dev_inputs_layout's offsets */
   dev_run run;
   dev_graph *dg;                /* the graph a graphed step captures or replays */
   int seg;                      /* dg's segments launched so far in this call */
@@ -298,6 +325,7 @@ typedef struct dev_fwd {
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
   seer_gpu_scope *scope;        /* theirs, and the hooks' results of ops on them */
   seer_hook_site site;
+  uint64_t lora_gen; /* seer_lora_generation at the call's start */
   seer_error *err;
 } dev_fwd;
 
@@ -339,6 +367,40 @@ static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const 
                                w->wtype};
   return launch(f, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32), (unsigned)rows,
                 1, SEER_GEMV_THREADS, 0, &a);
+}
+
+/* The adapter state a call sized its scratch for and a graph was keyed by must hold to its end: a
+ * hook that switches, disables, merges or deletes an adapter mid-pass is refused (the CPU engine
+ * would apply the change to the layers after the hook; a graph replay could not). */
+static int lora_unchanged(dev_fwd *f) {
+  if (seer_lora_generation(f->m) == f->lora_gen) return 0;
+  return seer_errorf(f->err, SEER_ESTATE,
+                     "forward: a LoRA adapter was switched, disabled, merged or deleted during a "
+                     "forward pass of a device = \"cuda\" model (from a hook); change adapters "
+                     "between forward calls");
+}
+
+/* A projection of layer li as forward.c's linear makes it: with the active adapter's saved or
+ * merged weight when it has one, then its unmerged side path y += (x·Aᵀ)·Bᵀ · scale in f32 like
+ * the CPU's (the two products through k_linear as f32 weights are, each rounded to f32, then the
+ * scaled add with the product rounded first), in the workspace's LoRA scratch (DEV_LORA: x·Aᵀ,
+ * then its product with Bᵀ). */
+static int k_proj(dev_fwd *f, int li, lora_slot s, uint64_t x, int64_t rows, const dev_w *w,
+                  const model_w *mw, uint64_t bias, uint64_t y) {
+  int rc = lora_unchanged(f);
+  if (rc) return rc;
+  rc = k_linear(f, x, rows, seer_device_lora_weight(f->m, li, s, w), mw, bias, y);
+  const lora_mat *lm = rc ? NULL : seer_device_lora_side(f->m, li, s);
+  if (!lm) return rc;
+  uint64_t t = f->lora, u = f->lora + (uint64_t)(rows * lm->r) * 4;
+  dev_w A = {lm->dev_A, SEER_W_F32}, B = {lm->dev_B, SEER_W_F32};
+  model_w ashape = {.rows = lm->r, .cols = lm->in}, bshape = {.rows = lm->out, .cols = lm->r};
+  struct seer_k_add_scaled_args a = {F32(y), F32(u), rows * lm->out, lm->scale};
+  if ((rc = k_linear(f, x, rows, &A, &ashape, 0, t)) ||
+      (rc = k_linear(f, t, rows, &B, &bshape, 0, u)))
+    return rc;
+  return launch(f, SEER_GPU_seer_k_add_scaled, blocks(a.n, SEER_ELT_THREADS), 1, 1,
+                SEER_ELT_THREADS, 0, &a);
 }
 
 static int k_add(dev_fwd *f, uint64_t x, uint64_t y, int64_t n) {
@@ -519,9 +581,9 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
   int nh = c->info.num_heads, nkv = c->info.num_kv_heads, hd = c->info.head_dim;
   int rc;
   if ((rc = k_rmsnorm(f, f->x, D->in_norm, R, (int)H, f->xn)) ||
-      (rc = k_linear(f, f->xn, R, &D->q, &L->q, D->q_b, f->q)) ||
-      (rc = k_linear(f, f->xn, R, &D->k, &L->k, D->k_b, f->k)) ||
-      (rc = k_linear(f, f->xn, R, &D->v, &L->v, D->v_b, f->v)))
+      (rc = k_proj(f, li, LORA_Q, f->xn, R, &D->q, &L->q, D->q_b, f->q)) ||
+      (rc = k_proj(f, li, LORA_K, f->xn, R, &D->k, &L->k, D->k_b, f->k)) ||
+      (rc = k_proj(f, li, LORA_V, f->xn, R, &D->v, &L->v, D->v_b, f->v)))
     return rc;
   if (c->qk_norm && ((rc = k_rmsnorm(f, f->q, D->q_norm, R * nh, hd, f->q)) ||
                      (rc = k_rmsnorm(f, f->k, D->k_norm, R * nkv, hd, f->k))))
@@ -531,14 +593,14 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
     return rc;
   int64_t zshape[3] = {f->B, f->T, (int64_t)nh * hd};
   if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape)) ||
-      (rc = k_linear(f, f->att, R, &D->o, &L->o, D->o_b, f->o)))
+      (rc = k_proj(f, li, LORA_O, f->att, R, &D->o, &L->o, D->o_b, f->o)))
     return rc;
   if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->attn_post_norm, R, (int)H, f->o))) return rc;
   if ((rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_ATTN, li}, f->so)) ||
       (rc = k_add(f, f->x, f->o, R * H)) ||
       (rc = k_rmsnorm(f, f->x, D->ff_pre_norm, R, (int)H, f->xn)) ||
-      (rc = k_linear(f, f->xn, R, &D->gate, &L->gate, 0, f->gt)) ||
-      (rc = k_linear(f, f->xn, R, &D->up, &L->up, 0, f->up)))
+      (rc = k_proj(f, li, LORA_GATE, f->xn, R, &D->gate, &L->gate, 0, f->gt)) ||
+      (rc = k_proj(f, li, LORA_UP, f->xn, R, &D->up, &L->up, 0, f->up)))
     return rc;
   int act = c->act == ACT_SILU        ? SEER_ACT_SILU
             : c->act == ACT_GELU_TANH ? SEER_ACT_GELU_TANH
@@ -546,7 +608,7 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
   struct seer_k_act_mul_args am = {F32(f->gt), F32(f->up), F32(f->gt), R * I, act};
   if ((rc = launch(f, SEER_GPU_seer_k_act_mul, blocks(R * I, SEER_ELT_THREADS), 1, 1,
                    SEER_ELT_THREADS, 0, &am)) ||
-      (rc = k_linear(f, f->gt, R, &D->down, &L->down, 0, f->o)))
+      (rc = k_proj(f, li, LORA_DOWN, f->gt, R, &D->down, &L->down, 0, f->o)))
     return rc;
   if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->ff_post_norm, R, (int)H, f->o))) return rc;
   if ((rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_MLP, li}, f->so))) return rc;
@@ -565,11 +627,14 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
   seer_gpu *g = f->g;
   seer_error *err = f->err;
   size_t step = sizeof(float) * (size_t)(R * H); /* one hidden-state entry, [B][T][H] like x */
-  struct seer_k_embed_args ea = {(const void *)(uintptr_t)m->dev->embed.p,
+  /* The active adapter's modules_to_save replace these as they do on the CPU. */
+  const dev_w *embed = seer_device_lora_weight(m, -1, LORA_EMBED, &m->dev->embed);
+  const dev_w *head = seer_device_lora_weight(m, -1, LORA_LM_HEAD, &m->dev->lm_head);
+  struct seer_k_embed_args ea = {(const void *)(uintptr_t)embed->p,
                                  (const int32_t *)(uintptr_t)f->tok,
                                  F32(f->x),
                                  (int)H,
-                                 m->dev->embed.wtype,
+                                 embed->wtype,
                                  (float)c->embed_scale};
   int rc;
   if ((rc = launch(f, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea)) ||
@@ -589,6 +654,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f->sx)))
     return rc;
   if (!want_logits) return 0;
+  if ((rc = lora_unchanged(f))) return rc;
   uint64_t head_in = f->x;
   if (last) { /* each row's final position, so the head runs once per row */
     for (int64_t b = 0; b < B && !rc && f->run != RUN_REPLAY; b++)
@@ -598,8 +664,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
     head_in = f->xn;
   }
   int64_t rows_out = last ? B : R;
-  if (rc || (rc = k_linear(f, head_in, rows_out, &m->dev->lm_head, &m->lm_head, 0, f->lg)))
-    return rc;
+  if (rc || (rc = k_linear(f, head_in, rows_out, head, &m->lm_head, 0, f->lg))) return rc;
   if (c->final_softcap > 0) {
     struct seer_k_softcap_args sa = {F32(f->lg), rows_out * V, (float)c->final_softcap};
     rc = launch(f, SEER_GPU_seer_k_softcap, blocks(rows_out * V, SEER_ELT_THREADS), 1, 1,
@@ -637,6 +702,10 @@ uint64_t seer_device_uploads(const seer_model *m) {
   return m->dev ? seer_gpu_uploads(m->dev->g) : 0;
 }
 
+uint64_t seer_device_launches(const seer_model *m) {
+  return m->dev ? seer_gpu_launches(m->dev->g) : 0;
+}
+
 int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                         const int32_t *const *ids, const size_t *lens,
                         const seer_forward_opts *opts, seer_forward_out *out, seer_error *err) {
@@ -647,10 +716,6 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int64_t L = in->num_layers, hd = in->head_dim;
   int64_t qd = (int64_t)in->num_heads * hd, kvd = (int64_t)in->num_kv_heads * hd;
   int batched = opts && opts->batched;
-  if (m->lora)
-    return seer_errorf(err, SEER_ENOTSUP,
-                       "forward: LoRA adapters are not supported on a device = \"cuda\" model "
-                       "yet; use device = \"cpu\" to run with adapters");
   int rc = check_hooks(m, opts, err);
   if (rc) return rc;
   seer_fwd_rows rows;
@@ -663,13 +728,14 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   seer_gpu *g = m->dev->g;
   dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .err = err};
   f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
+  f.lora_gen = seer_lora_generation(m);
   int hooked = m->num_hooks || (opts && opts->num_hooks);
   seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
   int last = mode == SEER_LOGITS_LAST;
   /* The call's buffers (device_graph.h's order), in the model's workspace; with hooks, x, o and
    * att are also device storages the hooks view. */
-  uint64_t *bufs[DEV_NBUF] = {&f.x, &f.xn, &f.q,  &f.k,  &f.v, &f.att,
-                              &f.o, &f.gt, &f.up, &f.lg, &f.in};
+  uint64_t *bufs[DEV_NBUF] = {&f.x, &f.xn, &f.q,  &f.k,  &f.v,    &f.att,
+                              &f.o, &f.gt, &f.up, &f.lg, &f.lora, &f.in};
   dev_inputs inl = dev_inputs_layout(R, B);
   size_t fl = sizeof(float);
   size_t need[DEV_NBUF] = {fl * (size_t)(R * H),
@@ -682,6 +748,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)(R * I),
                            fl * (size_t)(R * I),
                            fl * (size_t)((last ? B : R) * V),
+                           fl * (size_t)(R * seer_device_lora_scratch(m)),
                            inl.bytes};
   seer_tensor *hs = NULL, *logits = NULL;
   uint8_t *hook_flags = NULL; /* a graphed hooked step's key: the hook points with hooks */
@@ -730,7 +797,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
     goto done;
   }
   dev_graph *dg = hooked ? &m->dev->hooked : &m->dev->decode;
-  dev_graph_key key = {B, mode, ws->gen, kv->nlayers, kv->k, kv->v, kv->cap, hook_flags};
+  dev_graph_key key = {
+      B, mode, ws->gen, kv->nlayers, kv->k, kv->v, kv->cap, hook_flags, seer_lora_generation(m)};
   int replay = graphed && dev_graph_matches(dg, &key);
   /* Tests only: a replay without this step's counter must break parity (the negative control of
    * the graph test, tests/c/test_cuda_graphs.c). */

@@ -1,7 +1,8 @@
 /* device_graph.c: the device engine's persistent workspace and its decode graphs' bookkeeping
  * (device_graph.h). A graph holds raw device addresses, so it stays valid exactly as long as every
  * buffer it names stays where it was: the workspace only moves when it grows, and the graph
- * remembers the cache buffers it was captured over (and, split at hook points, which ones). */
+ * remembers the cache buffers it was captured over (and, split at hook points, which ones), and
+ * the LoRA adapter state it applied. */
 #include "device_graph.h"
 
 #include <stdlib.h>
@@ -70,7 +71,7 @@ uint8_t *dev_hook_flags(const seer_hook_site *site, int nlayers, seer_error *err
 
 int dev_graph_matches(const dev_graph *dg, const dev_graph_key *key) {
   if (!dg->complete || dg->B != key->B || dg->mode != key->mode || dg->ws_gen != key->ws_gen ||
-      dg->nlayers != key->nlayers || !dg->hooked != !key->hooked)
+      dg->nlayers != key->nlayers || !dg->hooked != !key->hooked || dg->lora_gen != key->lora_gen)
     return 0;
   const uint64_t *k = dg->kv, *v = k + key->nlayers, *cap = v + key->nlayers;
   for (int l = 0; l < key->nlayers; l++)
@@ -94,7 +95,7 @@ int dev_graph_begin(seer_gpu *g, dev_graph *dg, const dev_graph_key *key, seer_e
   }
   if (np) memcpy(hooked, key->hooked, np);
   dg->B = key->B, dg->mode = key->mode, dg->ws_gen = key->ws_gen, dg->nlayers = key->nlayers;
-  dg->kv = kv, dg->hooked = hooked;
+  dg->kv = kv, dg->hooked = hooked, dg->lora_gen = key->lora_gen;
   return 0;
 }
 

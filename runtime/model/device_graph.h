@@ -12,7 +12,8 @@
 #include "forward_common.h"
 #include "seer/model.h"
 
-/* The buffers of one forward call: activations rows-major [B][T] as in forward.c, and the inputs
+/* The buffers of one forward call: activations rows-major [B][T] as in forward.c, the LoRA side
+ * paths' scratch (empty without an unmerged adapter), and the inputs
  * uploaded per call in one copy (dev_inputs_layout): the step counter (the cache length before the
  * call, read by the attention kernels), positions, left padding and token ids. */
 enum {
@@ -26,6 +27,7 @@ enum {
   DEV_GT,
   DEV_UP,
   DEV_LG,
+  DEV_LORA,
   DEV_IN,
   DEV_NBUF
 };
@@ -60,9 +62,12 @@ int dev_hook_index(seer_hook_point p);
 uint8_t *dev_hook_flags(const seer_hook_site *site, int nlayers, seer_error *err);
 
 /* What a decode graph was captured for: the batch, the logits mode, the workspace generation,
- * every layer's cache buffers and capacity, and the hook points with hooks (hooked[i] for
- * dev_hook_index i; NULL: none). Anything else a step changes (token ids, positions, padding, the
- * step counter) is uploaded into the workspace before the replay. */
+ * every layer's cache buffers and capacity, the hook points with hooks (hooked[i] for
+ * dev_hook_index i; NULL: none) and the LoRA adapters' generation (seer_lora_generation: the
+ * graph holds the active adapter's side-path launches, or their absence, and the weights it
+ * reads, so switching, disabling, merging, unmerging or deleting an adapter re-captures). Anything
+ * else a step changes (token ids, positions, padding, the step counter) is uploaded into the
+ * workspace before the replay. */
 typedef struct dev_graph_key {
   int64_t B;
   int mode; /* seer_logits_mode */
@@ -71,6 +76,7 @@ typedef struct dev_graph_key {
   const uint64_t *k, *v;
   const int64_t *cap;
   const uint8_t *hooked;
+  uint64_t lora_gen;
 } dev_graph_key;
 
 /* A decode step's launches as graph segments: one without hooks, else one more than the hook
@@ -85,6 +91,7 @@ typedef struct dev_graph {
   int nlayers;
   uint64_t *kv;    /* [3][nlayers]: k, v, cap */
   uint8_t *hooked; /* NULL: no hooks */
+  uint64_t lora_gen;
 } dev_graph;
 
 /* Whether dg holds a complete graph captured for key. */

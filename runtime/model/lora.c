@@ -1,6 +1,8 @@
 /* lora.c: owns the LoRA adapters of a model: loading adapter_model.safetensors against the base
  * model's shapes (every tensor in the file must be used), the active adapter, the side path the
- * forward pass adds to each targeted linear layer, and merging into copies of the weights. */
+ * forward pass adds to each targeted linear layer, and merging into copies of the weights. On a
+ * device model, device_lora.c keeps device copies of what the forward pass reads, following each
+ * load, merge, unmerge and free here. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,41 +15,6 @@
 static const char *const layer_modules[LORA_LAYER_SLOTS] = {
     "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
     "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
-
-typedef struct lora_mat {
-  float *A, *B; /* [r, in] and [out, r]; NULL when the slot has no LoRA */
-  int r;
-  float scale;    /* the side path multiplies in f32, as PEFT's f32 tensor * Python float does */
-  double scale_d; /* the merge works in f64 */
-  model_w saved;  /* modules_to_save replacement (saved.t != NULL) */
-  model_w merged; /* W + scale·B·A while merged */
-} lora_mat;
-
-typedef struct lora_adapter {
-  char name[SEER_ADAPTER_NAME_MAX];
-  char *base_model;
-  lora_mat *mats; /* num_layers * LORA_LAYER_SLOTS, then embed and lm_head */
-  int num_targets, num_saved, r_max;
-  size_t bytes;
-} lora_adapter;
-
-typedef struct lora_set lora_set;
-
-struct lora_set {
-  lora_adapter **list;
-  size_t n;
-  lora_adapter *active;
-  int merged;
-};
-
-static size_t slot_count(const seer_model *m) {
-  return (size_t)m->cfg.info.num_layers * LORA_LAYER_SLOTS + 2;
-}
-
-static size_t slot_index(const seer_model *m, int layer, lora_slot s) {
-  if (layer < 0) return (size_t)m->cfg.info.num_layers * LORA_LAYER_SLOTS + (s - LORA_EMBED);
-  return (size_t)layer * LORA_LAYER_SLOTS + s;
-}
 
 /* The base weight behind a slot. */
 static model_w *base_weight(seer_model *m, int layer, lora_slot s) {
@@ -86,8 +53,10 @@ static void release_merged(lora_adapter *a, size_t n) {
   }
 }
 
-static void adapter_free(lora_adapter *a, size_t n) {
+static void adapter_free(seer_model *m, lora_adapter *a) {
   if (!a) return;
+  size_t n = lora_slot_count(m);
+  if (a->mats && m->dev) seer_device_lora_free(m, a);
   if (a->mats) {
     release_merged(a, n);
     for (size_t i = 0; i < n; i++) {
@@ -105,7 +74,7 @@ void seer_lora_free_model(seer_model *m) {
   lora_set *s = m->lora;
   if (!s) return;
   for (size_t i = 0; i < s->n; i++)
-    adapter_free(s->list[i], slot_count(m));
+    adapter_free(m, s->list[i]);
   free(s->list);
   free(s);
   m->lora = NULL;
@@ -182,7 +151,7 @@ static float *read_f32(load_ctx *c, const seer_st_info *in) {
 
 static int load_lora(load_ctx *c, int layer, lora_slot s, const char *mod) {
   const model_w *w = base_weight(c->m, layer, s);
-  lora_mat *lm = &c->a->mats[slot_index(c->m, layer, s)];
+  lora_mat *lm = &c->a->mats[lora_slot_index(c->m, layer, s)];
   char ka[320], kb[320];
   snprintf(ka, sizeof ka, "base_model.model.%s.lora_A.weight", mod);
   snprintf(kb, sizeof kb, "base_model.model.%s.lora_B.weight", mod);
@@ -199,17 +168,19 @@ static int load_lora(load_ctx *c, int layer, lora_slot s, const char *mod) {
     return rc;
   if (!(lm->A = read_f32(c, ia)) || !(lm->B = read_f32(c, ib))) return c->err->code;
   lm->r = r;
+  lm->in = w->cols, lm->out = w->rows;
   lm->scale_d = c->cfg.rslora ? alpha / sqrt((double)r) : alpha / (double)r;
   lm->scale = (float)lm->scale_d;
   c->a->num_targets++;
   c->a->r_max = r > c->a->r_max ? r : c->a->r_max;
+  c->a->out_max = w->rows > c->a->out_max ? w->rows : c->a->out_max;
   c->a->bytes += sizeof(float) * (size_t)r * (size_t)(w->rows + w->cols);
   return 0;
 }
 
 static int load_saved(load_ctx *c, int layer, lora_slot s, const char *mod) {
   const model_w *w = base_weight(c->m, layer, s);
-  lora_mat *lm = &c->a->mats[slot_index(c->m, layer, s)];
+  lora_mat *lm = &c->a->mats[lora_slot_index(c->m, layer, s)];
   char k[320];
   snprintf(k, sizeof k, "base_model.model.%s.weight", mod);
   const seer_st_info *in = take(c, k);
@@ -305,11 +276,6 @@ int seer_model_load_adapter(seer_model *m, const char *dir, const char *name, se
   if (nlen < 1 || nlen >= SEER_ADAPTER_NAME_MAX)
     return seer_errorf(err, SEER_EINVAL, "load_adapter: the adapter name must be 1..%d bytes",
                        SEER_ADAPTER_NAME_MAX - 1);
-  /* The device engine has no LoRA side path yet: refuse at load, not at the first forward. */
-  if (m->dev)
-    return seer_errorf(err, SEER_ENOTSUP,
-                       "load_adapter: LoRA adapters are not supported on a device = \"cuda\" model "
-                       "yet; use device = \"cpu\" to run with adapters");
   if (find(m, name, NULL))
     return seer_errorf(err, SEER_EINVAL,
                        "load_adapter: an adapter named '%s' is already loaded; pick another name "
@@ -339,13 +305,14 @@ int seer_model_load_adapter(seer_model *m, const char *dir, const char *name, se
   c.layout = adapter_layout(c.st);
   c.used = calloc(seer_st_count(c.st) + 1, 1);
   c.a = calloc(1, sizeof *c.a);
-  if (c.a) c.a->mats = calloc(slot_count(m), sizeof *c.a->mats);
+  if (c.a) c.a->mats = calloc(lora_slot_count(m), sizeof *c.a->mats);
   if (c.a) c.a->base_model = strdup(c.cfg.base_model);
   if (!c.used || !c.a || !c.a->mats || !c.a->base_model) {
     rc = seer_errorf(err, SEER_ENOMEM, "load_adapter: out of memory");
   } else {
     snprintf(c.a->name, sizeof c.a->name, "%s", name);
     rc = load_into(&c, dir);
+    if (!rc && m->dev) rc = seer_device_lora_load(m, c.a, err);
   }
   lora_adapter **list = rc ? NULL : realloc(m->lora->list, (m->lora->n + 1) * sizeof *list);
   if (!rc && !list) rc = seer_errorf(err, SEER_ENOMEM, "load_adapter: out of memory");
@@ -353,7 +320,7 @@ int seer_model_load_adapter(seer_model *m, const char *dir, const char *name, se
     m->lora->list = list;
     list[m->lora->n++] = c.a;
   } else {
-    adapter_free(c.a, slot_count(m));
+    adapter_free(m, c.a);
   }
   free(c.used);
   seer_st_close(c.st);
@@ -365,9 +332,13 @@ int seer_model_load_adapter(seer_model *m, const char *dir, const char *name, se
 
 void seer_model_unmerge_adapter(seer_model *m) {
   if (!m->lora || !m->lora->merged) return;
-  release_merged(m->lora->active, slot_count(m));
+  if (m->dev) seer_device_lora_unmerge(m, m->lora->active);
+  release_merged(m->lora->active, lora_slot_count(m));
   m->lora->merged = 0;
+  m->lora->generation++;
 }
+
+uint64_t seer_lora_generation(const seer_model *m) { return m->lora ? m->lora->generation : 0; }
 
 int seer_model_adapter_merged(const seer_model *m) { return m->lora && m->lora->merged; }
 
@@ -377,6 +348,7 @@ int seer_model_set_adapter(seer_model *m, const char *name, seer_error *err) {
     return seer_errorf(err, SEER_EINVAL, "set_adapter: no adapter named '%s' is loaded", name);
   if (!m->lora) return 0; /* nothing loaded and nothing asked for */
   if (a != m->lora->active) seer_model_unmerge_adapter(m);
+  if (a != m->lora->active) m->lora->generation++;
   m->lora->active = a;
   return 0;
 }
@@ -403,7 +375,8 @@ int seer_model_delete_adapter(seer_model *m, const char *name, seer_error *err) 
     seer_model_unmerge_adapter(m);
     m->lora->active = NULL;
   }
-  adapter_free(a, slot_count(m));
+  adapter_free(m, a);
+  m->lora->generation++;
   memmove(&m->lora->list[i], &m->lora->list[i + 1], (m->lora->n - i - 1) * sizeof a);
   m->lora->n--;
   return 0;
@@ -463,15 +436,23 @@ int seer_model_merge_adapter(seer_model *m, seer_error *err) {
   lora_adapter *a = m->lora->active;
   for (int l = 0; l < m->cfg.info.num_layers; l++)
     for (int s = 0; s < LORA_LAYER_SLOTS; s++) {
-      lora_mat *lm = &a->mats[slot_index(m, l, (lora_slot)s)];
+      lora_mat *lm = &a->mats[lora_slot_index(m, l, (lora_slot)s)];
       if (!lm->A) continue;
       int rc = merge_one(m, base_weight(m, l, (lora_slot)s), lm, err);
       if (rc) {
-        release_merged(a, slot_count(m));
+        release_merged(a, lora_slot_count(m));
         return rc;
       }
     }
+  /* A device model runs on device copies of the merged weights (in its weight dtype). */
+  int rc = m->dev ? seer_device_lora_merge(m, a, err) : 0;
+  if (rc) {
+    seer_device_lora_unmerge(m, a);
+    release_merged(a, lora_slot_count(m));
+    return rc;
+  }
   m->lora->merged = 1;
+  m->lora->generation++;
   return 0;
 }
 
@@ -480,7 +461,7 @@ int seer_model_merge_adapter(seer_model *m, seer_error *err) {
 const model_w *seer_lora_weight(const seer_model *m, int layer, lora_slot slot,
                                 const model_w *base) {
   if (!m->lora || !m->lora->active) return base;
-  const lora_mat *lm = &m->lora->active->mats[slot_index(m, layer, slot)];
+  const lora_mat *lm = &m->lora->active->mats[lora_slot_index(m, layer, slot)];
   if (lm->saved.t) return &lm->saved;
   if (m->lora->merged && lm->merged.t) return &lm->merged;
   return base;
@@ -489,7 +470,7 @@ const model_w *seer_lora_weight(const seer_model *m, int layer, lora_slot slot,
 int seer_lora_apply(const seer_model *m, int layer, lora_slot slot, const float *x, int64_t rows,
                     float *y, seer_error *err) {
   if (!m->lora || !m->lora->active || m->lora->merged) return 0;
-  const lora_mat *lm = &m->lora->active->mats[slot_index(m, layer, slot)];
+  const lora_mat *lm = &m->lora->active->mats[lora_slot_index(m, layer, slot)];
   if (!lm->A) return 0;
   const model_w *w = base_weight((seer_model *)m, layer, slot);
   int64_t in = w->cols, out = w->rows, r = lm->r;

@@ -4,7 +4,7 @@
 -- merge is the fixture's f64 W + scale·B·A rounded once), unmerged within 1e-5 of each row's scale
 -- (see row_tol); disabling returns the base model's outputs bit for bit; the config's matching
 -- rules (regex targets, layers_to_transform, rank/alpha patterns, modules_to_save) and its load
--- errors.
+-- errors. Run on the CPU (lua.lora) and again with every model on device = "cuda" (lua.lora_cuda).
 local model = require "seer.model"
 local T = require "seer.tensor"
 local json = require "seer.json"
@@ -17,6 +17,16 @@ local tmpdir = helpers.tmpdir
 
 local FIX = helpers.FIXTURES
 local TOL = 1e-5
+
+-- Every model of the spec on one engine: "cpu", or "cuda" for lua.lora_cuda (tests/CMakeLists.txt),
+-- where the kernels run on the grid emulator and the comparisons stay those above: the merged and
+-- disabled runs against the device's own runs of the -merged and base models, bit for bit.
+local DEVICE = os.getenv("SEER_LORA_DEVICE") or "cpu"
+local function load(path, opts)
+  opts = opts or {}
+  opts.device = DEVICE
+  return model.load(path, opts)
+end
 
 local function assert_close(got, ref, what) helpers.assert_close(got, ref, TOL, what) end
 
@@ -81,36 +91,38 @@ for _, case in ipairs(CASES) do
     local ids_a, ids_b = list(js.ids_a), list(js.ids_b)
     local steer_layer = js.steer_layer
     local ref = assert(T.load(bdir .. "/reference.safetensors"))
-    local merged = model.load(FIX .. "/peft/" .. case.adapter .. "-merged")
-    local base = model.load(bdir)
-    local m = model.load(adir, { base_model = bdir })
+    local merged = load(FIX .. "/peft/" .. case.adapter .. "-merged")
+    local base = load(bdir)
+    local m = load(adir, { base_model = bdir })
     local L = m.num_layers
 
-    -- What every comparison runs, on the adapter model and on the merged fixture.
-    local function outputs(mm)
+    -- What every comparison runs, on the adapter model and on the merged fixture; `short` leaves
+    -- out the batches and hooks.
+    local function outputs(mm, short)
       local o = {}
       for _, which in ipairs({ "a", "b" }) do
         local out = mm:forward(which == "a" and ids_a or ids_b, { hidden_states = true })
         o[which] = out
       end
       o.greedy = mm:generate(ids_a, { max_new_tokens = 12, stop = {} }).ids
+      local cache = mm:new_cache()
+      local prefix = { ids_b[1], ids_b[2], ids_b[3], ids_b[4] }
+      o.kv = { mm:forward(prefix, { cache = cache }).logits }
+      for t = 5, #ids_b do o.kv[#o.kv + 1] = mm:forward({ ids_b[t] }, { cache = cache }).logits end
+      if short then return o end
       o.batch = mm:generate({ ids_a, ids_b }, { max_new_tokens = 8, stop = {} })
       o.batch_fwd = mm:forward({ ids_a, ids_b }, { hidden_states = true })
       local steer = function(h) h:add_(ref.steer_vector) end
       o.steer = mm:forward(ids_a, { hidden_states = true, hooks = { [steer_layer] = steer } })
       o.steer_greedy = mm:generate(ids_a, { max_new_tokens = 12, stop = {},
         hooks = { ["layers." .. steer_layer] = steer } }).ids
-      local cache = mm:new_cache()
-      local prefix = { ids_b[1], ids_b[2], ids_b[3], ids_b[4] }
-      o.kv = { mm:forward(prefix, { cache = cache }).logits }
-      for t = 5, #ids_b do o.kv[#o.kv + 1] = mm:forward({ ids_b[t] }, { cache = cache }).logits end
       return o
     end
 
     local want = outputs(merged)
 
-    local function check_matches_merged(mm, what, close)
-      local got = outputs(mm)
+    local function check_matches_merged(mm, what, close, short)
+      local got = outputs(mm, short)
       for _, which in ipairs({ "a", "b" }) do
         for l = 0, L do
           close(got[which].hidden_states[l], want[which].hidden_states[l],
@@ -119,6 +131,8 @@ for _, case in ipairs(CASES) do
         close(got[which].logits, want[which].logits, what .. " " .. which .. ".logits")
       end
       assert.are.same(want.greedy, got.greedy)
+      for i = 1, #want.kv do close(got.kv[i], want.kv[i], ("%s kv step %d"):format(what, i)) end
+      if short then return end
       assert.are.same(want.batch[1].ids, got.batch[1].ids)
       assert.are.same(want.batch[2].ids, got.batch[2].ids)
       close(got.batch_fwd.logits, want.batch_fwd.logits, what .. " batch logits")
@@ -132,7 +146,6 @@ for _, case in ipairs(CASES) do
       end
       close(got.steer.logits, want.steer.logits, what .. " steered logits")
       assert.are.same(want.steer_greedy, got.steer_greedy)
-      for i = 1, #want.kv do close(got.kv[i], want.kv[i], ("%s kv step %d"):format(what, i)) end
     end
 
     it("loads its base model with the adapter active", function()
@@ -199,7 +212,10 @@ for _, case in ipairs(CASES) do
     it("matches the merged model after merge_adapter, and unmerges", function()
       m:merge_adapter()
       assert.is_true(m:adapters()[1].merged)
-      check_matches_merged(m, "merged", assert_same_bits)
+      -- Merged, a device model runs its base path over the merged weights' device copies: forward,
+      -- greedy decoding and the cache's steps cover it (the batches and hooks, which the unmerged
+      -- check runs, cost ~10 s more per adapter on the emulator).
+      check_matches_merged(m, "merged", assert_same_bits, DEVICE ~= "cpu")
       m:without_adapters(function()
         assert_same_bits(m:forward(ids_a).logits, base:forward(ids_a).logits, "merged, scoped off")
       end)
@@ -215,7 +231,7 @@ for _, case in ipairs(CASES) do
     end)
 
     it("loads through model:load_adapter under several names and switches between them", function()
-      local mm = model.load(bdir)
+      local mm = load(bdir)
       assert.are.equal("ft", mm:load_adapter(adir, { name = "ft" }))
       assert.are.equal("ft", mm:active_adapter())
       -- the same tensors at twice the scale are a different adapter
@@ -242,11 +258,11 @@ describe("adapter_config.json rules", function()
   local adir = FIX .. "/peft/llama-lora"
   local bdir = FIX .. "/models/llama"
   local ids = list(read_json(bdir .. "/reference.json").ids_a)
-  local want = model.load(FIX .. "/peft/llama-lora-merged"):forward(ids).logits
-  local base = model.load(bdir)
+  local want = load(FIX .. "/peft/llama-lora-merged"):forward(ids).logits
+  local base = load(bdir)
 
   local function logits_with(dir)
-    local m = model.load(bdir)
+    local m = load(bdir)
     m:load_adapter(dir)
     return m:forward(ids).logits
   end
@@ -273,7 +289,7 @@ describe("adapter_config.json rules", function()
   end)
 
   it("applies layers_to_transform (a subset of the trained layers is a different adapter)", function()
-    local m = model.load(FIX .. "/peft/qwen3-rslora", { base_model = FIX .. "/models/qwen3" })
+    local m = load(FIX .. "/peft/qwen3-rslora", { base_model = FIX .. "/models/qwen3" })
     assert.are.equal(4, m:adapters()[1].targets) -- k and up in layers 0 and 2
   end)
 
@@ -296,7 +312,7 @@ describe("adapter_config.json rules", function()
     local out = {}
     for i, k in ipairs(names) do out[k] = tensors[i] end
     assert(T.save(dir .. "/adapter_model.safetensors", out))
-    local m = model.load(bdir)
+    local m = load(bdir)
     m:load_adapter(dir)
     assert.are.equal(1, m:adapters()[1].saved)
     -- halving the head halves the logits
@@ -307,7 +323,7 @@ describe("adapter_config.json rules", function()
 
   local function load_error(edit, opts)
     local dir = variant(adir, edit, opts)
-    local m = model.load(bdir)
+    local m = load(bdir)
     local ok, err = pcall(m.load_adapter, m, dir)
     assert.is_false(ok)
     assert.is_nil(m:active_adapter())
@@ -349,7 +365,7 @@ describe("adapter_config.json rules", function()
     -- a rank that disagrees with the tensors
     assert.matches("has shape %[4, 64%], expected %[8, 64%]", load_error(function(c) c.r = 8 end))
     -- an adapter for another model
-    local m = model.load(bdir)
+    local m = load(bdir)
     local ok, err = pcall(m.load_adapter, m, FIX .. "/peft/qwen3-rslora")
     assert.is_false(ok)
     assert.matches("expected %[.*is the adapter for another model", err)
@@ -357,7 +373,7 @@ describe("adapter_config.json rules", function()
 
   it("rejects broken files with clear errors", function()
     local dir = tmpdir()
-    local m = model.load(bdir)
+    local m = load(bdir)
     local ok, err = pcall(m.load_adapter, m, dir)
     assert.is_false(ok)
     assert.matches("adapter_config.json: cannot open", err)
@@ -381,7 +397,7 @@ describe("adapter_config.json rules", function()
   it("finds the base through base_model_name_or_path (as a sandbox's mount rewrites it)", function()
     local abs = bdir:sub(1, 1) == "/" and bdir or fs.cwd() .. "/" .. bdir
     local dir = variant(adir, function(c) c.base_model_name_or_path = abs end)
-    local m = model.load(dir, { adapter_name = "mounted" })
+    local m = load(dir, { adapter_name = "mounted" })
     assert.are.equal("mounted", m:active_adapter())
     assert_row_close(m:forward(ids).logits, want, "base from the adapter config")
   end)
@@ -442,13 +458,13 @@ describe("adapters of multimodal Gemma 3 checkpoints", function()
   end
 
   it("applies an adapter saved from either wrapper layout to either checkpoint layout", function()
-    local plain = model.load(src)
+    local plain = load(src)
     local base = plain:forward(ids).logits
     plain:load_adapter(adapter("model."))
     local want = plain:forward(ids).logits
     assert(max_abs_diff(want, base) > 0.1, "the adapter changes the outputs")
     for _, ckpt in ipairs({ "model.language_model.", "language_model.model." }) do
-      local m = model.load(wrap(ckpt))
+      local m = load(wrap(ckpt))
       for _, body in ipairs({ "model.language_model.", "language_model.model." }) do
         m:load_adapter(adapter(body), { name = body })
         assert.are.equal(2 * text_cfg.num_hidden_layers, m:adapters()[#m:adapters()].targets)

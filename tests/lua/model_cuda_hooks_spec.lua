@@ -3,7 +3,7 @@
 -- host shadow, writing goes back to the device; steering (in place) and ablation (replacement
 -- tensors) match HF transformers at the fixtures' tolerances (tests/fixtures/README.md); arithmetic
 -- on hook tensors gives device tensors equal to the host's, host copies once the call is over.
--- Also load's dtype, which converts the device's weights.
+-- Also LoRA adapters under hooks, and load's dtype, which converts the device's weights.
 local model = require "seer.model"
 local T = require "seer.tensor"
 local json = require "seer.json"
@@ -135,18 +135,28 @@ for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
 end
 
 describe("LoRA on a device model", function()
-  it("is refused when the adapter is loaded, naming the way out", function()
+  it("runs the adapter's side path under hooks as the CPU engine does, and disables it", function()
     local peft = (os.getenv("SEER_FIXTURES") or "tests/fixtures") .. "/peft/llama-lora"
-    local m = model.load(FIX .. "/llama", { device = "cuda" })
-    local ok, err = pcall(m.load_adapter, m, peft)
-    assert.is_false(ok)
-    assert.matches('LoRA adapters are not supported on a device = "cuda" model yet; use device = "cpu"',
-      err, 1, true)
-    assert.are.same({}, m:adapters())
-    -- The model still runs on its base weights.
     local js = json.decode(assert(fs.read(FIX .. "/llama/reference.json")))
     local ref = assert(T.load(FIX .. "/llama/reference.safetensors"))
-    assert_close(m:forward(list(js.ids_a)).logits, ref["a.logits"], 1e-4, "a.logits")
+    local ids = list(js.ids_a)
+    local m = model.load(FIX .. "/llama", { device = "cuda" })
+    local base = m:forward(ids).logits
+    assert.are.equal("ft", m:load_adapter(peft, { name = "ft" }))
+    local cpu = model.load(FIX .. "/llama")
+    cpu:load_adapter(peft, { name = "ft" })
+    -- A steering hook on a layer the adapter changes: the hook sees (and edits) the device's
+    -- residual stream with the side paths of the layers before it applied.
+    local function steer(h) h:add_(ref.steer_vector) end
+    local hooks = { [js.steer_layer] = steer }
+    local got, want = m:forward(ids, { hooks = hooks }).logits, cpu:forward(ids, { hooks = hooks }).logits
+    assert(rel_err(got, m:without_adapters(function() return m:forward(ids, { hooks = hooks }).logits end)) > 0.1,
+      "the adapter changes the steered logits")
+    -- The CPU engine with the same adapter and hook, at this spec's f32 tolerance (lua.lora_cuda
+    -- checks the device against the fixtures at lora_spec.lua's).
+    assert_close(got, want, 1e-4, "steered logits with the adapter")
+    m:disable_adapters()
+    assert.are.equal(0, rel_err(m:forward(ids).logits, base))
   end)
 end)
 

@@ -1,7 +1,7 @@
 /* elementwise.cu: the gated MLP's act(gate) * up (fused so the intermediate is read once), the
- * residual add, in-place and out-of-place ops on hook tensors, the logit softcap and the embedding
- * gather. No library fuses these; each is a few lines and launch-bound at decode. The formulas are
- * the CPU engine's (runtime/model/forward.c). */
+ * residual add, a LoRA side path's scaled add, in-place and out-of-place ops on hook tensors, the
+ * logit softcap and the embedding gather. No library fuses these; each is a few lines and
+ * launch-bound at decode. The formulas are the CPU engine's (runtime/model/forward.c, lora.c). */
 #include "seer_kernel.h"
 
 SEER_DEVICE float act(float x, int kind) {
@@ -21,6 +21,12 @@ SEER_KERNEL(seer_k_add, SEER_ELT_THREADS) {
   int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += stride)
     a.x[i] += a.y[i];
+}
+
+SEER_KERNEL(seer_k_add_scaled, SEER_ELT_THREADS) {
+  int64_t stride = (int64_t)gridDim.x * blockDim.x;
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += stride)
+    a.y[i] += seer_fmul_rn(a.x[i], a.s);
 }
 
 /* f32 arithmetic, as the CPU's double-then-round gives for two floats: the same values. */

@@ -94,6 +94,14 @@ struct seer_k_add_args {
   const float *y;
   int64_t n;
 };
+/* y[i] += x[i] * s, the product rounded to f32 before the add (no fused multiply-add): a LoRA side
+ * path's scaled addition, as the CPU engine computes it (runtime/model/lora.c). */
+struct seer_k_add_scaled_args {
+  float *y;
+  const float *x;
+  int64_t n;
+  float s;
+};
 /* x[i] = x[i] op y[i % ylen] (op: seer_binop's order, add sub mul div): in-place ops on device
  * tensors with a same-shaped or row-broadcast right operand (a steering vector). */
 enum { SEER_BIN_ADD = 0, SEER_BIN_SUB = 1, SEER_BIN_MUL = 2, SEER_BIN_DIV = 3 };
@@ -162,6 +170,7 @@ struct seer_k_kv_store_args {
   X(seer_k_kv_store, SEER_ATTN_THREADS)                                                            \
   X(seer_k_act_mul, SEER_ELT_THREADS)                                                              \
   X(seer_k_add, SEER_ELT_THREADS)                                                                  \
+  X(seer_k_add_scaled, SEER_ELT_THREADS)                                                           \
   X(seer_k_softcap, SEER_ELT_THREADS)                                                              \
   X(seer_k_binary_rows, SEER_ELT_THREADS)                                                          \
   X(seer_k_binary_out, SEER_ELT_THREADS)                                                           \
