@@ -1,4 +1,5 @@
-/* device_engine.h: the model engine on a CUDA device (runtime/model/device_forward.c). The CPU
+/* device_engine.h: the model engine on a CUDA device (runtime/model/device_weights.c uploads the
+ * weights, device_forward.c runs the forward pass). The CPU
  * engine calls in here only where a model was loaded with device = "cuda": after loading, to
  * upload the weights; at the top of seer_model_forward; when freeing models and caches; and, for
  * LoRA adapters, through device_lora.c (lora_internal.h). */
