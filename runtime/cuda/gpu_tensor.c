@@ -1,8 +1,10 @@
 /* gpu_tensor.c: device storages of a seer_gpu's memory (gpu.h: seer_gpu_storage_ops, and a forward
  * call's seer_gpu_scope), what hooks on a device model get: copies through the GPU's staging, and
- * the ops a steering or probing hook reaches for running where the activations are. In-place
- * elementwise ops change the device copy; out-of-place ones make a device tensor of the scope;
- * mean and matmul leave the operand there and bring back only their (small) result. */
+ * the ops a steering, ablation or probing hook reaches for running where the activations are.
+ * In-place elementwise ops (add_ sub_ mul_ div_ with a tensor or a scalar, copy_) change the device
+ * copy; out-of-place ones (+ - * /, abs, neg) make a device tensor of the scope; a second operand
+ * of the same scope is read where it is; mean and matmul leave the operand there and bring back
+ * only their (small) result. */
 #include <stdlib.h>
 
 #include "gpu.h"
@@ -21,22 +23,41 @@ static unsigned stride_blocks(int64_t n) {
   return (unsigned)(b < 1 ? 1 : b > 4096 ? 4096 : b);
 }
 
-/* The right operand goes up once (a steering vector: one row), the op runs where dst lives. */
-static int storage_binary(void *ctx, uint64_t dst, int64_t n, const float *y, int64_t ylen, int op,
-                          seer_error *err) {
+/* y's values on the device: host memory goes up once into *tmp (a steering vector: one row; the
+ * caller frees it once the launch that reads it is done), device memory is read where it is, a
+ * scalar has none (NULL). */
+static int operand_on_device(seer_gpu *g, const seer_storage_operand *y, const float **dy,
+                             uint64_t *tmp, seer_error *err) {
+  *dy = NULL;
+  *tmp = 0;
+  if (y->addr) *dy = (const float *)(uintptr_t)y->addr;
+  if (!y->host) return 0;
+  size_t bytes = sizeof(float) * (size_t)y->n;
+  int rc = seer_gpu_alloc(g, bytes, tmp, err);
+  if (!rc) rc = seer_gpu_upload(g, *tmp, y->host, bytes, err);
+  *dy = (const float *)(uintptr_t)*tmp;
+  return rc;
+}
+
+/* A launch that read a temporary operand is waited for before the memory goes back. */
+static int free_operand(seer_gpu *g, uint64_t tmp, int rc, seer_error *err) {
+  if (!tmp) return rc;
+  if (!rc) rc = seer_gpu_sync(g, err);
+  seer_gpu_free(g, tmp);
+  return rc;
+}
+
+static int storage_binary(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y,
+                          int op, seer_error *err) {
   seer_gpu *g = ctx;
-  uint64_t dy = 0;
-  int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)ylen, &dy, err);
-  if (!rc) rc = seer_gpu_upload(g, dy, y, sizeof(float) * (size_t)ylen, err);
-  struct seer_k_binary_rows_args a = {(float *)(uintptr_t)dst, (const float *)(uintptr_t)dy, n,
-                                      ylen, op};
+  const float *dy;
+  uint64_t tmp;
+  int rc = operand_on_device(g, y, &dy, &tmp, err);
+  struct seer_k_binary_rows_args a = {(float *)(uintptr_t)dst, dy, n, y->n, y->scalar, op};
   if (!rc)
     rc = seer_gpu_launch(g, SEER_GPU_seer_k_binary_rows, stride_blocks(n), 1, 1, SEER_ELT_THREADS,
                          0, &a, err);
-  /* The launch reads dy: wait for it before the memory goes back. */
-  if (!rc) rc = seer_gpu_sync(g, err);
-  seer_gpu_free(g, dy);
-  return rc;
+  return free_operand(g, tmp, rc, err);
 }
 
 static int storage_mean(void *ctx, uint64_t src, int64_t outer, int64_t n, int64_t inner,
@@ -84,8 +105,10 @@ static int storage_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const flo
 }
 
 _Static_assert((int)SEER_OP_ADD == SEER_BIN_ADD && (int)SEER_OP_SUB == SEER_BIN_SUB &&
-                   (int)SEER_OP_MUL == SEER_BIN_MUL && (int)SEER_OP_DIV == SEER_BIN_DIV,
-               "seer_k_binary_rows takes seer_binop's codes");
+                   (int)SEER_OP_MUL == SEER_BIN_MUL && (int)SEER_OP_DIV == SEER_BIN_DIV &&
+                   (int)SEER_STORAGE_OP_COPY == SEER_BIN_COPY && (int)SEER_STORAGE_OP_ABS == SEER_BIN_ABS &&
+                   (int)SEER_STORAGE_OP_NEG == SEER_BIN_NEG,
+               "the elementwise kernels take seer_binop's and the device storages' codes");
 
 /* No out-of-place ops here: nothing would turn their results into host copies before the GPU goes
  * (seer_gpu_scope's storages have them). */
@@ -120,9 +143,9 @@ static int scope_upload(void *ctx, uint64_t dst, const void *src, size_t n, seer
 static void scope_release(void *ctx, uint64_t addr) {
   storage_release(((seer_gpu_scope *)ctx)->g, addr);
 }
-static int scope_binary_(void *ctx, uint64_t dst, int64_t n, const float *y, int64_t ylen, int op,
-                         seer_error *err) {
-  return storage_binary(((seer_gpu_scope *)ctx)->g, dst, n, y, ylen, op, err);
+static int scope_binary_(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y,
+                         int op, seer_error *err) {
+  return storage_binary(((seer_gpu_scope *)ctx)->g, dst, n, y, op, err);
 }
 static int scope_mean(void *ctx, uint64_t src, int64_t outer, int64_t n, int64_t inner, float *out,
                       seer_error *err) {
@@ -132,8 +155,8 @@ static int scope_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const float
                         float *out, seer_error *err) {
   return storage_matmul(((seer_gpu_scope *)ctx)->g, x, m, k, w, n, out, err);
 }
-static int scope_binary(void *ctx, uint64_t x, int64_t n, const float *y, int64_t ylen, double s,
-                        int op, int swap, seer_storage **out, seer_error *err);
+static int scope_binary(void *ctx, uint64_t x, int64_t n, const seer_storage_operand *y, int op,
+                        int swap, seer_storage **out, seer_error *err);
 
 static const seer_storage_device_ops scope_view_ops = {
     scope_download, scope_upload, NULL, scope_binary_, scope_mean, scope_matmul, scope_binary};
@@ -141,10 +164,10 @@ static const seer_storage_device_ops scope_result_ops = {
     scope_download, scope_upload, scope_release, scope_binary_,
     scope_mean,     scope_matmul, scope_binary};
 
-/* The result goes into memory of its own; y (a steering vector, or nothing for a scalar) goes up
- * once. */
-static int scope_binary(void *ctx, uint64_t x, int64_t n, const float *y, int64_t ylen, double s,
-                        int op, int swap, seer_storage **out, seer_error *err) {
+/* The result goes into memory of its own; y is read where it is, goes up once from the host (a
+ * steering vector), or is a scalar. */
+static int scope_binary(void *ctx, uint64_t x, int64_t n, const seer_storage_operand *y, int op,
+                        int swap, seer_storage **out, seer_error *err) {
   seer_gpu_scope *sc = ctx;
   seer_gpu *g = sc->g;
   *out = NULL;
@@ -154,23 +177,16 @@ static int scope_binary(void *ctx, uint64_t x, int64_t n, const float *y, int64_
     if (!m) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
     sc->made = m, sc->cap = cap;
   }
-  uint64_t dy = 0, dout = 0;
+  uint64_t dout = 0, tmp = 0;
+  const float *dy = NULL;
   int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)n, &dout, err);
-  if (!rc && y) rc = seer_gpu_alloc(g, sizeof(float) * (size_t)ylen, &dy, err);
-  if (!rc && y) rc = seer_gpu_upload(g, dy, y, sizeof(float) * (size_t)ylen, err);
-  struct seer_k_binary_out_args a = {(const float *)(uintptr_t)x,
-                                     (const float *)(uintptr_t)dy,
-                                     (float *)(uintptr_t)dout,
-                                     n,
-                                     ylen,
-                                     s,
-                                     op,
-                                     swap};
+  if (!rc) rc = operand_on_device(g, y, &dy, &tmp, err);
+  struct seer_k_binary_out_args a = {
+      (const float *)(uintptr_t)x, dy, (float *)(uintptr_t)dout, n, y->n, y->scalar, op, swap};
   if (!rc)
     rc = seer_gpu_launch(g, SEER_GPU_seer_k_binary_out, stride_blocks(n), 1, 1, SEER_ELT_THREADS, 0,
                          &a, err);
-  if (!rc && y) rc = seer_gpu_sync(g, err); /* the launch reads dy: done before it goes back */
-  seer_gpu_free(g, dy);
+  rc = free_operand(g, tmp, rc, err);
   if (!rc && !(*out = seer_storage_new_device(SEER_DEVICE_CUDA, dout, sizeof(float) * (size_t)n,
                                               &scope_result_ops, sc, err)))
     rc = err ? err->code : SEER_ENOMEM;

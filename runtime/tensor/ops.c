@@ -129,7 +129,7 @@ int seer_tensor_binary_(seer_binop op, seer_tensor *a, const seer_tensor *b, see
   int rc = check_inplace(a, b, sb, err);
   if (rc) return rc;
   /* A device tensor (a hook's view on a GPU model) is changed where it lives when it can be. */
-  if ((rc = seer_storage_device_binary_(a, b, (int)op, err)) <= 0) return rc;
+  if ((rc = seer_storage_device_binary_(a, b, 0, (int)op, err)) <= 0) return rc;
   /* b may alias a; copy it first so every element reads the original value. */
   seer_tensor *bc = seer_tensor_clone(b, err);
   if (!bc) return SEER_ENOMEM;
@@ -143,6 +143,8 @@ int seer_tensor_copy_(seer_tensor *dst, const seer_tensor *src, seer_error *err)
   int64_t sb[SEER_TENSOR_MAX_DIMS];
   int rc = check_inplace(dst, src, sb, err);
   if (rc) return rc;
+  /* A device tensor (a hook's view on a GPU model) is overwritten where it lives when it can be. */
+  if ((rc = seer_storage_device_binary_(dst, src, 0, SEER_STORAGE_OP_COPY, err)) <= 0) return rc;
   seer_tensor *sc = seer_tensor_clone(src, err);
   if (!sc) return SEER_ENOMEM;
   bcast_strides(sc, dst->ndim, dst->shape, sb);
@@ -169,13 +171,20 @@ seer_tensor *seer_tensor_binary_scalar(seer_binop op, const seer_tensor *t, doub
 }
 
 int seer_tensor_binary_scalar_(seer_binop op, seer_tensor *t, double s, seer_error *err) {
+  int rc = seer_storage_device_binary_(t, NULL, s, (int)op, err); /* an ablation's t:mul_(0) */
+  if (rc <= 0) return rc;
   int64_t n = seer_tensor_numel(t);
   for (int64_t i = 0; i < n; i++)
     seer_tensor_set_flat(t, i, apply(op, seer_tensor_get_flat(t, i), s));
   return 0;
 }
 
-static seer_tensor *unary(const seer_tensor *t, double (*f)(double), seer_error *err) {
+/* device_op: the device storages' code for f, which runs there when t is a device tensor. */
+static seer_tensor *unary(const seer_tensor *t, double (*f)(double), int device_op,
+                          seer_error *err) {
+  int host;
+  seer_tensor *dev = seer_storage_device_binary(t, NULL, 0, device_op, 0, &host, err);
+  if (dev || !host) return dev;
   seer_tensor *out = seer_tensor_new(t->dtype, t->ndim, t->shape, err);
   if (!out) return NULL;
   int64_t n = seer_tensor_numel(t);
@@ -185,8 +194,8 @@ static seer_tensor *unary(const seer_tensor *t, double (*f)(double), seer_error 
 }
 
 static double neg(double x) { return -x; }
-seer_tensor *seer_tensor_abs(const seer_tensor *t, seer_error *err) { return unary(t, fabs, err); }
-seer_tensor *seer_tensor_neg(const seer_tensor *t, seer_error *err) { return unary(t, neg, err); }
+seer_tensor *seer_tensor_abs(const seer_tensor *t, seer_error *err) { return unary(t, fabs, SEER_STORAGE_OP_ABS, err); }
+seer_tensor *seer_tensor_neg(const seer_tensor *t, seer_error *err) { return unary(t, neg, SEER_STORAGE_OP_NEG, err); }
 
 /* ---- reductions ---- */
 

@@ -253,15 +253,38 @@ static int device_operand(const seer_tensor *a, const seer_tensor *b) {
   return m == n || row; /* other broadcasts: on the host */
 }
 
-int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err) {
-  seer_storage *s = a->storage;
-  if (!s->dops || !s->dops->binary_ || b->storage == s || !device_operand(a, b)) return 1;
-  int64_t n = seer_tensor_numel(a), m = seer_tensor_numel(b);
-  int rc = seer_storage_device_sync(s, err); /* host writes first, in order */
+/* y for an op on dst's device: a scalar (b NULL), b's device memory when b lives in dst's scope
+ * (same ctx: the same device; its host writes go up first), else b's host values (downloaded
+ * first when b is on another device). */
+static int device_operand_of(const seer_storage *dst, const seer_tensor *b, double s,
+                             seer_storage_operand *y, seer_error *err) {
+  memset(y, 0, sizeof *y);
+  y->scalar = s;
+  if (!b) return 0;
+  seer_storage *bs = b->storage;
+  y->n = seer_tensor_numel(b);
+  if (bs->dops && bs->dctx == dst->dctx) {
+    y->addr = bs->daddr + (uint64_t)b->offset * 4;
+    return seer_storage_device_sync(bs, err);
+  }
+  y->host = (const float *)tensor_host_ro(b);
+  return 0;
+}
+
+int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, double s, int op,
+                                seer_error *err) {
+  seer_storage *st = a->storage;
+  /* b in a's own storage could overlap what the kernel writes: on the host, which copies b. */
+  if (!st->dops || !st->dops->binary_ || (b && (b->storage == st || !device_operand(a, b))) ||
+      a->dtype != SEER_DTYPE_F32 || !seer_tensor_is_contiguous(a))
+    return 1;
+  int rc = seer_storage_device_sync(st, err); /* host writes first, in order */
+  seer_storage_operand y;
+  if (!rc) rc = device_operand_of(st, b, s, &y, err);
   if (rc) return rc;
-  const float *y = (const float *)tensor_host_ro(b);
-  rc = s->dops->binary_(s->dctx, s->daddr + (uint64_t)a->offset * 4, n, y, m, op, err);
-  seer_storage_device_invalidate(s);
+  rc = st->dops->binary_(st->dctx, st->daddr + (uint64_t)a->offset * 4, seer_tensor_numel(a), &y,
+                         op, err);
+  seer_storage_device_invalidate(st);
   return rc;
 }
 
@@ -278,11 +301,11 @@ seer_tensor *seer_storage_device_binary(const seer_tensor *d, const seer_tensor 
   if (!device_op_fits(d, st->dops && st->dops->binary) || (o && !device_operand(d, o))) return NULL;
   *host = 0;
   if (seer_storage_device_sync(st, err)) return NULL; /* host writes first */
-  /* o goes up from the host: a steering vector or a scalar's worth. */
-  const float *y = o ? (const float *)tensor_host_ro(o) : NULL;
+  seer_storage_operand y;
+  if (device_operand_of(st, o, s, &y, err)) return NULL;
   seer_storage *out = NULL;
-  int rc = st->dops->binary(st->dctx, st->daddr + (uint64_t)d->offset * 4, seer_tensor_numel(d), y,
-                            o ? seer_tensor_numel(o) : 0, s, op, swap, &out, err);
+  int rc = st->dops->binary(st->dctx, st->daddr + (uint64_t)d->offset * 4, seer_tensor_numel(d), &y,
+                            op, swap, &out, err);
   if (rc) return NULL;
   seer_tensor *t = seer_tensor_from_storage(out, 0, SEER_DTYPE_F32, d->ndim, d->shape, NULL, err);
   seer_storage_release(out);

@@ -4,9 +4,11 @@
  * values; other broadcasts fall back to the host. Out-of-place ops on a scope's views (what a
  * device model's hooks get) give device tensors with the host's values bit for bit, host copies
  * once the scope ends. mean equals the CPU's bit for bit along every
- * dim, matmul agrees with it to f32 rounding, both as kernels. Copies go through staging buffers
+ * dim, matmul agrees with it to f32 rounding, both as kernels. Ablations' in-place scalar ops,
+ * copy_, abs and neg run there too, and an operand of the same scope is read in place. Copies go through staging buffers
  * made tiny here, so every copy is chunked. What hooks on a device model get. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,11 +89,19 @@ static void test_other_broadcast_on_host(void) {
   seer_storage_release(st);
 }
 
-/* Whether t holds exactly ref's values (both f32 [24]). */
+/* Whether t holds exactly ref's values, bit for bit (signed zeros included; a NaN matches any NaN,
+ * since IEEE leaves an arithmetic NaN's sign and payload open and GPUs give one canonical NaN),
+ * read without marking a device tensor's host copy written. */
 static int same_values(const seer_tensor *t, const seer_tensor *ref) {
-  return seer_tensor_numel(t) == seer_tensor_numel(ref) &&
-         !memcmp(seer_tensor_data(t), seer_tensor_data(ref),
-                 sizeof(float) * (size_t)seer_tensor_numel(ref));
+  if (seer_tensor_numel(t) != seer_tensor_numel(ref)) return 0;
+  for (int64_t i = 0; i < seer_tensor_numel(ref); i++) {
+    float x = (float)seer_tensor_get_flat(t, i), y = (float)seer_tensor_get_flat(ref, i);
+    if (memcmp(&x, &y, sizeof x) && !(isnan(x) && isnan(y))) {
+      fprintf(stderr, "element %lld: %a, want %a\n", (long long)i, x, y);
+      return 0;
+    }
+  }
+  return 1;
 }
 
 /* Out-of-place ops on a view of a scope (what a device model's hooks get): each is one kernel whose
@@ -164,6 +174,98 @@ static void test_out_of_place_on_device(void) {
     seer_tensor_release(cases[i].ref);
   seer_tensor_release(hostr), seer_tensor_release(col), seer_tensor_release(same);
   seer_tensor_release(v), seer_tensor_release(th), seer_tensor_release(t);
+  seer_storage_release(st);
+  seer_gpu_free(g, p);
+}
+
+/* What an ablation or a sign flip reaches for, on a scope's view: in-place ops with a scalar
+ * (mul_(0.1): the scalar applied in double, as on the host), copy_ from a host tensor or a row,
+ * and abs/neg, each one kernel with the host's values bit for bit (-0.0 and a NaN among them). A
+ * second operand of the same scope (a result of an earlier op) is read where it is: no upload. */
+static void test_ablation_ops_on_device(void) {
+  seer_error err = {0};
+  seer_gpu_scope *scope = seer_gpu_scope_new(g, &err);
+  CHECK(scope != NULL);
+  float host[24];
+  for (int i = 0; i < 24; i++)
+    host[i] = 0.37f * (float)i - 4.0f;
+  host[3] = -0.0f, host[11] = NAN;
+  uint64_t p = 0;
+  CHECK(seer_gpu_alloc(g, sizeof host, &p, &err) == 0);
+  CHECK(seer_gpu_upload(g, p, host, sizeof host, &err) == 0);
+  seer_storage *st = seer_gpu_scope_view(scope, p, sizeof host, &err);
+  int64_t shape[3] = {2, 3, 4}, w = 4;
+  seer_tensor *t = seer_tensor_from_storage(st, 0, SEER_DTYPE_F32, 3, shape, NULL, &err);
+  seer_tensor *th = seer_tensor_clone(t, &err);
+  CHECK(t && th && seer_tensor_device(th) == SEER_DEVICE_CPU);
+
+  /* abs and neg: out of place, device tensors of the scope. */
+  uint64_t before = seer_gpu_launches(g);
+  seer_tensor *a = seer_tensor_abs(t, &err), *ah = seer_tensor_abs(th, &err);
+  seer_tensor *n = seer_tensor_neg(t, &err), *nh = seer_tensor_neg(th, &err);
+  CHECK_MSG(seer_gpu_launches(g) - before == 2, "%llu kernel launches for abs and neg",
+            (unsigned long long)(seer_gpu_launches(g) - before));
+  CHECK_MSG(a && seer_tensor_device(a) == SEER_DEVICE_CUDA && same_values(a, ah),
+            "abs: not the host's values on the device");
+  CHECK_MSG(n && seer_tensor_device(n) == SEER_DEVICE_CUDA && same_values(n, nh),
+            "neg: not the host's values on the device");
+
+  /* A second operand of the scope is read in place: a launch, no upload. */
+  uint64_t ups = seer_gpu_uploads(g);
+  before = seer_gpu_launches(g);
+  seer_tensor *s = seer_tensor_binary(SEER_OP_ADD, a, n, &err);
+  seer_tensor *sh = seer_tensor_binary(SEER_OP_ADD, ah, nh, &err);
+  CHECK_MSG(seer_gpu_uploads(g) == ups, "|t| + -t: %llu uploads of a device operand",
+            (unsigned long long)(seer_gpu_uploads(g) - ups));
+  CHECK(seer_gpu_launches(g) - before == 1);
+  CHECK_MSG(s && seer_tensor_device(s) == SEER_DEVICE_CUDA && same_values(s, sh),
+            "|t| + -t: the device's values differ from the host's");
+
+  /* In place with a scalar (0.1 is not an f32) and with a device operand of the scope. */
+  before = seer_gpu_launches(g);
+  ups = seer_gpu_uploads(g);
+  CHECK(seer_tensor_binary_scalar_(SEER_OP_MUL, t, 0.1, &err) == 0);
+  CHECK(seer_tensor_binary_scalar_(SEER_OP_MUL, th, 0.1, &err) == 0);
+  CHECK(seer_tensor_binary_scalar_(SEER_OP_SUB, t, 1e-3, &err) == 0);
+  CHECK(seer_tensor_binary_scalar_(SEER_OP_SUB, th, 1e-3, &err) == 0);
+  CHECK(seer_tensor_binary_(SEER_OP_ADD, t, s, &err) == 0);
+  CHECK(seer_tensor_binary_(SEER_OP_ADD, th, sh, &err) == 0);
+  CHECK_MSG(seer_gpu_launches(g) - before == 3 && seer_gpu_uploads(g) == ups,
+            "in-place ops: %llu launches and %llu uploads, want 3 and 0",
+            (unsigned long long)(seer_gpu_launches(g) - before),
+            (unsigned long long)(seer_gpu_uploads(g) - ups));
+  CHECK_MSG(same_values(t, th), "in-place scalar ops: the device's values differ from the host's");
+
+  /* copy_: a row broadcast, then a same-shaped host tensor; one launch each. */
+  float row[4] = {1, -2, 3, 0.25f};
+  seer_tensor *v = seer_tensor_from_data(SEER_DTYPE_F32, 1, &w, row, SEER_DTYPE_F32, &err);
+  before = seer_gpu_launches(g);
+  CHECK(seer_tensor_copy_(t, v, &err) == 0);
+  CHECK(seer_gpu_launches(g) - before == 1);
+  for (int i = 0; i < 24; i++)
+    CHECK_MSG(seer_tensor_get_flat(t, i) == row[i % 4], "copy_ of a row: element %d is %g", i,
+              seer_tensor_get_flat(t, i));
+  before = seer_gpu_launches(g);
+  CHECK(seer_tensor_copy_(t, nh, &err) == 0);
+  CHECK(seer_gpu_launches(g) - before == 1);
+  CHECK_MSG(same_values(t, nh), "copy_ of a host tensor: values differ");
+  /* An operand in t's own storage is copied on the host first (it could overlap the write). */
+  seer_tensor *half = seer_tensor_slice(t, 0, 0, 1, &err);
+  seer_tensor *other = seer_tensor_slice(t, 0, 1, 2, &err);
+  before = seer_gpu_launches(g);
+  CHECK(half && other && seer_tensor_copy_(half, other, &err) == 0);
+  CHECK(seer_gpu_launches(g) == before);
+  for (int i = 0; i < 12; i++) {
+    float x = (float)seer_tensor_get_flat(t, i), y = (float)seer_tensor_get_flat(t, 12 + i);
+    CHECK_MSG(!memcmp(&x, &y, sizeof x), "self copy_: element %d", i);
+  }
+
+  seer_tensor_release(half), seer_tensor_release(other), seer_tensor_release(v);
+  seer_tensor_release(s), seer_tensor_release(sh), seer_tensor_release(a), seer_tensor_release(ah);
+  seer_tensor_release(n), seer_tensor_release(nh);
+  CHECK(seer_storage_device_detach(st, &err) == 0);
+  CHECK(seer_gpu_scope_end(scope, &err) == 0);
+  seer_tensor_release(th), seer_tensor_release(t);
   seer_storage_release(st);
   seer_gpu_free(g, p);
 }
@@ -312,6 +414,7 @@ int main(void) {
   test_row_broadcast_on_device();
   test_other_broadcast_on_host();
   test_out_of_place_on_device();
+  test_ablation_ops_on_device();
   test_mean_matches_cpu();
   test_matmul_matches_cpu();
   test_staged_copies();

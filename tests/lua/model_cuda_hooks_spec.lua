@@ -106,8 +106,12 @@ for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
       m:forward(ids_a, { logits = false, hooks = { [steer_layer] = function(h)
         local host = h:clone()
         -- Each result is a device tensor (a kernel made it), and ops on results stay there too.
-        local r = { h * 0.1, 2 - h, h + d, (h / 3) - h }
-        local want = { host * 0.1, 2 - host, host + d, (host / 3) - host }
+        -- Unary ops and in-place ops on a result (an ablation's mul_(0), a copy_) too.
+        local z, zh = h + 0, host + 0
+        z:mul_(0.1):sub_(h):copy_(z * 0):add_(d)
+        zh:mul_(0.1):sub_(host):copy_(zh * 0):add_(d)
+        local r = { h * 0.1, 2 - h, h + d, (h / 3) - h, -h, h:abs(), z }
+        local want = { host * 0.1, 2 - host, host + d, (host / 3) - host, -host, host:abs(), zh }
         for i = 1, #r do
           assert.are.equal("cuda", r[i].device)
           assert.are.equal(0, rel_err(r[i], want[i]))
@@ -115,7 +119,7 @@ for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
         results, hosts = r, want
       end } })
       -- Kept past the call, they are host copies holding the same values.
-      assert.are.equal(4, #results)
+      assert.are.equal(7, #results)
       for i = 1, #results do
         assert.are.equal("cpu", results[i].device)
         assert.are.equal(0, rel_err(results[i], hosts[i]))

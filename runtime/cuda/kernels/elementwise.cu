@@ -29,27 +29,34 @@ SEER_KERNEL(seer_k_add_scaled, SEER_ELT_THREADS) {
     a.y[i] += seer_fmul_rn(a.x[i], a.s);
 }
 
-/* f32 arithmetic, as the CPU's double-then-round gives for two floats: the same values. */
+/* In double, rounded once to f32, as the CPU's ops compute: for two floats that is the f32 result
+ * (double has room for the exact sum or product), and a scalar need not be an f32. */
+SEER_DEVICE double binop(double l, double r, int op) {
+  return op == SEER_BIN_ADD   ? l + r
+         : op == SEER_BIN_SUB ? l - r
+         : op == SEER_BIN_MUL ? l * r
+         : op == SEER_BIN_DIV ? l / r
+                              : r; /* SEER_BIN_COPY */
+}
+
 SEER_KERNEL(seer_k_binary_rows, SEER_ELT_THREADS) {
   int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += stride) {
-    float x = a.x[i], y = a.y[i % a.ylen];
-    a.x[i] = a.op == SEER_BIN_ADD   ? x + y
-             : a.op == SEER_BIN_SUB ? x - y
-             : a.op == SEER_BIN_MUL ? x * y
-                                    : x / y;
+    double y = a.y ? (double)a.y[i % a.ylen] : a.s;
+    a.x[i] = (float)binop(a.x[i], y, a.op);
   }
 }
 
 SEER_KERNEL(seer_k_binary_out, SEER_ELT_THREADS) {
   int64_t stride = (int64_t)gridDim.x * blockDim.x;
   for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < a.n; i += stride) {
-    double x = a.x[i], y = a.y ? (double)a.y[i % a.ylen] : a.s;
-    double l = a.swap ? y : x, r = a.swap ? x : y;
-    a.out[i] = (float)(a.op == SEER_BIN_ADD   ? l + r
-                       : a.op == SEER_BIN_SUB ? l - r
-                       : a.op == SEER_BIN_MUL ? l * r
-                                              : l / r);
+    float x = a.x[i];
+    if (a.op == SEER_BIN_ABS || a.op == SEER_BIN_NEG) { /* sign-bit ops, exact for every float */
+      a.out[i] = a.op == SEER_BIN_ABS ? fabsf(x) : -x;
+      continue;
+    }
+    double y = a.y ? (double)a.y[i % a.ylen] : a.s;
+    a.out[i] = (float)(a.swap ? binop(y, x, a.op) : binop(x, y, a.op));
   }
 }
 

@@ -102,18 +102,30 @@ struct seer_k_add_scaled_args {
   int64_t n;
   float s;
 };
-/* x[i] = x[i] op y[i % ylen] (op: seer_binop's order, add sub mul div): in-place ops on device
- * tensors with a same-shaped or row-broadcast right operand (a steering vector). */
-enum { SEER_BIN_ADD = 0, SEER_BIN_SUB = 1, SEER_BIN_MUL = 2, SEER_BIN_DIV = 3 };
+/* The op codes of the two kernels below: seer_binop's order (add sub mul div), then the device
+ * storages' own (seer/tensor.h: SEER_STORAGE_OP_*): copy (in place), abs and neg (out of place). */
+enum {
+  SEER_BIN_ADD = 0,
+  SEER_BIN_SUB = 1,
+  SEER_BIN_MUL = 2,
+  SEER_BIN_DIV = 3,
+  SEER_BIN_COPY = 4,
+  SEER_BIN_ABS = 5,
+  SEER_BIN_NEG = 6
+};
+/* x[i] = x[i] op y[i % ylen], or x[i] op s when y is NULL: in-place ops on device tensors with a
+ * same-shaped or row-broadcast right operand (a steering vector) or a scalar (an ablation's
+ * mul_(0)). In double, rounded once to f32, as the CPU's ops compute. */
 struct seer_k_binary_rows_args {
   float *x;
   const float *y;
   int64_t n, ylen;
+  double s;
   int op;
 };
-/* out[i] = x[i] op y[i % ylen], or x[i] op s when y is NULL; y op x when swap (op as above): the
- * out-of-place ops on hook tensors. In double, rounded once to f32, as the CPU's ops compute (the
- * scalar need not be an f32). */
+/* out[i] = x[i] op y[i % ylen], or x[i] op s when y is NULL; y op x when swap; |x| or -x for the
+ * unary codes: the out-of-place ops on hook tensors. In double, rounded once to f32, as the CPU's
+ * ops compute (the scalar need not be an f32). */
 struct seer_k_binary_out_args {
   const float *x;
   const float *y;

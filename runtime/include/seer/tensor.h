@@ -67,12 +67,28 @@ size_t seer_storage_nbytes(const seer_storage *s);
 seer_device seer_storage_device(const seer_storage *s);
 
 /* ---- device storages ---- */
+/* The other operand of a device storage's elementwise op: host memory (a steering vector goes up
+ * once), memory on the same device (another tensor of the op's scope, read where it is), or a
+ * scalar (applied in double, as the host's ops apply it). */
+typedef struct seer_storage_operand {
+  const float *host; /* n floats of host memory, or NULL */
+  uint64_t addr;     /* n floats on the device (when host is NULL); 0 for none */
+  int64_t n;         /* the destination's element count, or one row of its last dim */
+  double scalar;     /* when host and addr are both unset */
+} seer_storage_operand;
+/* The device ops' op codes: seer_binop's four, then ones only the device storages take. */
+enum {
+  SEER_STORAGE_OP_COPY = 4, /* in place: dst = y (copy_, or a fill with a scalar) */
+  SEER_STORAGE_OP_ABS = 5,  /* out of place, unary: |x| (y unused) */
+  SEER_STORAGE_OP_NEG = 6   /* out of place, unary: -x (y unused) */
+};
 typedef struct seer_storage_device_ops {
   int (*download)(void *ctx, void *dst, uint64_t src, size_t n, seer_error *err);
   int (*upload)(void *ctx, uint64_t dst, const void *src, size_t n, seer_error *err);
   void (*release)(void *ctx, uint64_t addr); /* frees the device memory (may be NULL) */
-  /* dst[i] = dst[i] op y[i % ylen] for i < n, f32, on the device (op a seer_binop; may be NULL) */
-  int (*binary_)(void *ctx, uint64_t dst, int64_t n, const float *y, int64_t ylen, int op,
+  /* dst[i] = dst[i] op y[i % y->n] for i < n, f32, on the device (op a seer_binop or
+   * SEER_STORAGE_OP_COPY; may be NULL) */
+  int (*binary_)(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y, int op,
                  seer_error *err);
   /* out[o][i] = mean over j of src[o][j][i], src a contiguous f32 [outer][n][inner] on the device,
    * out host memory (outer * inner floats); the CPU's in-order double sum (may be NULL). */
@@ -82,11 +98,10 @@ typedef struct seer_storage_device_ops {
    * sizes do not fit the device's kernel (the host computes it). May be NULL. */
   int (*matmul)(void *ctx, uint64_t x, int64_t m, int64_t k, const float *w, int64_t n, float *out,
                 seer_error *err);
-  /* *out = a new device storage of n f32 on the same device holding x[i] op y[i % ylen] (y host
-   * memory), or x[i] op s when y is NULL; y op x when swap; computed as the CPU does. May be NULL.
-   */
-  int (*binary)(void *ctx, uint64_t x, int64_t n, const float *y, int64_t ylen, double s, int op,
-                int swap, seer_storage **out, seer_error *err);
+  /* *out = a new device storage of n f32 on the same device holding x[i] op y[i % y->n]; y op x
+   * when swap; |x| or -x for the unary codes; computed as the CPU does. May be NULL. */
+  int (*binary)(void *ctx, uint64_t x, int64_t n, const seer_storage_operand *y, int op, int swap,
+                seer_storage **out, seer_error *err);
 } seer_storage_device_ops;
 /* A storage of nbytes at device address addr, with a host shadow of the same size (allocated now,
  * filled on first host access). ops and ctx must outlive it, or it must be detached first. */
@@ -102,14 +117,17 @@ int seer_storage_device_sync(seer_storage *s, seer_error *err);
 /* Turns s into a host storage holding the device copy's values and frees the device memory now:
  * what the owner of the device memory does before it goes, for views that outlive it. */
 int seer_storage_device_detach(seer_storage *s, seer_error *err);
-/* a = a op b on the device when it can run there: a a contiguous f32 view of a device storage, b
- * f32 of a's shape or a row of a's last dim (other storage). Returns 1 when it cannot (the caller
- * computes on the host), 0 when done, or an error code. */
-int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, int op, seer_error *err);
-/* d op o (o NULL: d op s; swap: o op d) as a new device tensor of d's shape, computed where d
- * lives: d a contiguous f32 view of a device storage whose ops have binary, o f32 of d's shape or a
- * row of its last dim. NULL with *host set when it cannot run there (the caller computes on the
- * host); NULL with *host clear on an error. */
+/* a = a op b (b NULL: a op s) on the device when it can run there: a a contiguous f32 view of a
+ * device storage, b f32 of a's shape or a row of a's last dim (other storage; read where it is when
+ * it lives in a's scope). op a seer_binop or SEER_STORAGE_OP_COPY. Returns 1 when it cannot (the
+ * caller computes on the host), 0 when done, or an error code. */
+int seer_storage_device_binary_(seer_tensor *a, const seer_tensor *b, double s, int op,
+                                seer_error *err);
+/* d op o (o NULL: d op s; swap: o op d; the unary codes: |d|, -d) as a new device tensor of d's
+ * shape, computed where d lives: d a contiguous f32 view of a device storage whose ops have binary,
+ * o f32 of d's shape or a row of its last dim (read where it is when it lives in d's scope). NULL
+ * with *host set when it cannot run there (the caller computes on the host); NULL with *host clear
+ * on an error. */
 seer_tensor *seer_storage_device_binary(const seer_tensor *d, const seer_tensor *o, double s,
                                         int op, int swap, int *host, seer_error *err);
 /* The device's part of seer_tensor_reduce's mean and seer_tensor_matmul when t (a) is a contiguous
