@@ -30,6 +30,9 @@ void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t 
 uint64_t seer_device_uploads(const seer_model *m);
 /* Kernel launches on m's GPU so far, those replayed in graphs included (tests: LoRA side paths). */
 uint64_t seer_device_launches(const seer_model *m);
+/* Tests only (the negative control of tests/c/test_cuda_graphs.c): while on, a graph replay leaves
+ * the step counter out of its upload, which must break parity. */
+void seer_device_test_skip_step_upload(seer_model *m, int on);
 
 /* Device memory for what can come and go after loading (LoRA adapters, device_lora.c), owned by
  * the caller, who frees it with seer_device_free before the model is freed: a weight matrix

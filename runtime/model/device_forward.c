@@ -2,7 +2,8 @@
  * the same kernels on the CPU: $SEER_CUDA_EMULATE=1, how CI checks this file against the fixtures).
  * Same semantics as forward.c: left-padded batches, positions from each row's first real token,
  * sliding windows, softcaps, q/k norms, Gemma's scaled embeddings and sandwich norms, biases,
- * hooks, hidden states and logits; the KV cache lives on the device. Layer by layer over all rows
+ * hooks, hidden states (gathered on the device by copies on the stream, so no layer waits for the
+ * host, and downloaded once) and logits; the KV cache lives on the device. Layer by layer over all rows
  * ([B][T], as forward.c lays them out), with attention advancing one position at a time over the
  * cache; the attention kernels read the position from a device-side step counter (the cache length
  * before the call), so their launches do not change from step to step. A call's inputs (step
@@ -422,9 +423,10 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
 }
 
 /* Every launch of one forward pass, from the embedding to the logits in f->lg (no logits when
- * want_logits is 0; with last, one row per batch row). hsd, when set, receives the hidden states
- * (downloads: never while capturing). */
-static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *hsd, int last,
+ * want_logits is 0; with last, one row per batch row). hsd, when set, is device memory for the
+ * hidden states [L + 1][B][T][H]: each goes there by a copy on the stream, so the pass never waits
+ * for the host between layers and the caller downloads them in one go at the end. */
+static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, uint64_t hsd, int last,
                       int want_logits) {
   seer_model *m = f->m;
   const model_cfg *c = &m->cfg;
@@ -444,19 +446,19 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
                                  (float)c->embed_scale};
   int rc;
   if ((rc = launch(f, SEER_GPU_seer_k_embed, (unsigned)R, 1, 1, SEER_ELT_THREADS, 0, &ea)) ||
-      (hsd && (rc = seer_gpu_download(g, hsd, f->x, step, err))) ||
+      (hsd && (rc = seer_gpu_copy(g, hsd, f->x, step, err))) ||
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f->sx)))
     return rc;
   for (int64_t l = 0; l < L; l++) {
     if ((rc = run_layer(f, (int)l, kv, start))) return rc;
     /* HF records a layer's hidden state as the layer produced it, before hooks on its output. */
     if (hsd && l < L - 1 &&
-        (rc = seer_gpu_download(g, (char *)hsd + (size_t)(l + 1) * step, f->x, step, err)))
+        (rc = seer_gpu_copy(g, hsd + (uint64_t)(l + 1) * step, f->x, step, err)))
       return rc;
     if ((rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_LAYER, (int)l}, f->sx))) return rc;
   }
   if ((rc = k_rmsnorm(f, f->x, m->dev->final_norm, R, (int)H, f->x)) ||
-      (hsd && (rc = seer_gpu_download(g, (char *)hsd + (size_t)L * step, f->x, step, err))) ||
+      (hsd && (rc = seer_gpu_copy(g, hsd + (uint64_t)L * step, f->x, step, err))) ||
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_FINAL_NORM, -1}, f->sx)))
     return rc;
   if (!want_logits) return 0;
@@ -489,7 +491,7 @@ static int decode_graph(dev_fwd *f, dev_graph *dg, struct seer_kv_dev *kv, int64
   f->run = replay ? RUN_REPLAY : RUN_CAPTURE;
   int rc = replay ? 0 : dev_graph_begin(f->g, dg, key, f->err);
   if (!rc && !(rc = seg_begin(f)) &&
-      !(rc = launch_all(f, kv, start, NULL, key->mode == SEER_LOGITS_LAST,
+      !(rc = launch_all(f, kv, start, 0, key->mode == SEER_LOGITS_LAST,
                         key->mode != SEER_LOGITS_NONE)))
     rc = seg_end(f);
   if (f->in_capture) seer_gpu_capture_abort(f->g), f->in_capture = 0;
@@ -510,6 +512,10 @@ uint64_t seer_device_uploads(const seer_model *m) {
 
 uint64_t seer_device_launches(const seer_model *m) {
   return m->dev ? seer_gpu_launches(m->dev->g) : 0;
+}
+
+void seer_device_test_skip_step_upload(seer_model *m, int on) {
+  if (m->dev) m->dev->test_skip_step = on;
 }
 
 int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
@@ -557,6 +563,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)(R * seer_device_lora_scratch(m)),
                            inl.bytes};
   seer_tensor *hs = NULL, *logits = NULL;
+  uint64_t hs_dev = 0;
   uint8_t *hook_flags = NULL; /* a graphed hooked step's key: the hook points with hooks */
   struct seer_kv_dev *kv = cache ? cache->dev : NULL, *tmp_kv = NULL;
   /* The inputs, packed as DEV_IN holds them, go up in one copy (one wait on the stream). */
@@ -606,10 +613,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   dev_graph_key key = {
       B, mode, ws->gen, kv->nlayers, kv->k, kv->v, kv->cap, hook_flags, seer_lora_generation(m)};
   int replay = graphed && dev_graph_matches(dg, &key);
-  /* Tests only: a replay without this step's counter must break parity (the negative control of
-   * the graph test, tests/c/test_cuda_graphs.c). */
-  const char *skip = getenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
-  size_t from = replay && skip && !strcmp(skip, "1") ? inl.pos : 0;
+  size_t from = replay && m->dev->test_skip_step ? inl.pos : 0;
   if ((rc = seer_gpu_upload(g, f.in + from, inputs + from, inl.bytes - from, err))) goto done;
   if (opts && opts->hidden_states) {
     int64_t shp4[4] = {L + 1, B, T, H}, shp3[3] = {L + 1, T, H};
@@ -630,9 +634,16 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
       goto done;
     }
   }
+  /* The hidden states' device copy: memory of the call's own, since it can dwarf the workspace
+   * (a long prefill's [L + 1][R][H]) and a graphed step never has one. */
+  if (hs && (rc = seer_gpu_alloc(g, sizeof(float) * (size_t)seer_tensor_numel(hs), &hs_dev, err)))
+    goto done;
   rc = graphed ? decode_graph(&f, dg, kv, start, &key, replay)
-               : launch_all(&f, kv, start, hs ? seer_tensor_data(hs) : NULL, last, logits != NULL);
+               : launch_all(&f, kv, start, hs_dev, last, logits != NULL);
   if (rc) goto done;
+  if (hs && (rc = seer_gpu_download(g, seer_tensor_data(hs), hs_dev,
+                                    sizeof(float) * (size_t)seer_tensor_numel(hs), err)))
+    goto done;
   if (logits && (rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
                                         sizeof(float) * (size_t)((last ? B : R) * V), err)))
     goto done;
@@ -650,6 +661,7 @@ done:
   int src = seer_gpu_scope_end(f.scope, rc ? NULL : err);
   if (!rc) rc = src;
   free(hook_flags);
+  seer_gpu_free(g, hs_dev);
   dev_workspace_free(g, &own_ws);
   m->dev->depth--;
   kv_free(tmp_kv == (cache ? cache->dev : NULL) ? NULL : tmp_kv);

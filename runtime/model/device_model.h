@@ -27,6 +27,7 @@ struct seer_model_dev {
   dev_graph hooked; /* the hooked decode step's segments, kept apart so both replay */
   int depth;        /* forward calls under way (a hook may call forward again) */
   uint64_t captures;
+  int test_skip_step; /* seer_device_test_skip_step_upload */
 };
 
 #endif

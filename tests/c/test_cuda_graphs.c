@@ -4,7 +4,7 @@
  * (SEER_CUDA_GRAPHS=0): the same logits, bit for bit, over cache growth (a re-capture), a hooked
  * step in between (launches direct, the graph kept), a sliding window's ring wrapping, and a
  * left-padded batch. Negative control: replays without the step counter's upload
- * (SEER_CUDA_GRAPH_TEST_SKIP_STEP=1) must change the logits. On the emulator unless
+ * (seer_device_test_skip_step_upload) must change the logits. On the emulator unless
  * SEER_CUDA_EMULATE is set otherwise (tools/cuda_check.sh runs it on a GPU with 0). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,9 +303,9 @@ static void test_decode(const char *root, const char *name) {
 
   /* Negative control: replays that keep the last step's counter write the cache at the wrong
    * slot and attend over the wrong keys. */
-  setenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP", "1", 1);
+  seer_device_test_skip_step_upload(m, 1);
   CHECK(decode(m, 1, one, la, V, skipped, one_noop_hook) == 0);
-  unsetenv("SEER_CUDA_GRAPH_TEST_SKIP_STEP");
+  seer_device_test_skip_step_upload(m, 0);
   d = differing_steps(skipped, without, 1, V);
   CHECK_MSG(d > 0, "%s: replays without the step counter changed nothing", name);
 
