@@ -47,8 +47,8 @@ static int free_operand(seer_gpu *g, uint64_t tmp, int rc, seer_error *err) {
   return rc;
 }
 
-static int storage_binary(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y,
-                          int op, seer_error *err) {
+static int storage_binary(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y, int op,
+                          seer_error *err) {
   seer_gpu *g = ctx;
   const float *dy;
   uint64_t tmp;
@@ -106,7 +106,8 @@ static int storage_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const flo
 
 _Static_assert((int)SEER_OP_ADD == SEER_BIN_ADD && (int)SEER_OP_SUB == SEER_BIN_SUB &&
                    (int)SEER_OP_MUL == SEER_BIN_MUL && (int)SEER_OP_DIV == SEER_BIN_DIV &&
-                   (int)SEER_STORAGE_OP_COPY == SEER_BIN_COPY && (int)SEER_STORAGE_OP_ABS == SEER_BIN_ABS &&
+                   (int)SEER_STORAGE_OP_COPY == SEER_BIN_COPY &&
+                   (int)SEER_STORAGE_OP_ABS == SEER_BIN_ABS &&
                    (int)SEER_STORAGE_OP_NEG == SEER_BIN_NEG,
                "the elementwise kernels take seer_binop's and the device storages' codes");
 
@@ -143,8 +144,8 @@ static int scope_upload(void *ctx, uint64_t dst, const void *src, size_t n, seer
 static void scope_release(void *ctx, uint64_t addr) {
   storage_release(((seer_gpu_scope *)ctx)->g, addr);
 }
-static int scope_binary_(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y,
-                         int op, seer_error *err) {
+static int scope_binary_(void *ctx, uint64_t dst, int64_t n, const seer_storage_operand *y, int op,
+                         seer_error *err) {
   return storage_binary(((seer_gpu_scope *)ctx)->g, dst, n, y, op, err);
 }
 static int scope_mean(void *ctx, uint64_t src, int64_t outer, int64_t n, int64_t inner, float *out,

@@ -3,10 +3,10 @@
  * Same semantics as forward.c: left-padded batches, positions from each row's first real token,
  * sliding windows, softcaps, q/k norms, Gemma's scaled embeddings and sandwich norms, biases,
  * hooks, hidden states (gathered on the device by copies on the stream, so no layer waits for the
- * host, and downloaded once) and logits; the KV cache lives on the device. Layer by layer over all rows
- * ([B][T], as forward.c lays them out), with attention advancing one position at a time over the
- * cache; the attention kernels read the position from a device-side step counter (the cache length
- * before the call), so their launches do not change from step to step. A call's inputs (step
+ * host, and downloaded once) and logits; the KV cache lives on the device. Layer by layer over all
+ * rows ([B][T], as forward.c lays them out), with attention advancing one position at a time over
+ * the cache; the attention kernels read the position from a device-side step counter (the cache
+ * length before the call), so their launches do not change from step to step. A call's inputs (step
  * counter, positions, padding, token ids) go up in one copy. Calls use the model's workspace
  * (device_graph.c: buffers kept and grown, never allocated per call; a forward call made from a
  * hook gets its own); there a decode step (one token per row, over a cache, no hidden states) is

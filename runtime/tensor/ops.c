@@ -194,8 +194,12 @@ static seer_tensor *unary(const seer_tensor *t, double (*f)(double), int device_
 }
 
 static double neg(double x) { return -x; }
-seer_tensor *seer_tensor_abs(const seer_tensor *t, seer_error *err) { return unary(t, fabs, SEER_STORAGE_OP_ABS, err); }
-seer_tensor *seer_tensor_neg(const seer_tensor *t, seer_error *err) { return unary(t, neg, SEER_STORAGE_OP_NEG, err); }
+seer_tensor *seer_tensor_abs(const seer_tensor *t, seer_error *err) {
+  return unary(t, fabs, SEER_STORAGE_OP_ABS, err);
+}
+seer_tensor *seer_tensor_neg(const seer_tensor *t, seer_error *err) {
+  return unary(t, neg, SEER_STORAGE_OP_NEG, err);
+}
 
 /* ---- reductions ---- */
 

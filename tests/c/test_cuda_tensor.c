@@ -3,10 +3,10 @@
  * same-shaped or row-broadcast operand run as a kernel (the launch count says so) with the host's
  * values; other broadcasts fall back to the host. Out-of-place ops on a scope's views (what a
  * device model's hooks get) give device tensors with the host's values bit for bit, host copies
- * once the scope ends. mean equals the CPU's bit for bit along every
- * dim, matmul agrees with it to f32 rounding, both as kernels. Ablations' in-place scalar ops,
- * copy_, abs and neg run there too, and an operand of the same scope is read in place. Copies go through staging buffers
- * made tiny here, so every copy is chunked. What hooks on a device model get. */
+ * once the scope ends. mean equals the CPU's bit for bit along every dim, matmul agrees with it to
+ * f32 rounding, both as kernels. Ablations' in-place scalar ops, copy_, abs and neg run there too,
+ * and an operand of the same scope is read in place. Copies go through staging buffers made tiny
+ * here, so every copy is chunked. What hooks on a device model get. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
