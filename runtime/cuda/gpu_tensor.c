@@ -81,7 +81,8 @@ static int storage_mean(void *ctx, uint64_t src, int64_t outer, int64_t n, int64
 static int storage_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const float *w, int64_t n,
                           float *out, seer_error *err) {
   seer_gpu *g = ctx;
-  if (m > 65535 || k > INT32_MAX || n > INT32_MAX) return 1; /* the GEMV's grid and int sizes */
+  /* the GEMV's grid and int sizes */
+  if (seer_gemv_grid_y(m) > 65535 || k > INT32_MAX || n > INT32_MAX) return 1;
   uint64_t dw = 0, dy = 0;
   int rc = seer_gpu_alloc(g, sizeof(float) * (size_t)(n * k), &dw, err);
   if (!rc) rc = seer_gpu_alloc(g, sizeof(float) * (size_t)(m * n), &dy, err);
@@ -97,7 +98,7 @@ static int storage_matmul(void *ctx, uint64_t x, int64_t m, int64_t k, const flo
   if (!rc)
     rc = seer_gpu_launch(g, SEER_GPU_seer_k_gemv,
                          (unsigned)((n + SEER_GEMV_THREADS / 32 - 1) / (SEER_GEMV_THREADS / 32)),
-                         (unsigned)m, 1, SEER_GEMV_THREADS, 0, &a, err);
+                         (unsigned)seer_gemv_grid_y(m), 1, SEER_GEMV_THREADS, 0, &a, err);
   if (!rc) rc = seer_gpu_download(g, out, dy, sizeof(float) * (size_t)(m * n), err);
   seer_gpu_free(g, dy);
   seer_gpu_free(g, dw);

@@ -172,8 +172,8 @@ static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const 
                                (int)mw->cols,
                                (int)rows,
                                w->wtype};
-  return launch(f, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32), (unsigned)rows,
-                1, SEER_GEMV_THREADS, 0, &a);
+  return launch(f, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32),
+                (unsigned)seer_gemv_grid_y(rows), 1, SEER_GEMV_THREADS, 0, &a);
 }
 
 /* The adapter state a call sized its scratch for and a graph was keyed by must hold to its end: a

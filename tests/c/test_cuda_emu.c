@@ -149,7 +149,7 @@ static double run_gemv(int n, int k, int m, int wtype, unsigned faults) {
   seer_emu_set_faults(faults);
   int rc = launch("gemv", seer_k_gemv_emu,
                   (seer_dim3){(unsigned)(n + SEER_GEMV_THREADS / 32 - 1) / (SEER_GEMV_THREADS / 32),
-                              (unsigned)m, 1},
+                              (unsigned)seer_gemv_grid_y(m), 1},
                   (seer_dim3){SEER_GEMV_THREADS, 1, 1}, 0, &a, 5);
   seer_emu_set_faults(0);
   double e = rc ? INFINITY : max_err(y, ref, (size_t)m * n, 1.0);
@@ -164,6 +164,12 @@ static void test_gemv(void) {
   CHECK_MSG(run_gemv(8, 64, 3, SEER_W_BF16, 0) < 1e-5, "gemv bf16 one block: %s", err);
   CHECK_MSG(run_gemv(37, 77, 2, SEER_W_F32, 0) < 1e-5, "gemv f32: %s", err);
   CHECK_MSG(run_gemv(37, 77, 2, SEER_W_F16, 0) < 1e-5, "gemv f16: %s", err);
+  /* Whole 16-byte words (k a multiple of 8 halves or 4 floats), a batch past SEER_GEMV_ROWS with
+   * a partial last group. */
+  CHECK_MSG(run_gemv(37, 304, 5, SEER_W_BF16, 0) < 1e-5, "gemv bf16 words, 5 rows: %s", err);
+  CHECK_MSG(run_gemv(37, 304, 6, SEER_W_F16, 0) < 1e-5, "gemv f16 words, 6 rows: %s", err);
+  CHECK_MSG(run_gemv(37, 76, 9, SEER_W_F32, 0) < 1e-5, "gemv f32 words, 9 rows: %s", err);
+  CHECK_MSG(run_gemv(9, 64, 1, SEER_W_BF16, 0) < 1e-5, "gemv bf16 words, 1 row: %s", err);
   /* Negative controls: a shuffle that does not wait for its partners; a grid missing its tail. */
   CHECK(run_gemv(37, 300, 2, SEER_W_BF16, SEER_EMU_FAULT_NO_WARP_SYNC) > 1e-3);
   CHECK(run_gemv(37, 300, 2, SEER_W_BF16, SEER_EMU_FAULT_SKIP_LAST_BLOCK) > 1e-3);

@@ -1,34 +1,71 @@
-/* gemv.cu: decode matrix-vector products, bf16 weights with f32 accumulation. Hand-written because
+/* gemv.cu: decode matrix-vector products, bf16/f16/f32 weights with f32 accumulation. Hand-written because
  * at batch 1..4 the product is bound by reading the weights once; cuBLASLt's GEMM tiles waste most
  * of each tile on a single row, and it has no bf16-weight x f32-activation mode. */
 #include "seer_kernel.h"
 
-/* One warp per output row: lanes read the row in 2-element words (coalesced), keep a private sum,
- * then the warp adds the 32 partial sums. f32 and f16 weights take the per-element path. */
+/* The weights of a 16-byte word u (8 halves, or 4 floats in wv[0..3]), little-endian. Constant
+ * trip counts, so nvcc keeps u and wv in registers. */
+SEER_DEVICE void word_weights(const uint32_t u[4], int wtype, float wv[8]) {
+  for (int j = 0; j < 4; j++) {
+    if (wtype == SEER_W_F32) {
+      wv[j] = seer_u32_as_f32(u[j]);
+    } else if (wtype == SEER_W_BF16) {
+      wv[2 * j] = seer_u32_as_f32(u[j] << 16);
+      wv[2 * j + 1] = seer_u32_as_f32(u[j] & 0xffff0000u);
+    } else {
+      wv[2 * j] = seer_f16_to_f32((uint16_t)(u[j] & 0xffffu));
+      wv[2 * j + 1] = seer_f16_to_f32((uint16_t)(u[j] >> 16));
+    }
+  }
+}
+
+/* One warp per output row, SEER_GEMV_ROWS rows of x per warp, so a batch of up to that many reads
+ * each weight once. Lanes read the row in 16-byte words (coalesced: a warp reads 512 contiguous
+ * bytes per step, which keeps enough loads in flight to approach HBM bandwidth; 4-byte words do
+ * not), keep private sums, then the warp adds the 32 partial sums. Rows whose length or address
+ * does not allow whole aligned words take the per-element path. */
 SEER_KERNEL(seer_k_gemv, SEER_GEMV_THREADS) {
   int lane = threadIdx.x & 31;
   int row = blockIdx.x * (SEER_GEMV_THREADS / 32) + (threadIdx.x >> 5);
-  int m = blockIdx.y;
-  /* Every lane stays to the end: the warp sum below needs all 32. */
-  float acc = 0.0f;
+  int m0 = blockIdx.y * SEER_GEMV_ROWS;
+  int mr = a.m - m0 < SEER_GEMV_ROWS ? a.m - m0 : SEER_GEMV_ROWS;
+  /* Every lane stays to the end: the warp sums below need all 32. */
+  float acc[SEER_GEMV_ROWS];
+  for (int r = 0; r < SEER_GEMV_ROWS; r++)
+    acc[r] = 0.0f;
   if (row < a.n) {
-    int64_t base = (int64_t)row * a.k;
-    const float *x = a.x + (int64_t)m * a.k;
-    const uint16_t *w = (const uint16_t *)a.w + base;
-    if (a.wtype == SEER_W_BF16 && ((uintptr_t)w & 3) == 0) {
-      const uint32_t *w2 = (const uint32_t *)w;
-      for (int p = lane; p < a.k / 2; p += 32) {
-        uint32_t u = w2[p];
-        acc += seer_u32_as_f32(u << 16) * x[2 * p] +
-               seer_u32_as_f32(u & 0xffff0000u) * x[2 * p + 1];
+    int es = a.wtype == SEER_W_F32 ? 4 : 2, per = 16 / es; /* bytes per weight, weights per word */
+    const char *w = (const char *)a.w + (int64_t)row * a.k * es;
+    const float *x = a.x + (int64_t)m0 * a.k;
+    if (a.k % per == 0 && ((uintptr_t)w & 15) == 0 && ((uintptr_t)x & 15) == 0 && a.k % 4 == 0) {
+      for (int p = lane; p < a.k / per; p += 32) {
+        uint32_t u[4], v[4];
+        float wv[8];
+        seer_load_16(w + (int64_t)p * 16, u);
+        word_weights(u, a.wtype, wv);
+        for (int r = 0; r < SEER_GEMV_ROWS; r++) {
+          if (r >= mr) break;
+          const float *xr = x + (int64_t)r * a.k + (int64_t)p * per;
+          for (int h = 0; h < 8; h += 4) {
+            if (h >= per) break;
+            seer_load_16(xr + h, v);
+            acc[r] += wv[h] * seer_u32_as_f32(v[0]) + wv[h + 1] * seer_u32_as_f32(v[1]) +
+                      wv[h + 2] * seer_u32_as_f32(v[2]) + wv[h + 3] * seer_u32_as_f32(v[3]);
+          }
+        }
       }
-      if ((a.k & 1) && lane == 0) acc += seer_bf16_to_f32(w[a.k - 1]) * x[a.k - 1];
     } else {
-      for (int i = lane; i < a.k; i += 32) acc += seer_load_w(a.w, a.wtype, base + i) * x[i];
+      int64_t base = (int64_t)row * a.k;
+      for (int r = 0; r < mr; r++)
+        for (int i = lane; i < a.k; i += 32)
+          acc[r] += seer_load_w(a.w, a.wtype, base + i) * x[(int64_t)r * a.k + i];
     }
   }
-  acc = seer_warp_sum(acc);
-  if (row < a.n && lane == 0) a.y[(int64_t)m * a.n + row] = acc + (a.bias ? a.bias[row] : 0.0f);
+  for (int r = 0; r < SEER_GEMV_ROWS; r++)
+    acc[r] = seer_warp_sum(acc[r]);
+  if (row < a.n && lane == 0)
+    for (int r = 0; r < mr; r++)
+      a.y[(int64_t)(m0 + r) * a.n + row] = acc[r] + (a.bias ? a.bias[row] : 0.0f);
 }
 
 /* A 16x16 bf16 tile element of row-major src [rows][cols], zero outside. */

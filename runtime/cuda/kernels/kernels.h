@@ -21,8 +21,11 @@ struct seer_k_rmsnorm_args {
 enum { SEER_W_F32 = 0, SEER_W_BF16 = 1, SEER_W_F16 = 2 };
 
 /* Decode GEMV: y[m][r] = sum_k W[r][k] * x[m][k] (+ bias[r]), W [N][K] in wtype, x and y f32, a
- * few rows m. One warp per output row, 8 warps per block; grid (ceil(N/8), M). */
+ * few rows m. One warp per output row and SEER_GEMV_ROWS rows of x, 8 warps per block; grid
+ * (ceil(N/8), ceil(M/SEER_GEMV_ROWS)): seer_gemv_grid_y. */
 #define SEER_GEMV_THREADS 256
+#define SEER_GEMV_ROWS 4
+#define seer_gemv_grid_y(m) (((m) + SEER_GEMV_ROWS - 1) / SEER_GEMV_ROWS)
 struct seer_k_gemv_args {
   const void *w;
   const float *x;

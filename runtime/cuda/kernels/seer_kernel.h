@@ -5,7 +5,7 @@
  *                    indexing, reductions and tails on machines without a GPU.
  * Kernels use only: SEER_KERNEL, threadIdx/blockIdx/blockDim/gridDim (.x .y .z), __syncthreads,
  * SEER_SHFL_XOR_F32 / SEER_SHFL_IDX_F32, SEER_SHARED, SEER_DYNAMIC_SHARED, seer_mma_bf16_16816,
- * seer_bf16_to_f32, seer_fmul_rn and the float math of <math.h>. */
+ * seer_load_16, seer_bf16_to_f32, seer_fmul_rn and the float math of <math.h>. */
 #ifndef SEER_KERNEL_H
 #define SEER_KERNEL_H
 
@@ -61,6 +61,8 @@ SEER_DEVICE float SEER_SHFL_IDX_F32(float v, int src) {
       seer_emu_shfl(SEER_FULL_MASK, seer_f32_as_u32(v), src, SEER_EMU_SHFL_IDX, "shfl_idx"));
 }
 SEER_DEVICE float seer_rsqrtf(float x) { return 1.0f / sqrtf(x); }
+/* 16 aligned bytes as four words (one 128-bit load on the device). */
+SEER_DEVICE void seer_load_16(const void *p, uint32_t v[4]) { memcpy(v, p, 16); }
 /* The host build contracts nothing (no FMA in its baseline instruction set). */
 SEER_DEVICE float seer_fmul_rn(float x, float y) { return x * y; }
 SEER_DEVICE void seer_mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2],
@@ -92,6 +94,10 @@ SEER_DEVICE float SEER_SHFL_IDX_F32(float v, int src) {
   return __shfl_sync(SEER_FULL_MASK, v, src);
 }
 SEER_DEVICE float seer_rsqrtf(float x) { return 1.0f / sqrtf(x); }
+SEER_DEVICE void seer_load_16(const void *p, uint32_t v[4]) {
+  uint4 u = *(const uint4 *)p;
+  v[0] = u.x, v[1] = u.y, v[2] = u.z, v[3] = u.w;
+}
 /* A product rounded on its own: nvcc would otherwise fuse it with a following add into an FMA. */
 SEER_DEVICE float seer_fmul_rn(float x, float y) { return __fmul_rn(x, y); }
 /* Tensor cores, sm_80+: D = A*B + C on a 16x8x16 tile, bf16 inputs, f32 accumulators. */
