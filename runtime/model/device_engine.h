@@ -28,8 +28,11 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
 void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches);
 /* Host-to-device copies on m's GPU so far (tests: one per decode step, its inputs). */
 uint64_t seer_device_uploads(const seer_model *m);
-/* Kernel launches on m's GPU so far, those replayed in graphs included (tests: LoRA side paths). */
+/* Kernel launches on m's GPU so far, those replayed in graphs included (tests: LoRA side paths);
+ * and of one kernel, by its id in runtime/cuda/gpu.h's seer_gpu_kernel (tests: which path a
+ * projection took). */
 uint64_t seer_device_launches(const seer_model *m);
+uint64_t seer_device_kernel_launches(const seer_model *m, int kernel);
 
 /* Device memory for what can come and go after loading (LoRA adapters, device_lora.c), owned by
  * the caller, who frees it with seer_device_free before the model is freed: a weight matrix
