@@ -1,9 +1,10 @@
 /* The CUDA kernels (runtime/cuda/kernels) run through the grid emulator and checked against f64
- * references (the mean: bit-equal to the CPU's sum): indexing, reductions and tails, over several
- * schedule seeds. Negative controls break a barrier, a warp exchange, the mma fragment mapping or
- * the grid's tail, and show the same checks then fail. The emulator's own reports (deadlock,
- * divergent barrier, partial-warp shuffle) are checked with small broken kernels written here in
- * the kernels' dialect. */
+ * references (the mean: bit-equal to the CPU's sum; the bf16 split: bit-equal to the CPU's
+ * rounding): indexing, reductions and tails, over several schedule seeds. Negative controls break a
+ * barrier, a warp exchange, the mma fragment mapping or the grid's tail, or check an mma pass
+ * against the other accumulate mode, and show the same checks then fail. The emulator's own
+ * reports (deadlock, divergent barrier, partial-warp shuffle) are checked with small broken kernels
+ * written here in the kernels' dialect. */
 #define SEER_EMU 1
 #include "kernels/seer_kernel.h"
 
