@@ -4,7 +4,9 @@
 # runs the kernel emulator tests, the driver and cuBLASLt loaders' failure paths, the device
 # tensor ops hooks use (in-place and out-of-place ops, mean, matmul; copies through the pinned staging buffers) on
 # the GPU, the fixtures' parity suite with device = "cuda" on the GPU (HF references, README tolerances; again with every
-# f32 GEMM through cuBLASLt, and with bf16 weights converted to f16), decoding through CUDA graphs
+# GEMM of two rows or more through cuBLASLt (f32, and bf16 as the split GEMM x = hi + lo), again with
+# the split GEMM on seer's mma kernel instead (SEER_CUBLASLT=0), and with bf16 weights converted to
+# f16), the split GEMM's prefills, bias and batched decode graphs (c.cuda_gemm, both ways), decoding through CUDA graphs
 # against direct launches (bit for bit, with the graph counts; hooked steps as graph segments), the device hooks spec (with
 # mean/matmul on hook tensors, a LoRA adapter under hooks and the clear refusal of attention weights),
 # LoRA adapters on the device (uploads, side-path launches, adapter switches under graphs; the LoRA
@@ -24,7 +26,7 @@ dry_run=0
 for a in "$@"; do
   case "$a" in
   --dry-run) dry_run=1 ;;
-  -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) echo "cuda_check: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -97,7 +99,7 @@ grep -q "CUDA kernels: nvcc" "$out/configure.log" ||
   die "CMake did not pick up nvcc (see $out/configure.log)"
 step "build" build.log cmake --build "$build" -j"$jobs" --target seer-lua test_cuda_emu \
   test_cuda_loader test_cublaslt_loader test_cuda_tensor test_cuda_graphs test_cuda_lora \
-  test_model_parity bench_forward_cuda
+  test_cuda_gemm test_model_parity bench_forward_cuda
 grep -h "Used [0-9]* registers" "$build"/cuda/*.ptxas.log > "$out/ptxas_registers.log" || true
 
 gpu_line=$("$build/seer-lua" doctor 2>&1 | grep 'NVIDIA GPU' || true)
@@ -131,11 +133,22 @@ step "device tensor ops and staged copies" tensor.log env \
   SEER_CUDA_EMULATE="${SEER_CUDA_EMULATE:-0}" "$build/tests/test_cuda_tensor" || status=1
 step "parity vs HF fixtures, device = cuda" parity.log env SEER_PARITY_DEVICE=cuda \
   SEER_FIXTURES="$root/tests/fixtures" "$build/tests/test_model_parity" "${fixtures[@]}" || status=1
-# Every f32 GEMM of two rows or more through cuBLASLt (the emulator has none: there this repeats
-# the step above).
-step "parity with f32 GEMMs on cuBLASLt" parity_cublaslt.log env SEER_PARITY_DEVICE=cuda \
-  SEER_CUBLASLT_MIN_ROWS=2 SEER_FIXTURES="$root/tests/fixtures" "$build/tests/test_model_parity" \
-  llama3 qwen3 || status=1
+# Every GEMM of two rows or more (batched decode included) through cuBLASLt: f32 weights (qwen2: its
+# biases added after the GEMM), and bf16 weights as the split GEMM (the emulator has no cuBLASLt:
+# there the bf16 ones run the mma kernel). Then the split GEMM on seer's mma kernel on the GPU's
+# tensor cores, as where cuBLASLt is absent.
+step "parity with GEMMs on cuBLASLt (f32, bf16 split)" parity_cublaslt.log env \
+  SEER_PARITY_DEVICE=cuda SEER_CUBLASLT_MIN_ROWS=2 SEER_FIXTURES="$root/tests/fixtures" \
+  "$build/tests/test_model_parity" llama3 qwen3 qwen2 gemma2-bf16 qwen3-bf16 || status=1
+step "parity with the bf16 split GEMM on seer's mma kernel" parity_mma.log env SEER_CUBLASLT=0 \
+  SEER_PARITY_DEVICE=cuda SEER_CUBLASLT_MIN_ROWS=2 SEER_FIXTURES="$root/tests/fixtures" \
+  "$build/tests/test_model_parity" gemma2-bf16 llama-bf16 qwen3-bf16 || status=1
+# The split GEMM's own checks (kernel counts, bias, 16-row decode graphs), with cuBLASLt and without.
+for lt in 1 0; do
+  step "split bf16 GEMM (c.cuda_gemm, SEER_CUBLASLT=$lt)" "gemm_lt$lt.log" env SEER_CUBLASLT=$lt \
+    SEER_CUDA_EMULATE="${SEER_CUDA_EMULATE:-0}" SEER_FIXTURES="$root/tests/fixtures" \
+    "$build/tests/test_cuda_gemm" || status=1
+done
 step "parity, bf16 weights as f16 on the device" parity_f16.log env SEER_PARITY_DEVICE=cuda \
   SEER_PARITY_DEVICE_DTYPE=f16 SEER_FIXTURES="$root/tests/fixtures" \
   "$build/tests/test_model_parity" llama-bf16 || status=1

@@ -19,13 +19,19 @@ typedef struct seer_lt_heuristic { /* cublasLtMatmulHeuristicResult_t */
 } seer_lt_heuristic;
 
 enum {
-  SEER_LT_COMPUTE_32F = 68,  /* CUBLAS_COMPUTE_32F: f32 FMA, no TF32 */
-  SEER_LT_R_32F = 0,         /* CUDA_R_32F */
-  SEER_LT_DESC_TRANSA = 3,   /* CUBLASLT_MATMUL_DESC_TRANSA */
-  SEER_LT_DESC_TRANSB = 4,   /* CUBLASLT_MATMUL_DESC_TRANSB */
-  SEER_LT_OP_N = 0,          /* CUBLAS_OP_N */
-  SEER_LT_OP_T = 1,          /* CUBLAS_OP_T */
-  SEER_LT_PREF_WORKSPACE = 1 /* CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES */
+  SEER_LT_COMPUTE_32F = 68, /* CUBLAS_COMPUTE_32F: f32 FMA (bf16 inputs: exact products), no TF32 */
+  SEER_LT_R_32F = 0,        /* CUDA_R_32F */
+  SEER_LT_R_16BF = 14,      /* CUDA_R_16BF */
+  SEER_LT_DESC_TRANSA = 3,  /* CUBLASLT_MATMUL_DESC_TRANSA */
+  SEER_LT_DESC_TRANSB = 4,  /* CUBLASLT_MATMUL_DESC_TRANSB */
+  SEER_LT_OP_N = 0,         /* CUBLAS_OP_N */
+  SEER_LT_OP_T = 1,         /* CUBLAS_OP_T */
+  SEER_LT_PREF_WORKSPACE = 1, /* CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES */
+  /* CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_{A,B,C,D}_BYTES: the heuristic assumes 256 unless told. */
+  SEER_LT_PREF_ALIGN_A = 5,
+  SEER_LT_PREF_ALIGN_B = 6,
+  SEER_LT_PREF_ALIGN_C = 7,
+  SEER_LT_PREF_ALIGN_D = 8
 };
 
 /* X(field, symbol, return, params): one row per entry point. */

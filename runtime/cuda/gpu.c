@@ -45,12 +45,14 @@ struct seer_gpu_graph {
   graph_op *ops;      /* under the emulator */
   size_t nops, capops;
   uint64_t nlaunches; /* kernels in the graph, counted into seer_gpu_launches at each replay */
+  uint64_t kernel_launches[SEER_GPU_KERNEL_COUNT]; /* the same per kernel (on a device) */
 };
 
 struct seer_gpu {
   int emulate;
   uint64_t emu_seed, emu_launches;
-  uint64_t launches; /* on the device */
+  uint64_t launches;                               /* on the device */
+  uint64_t kernel_launches[SEER_GPU_KERNEL_COUNT]; /* per kernel, on either, replays included */
   const seer_cu_api *cu;
   cu_device dev;
   cu_context ctx;
@@ -68,13 +70,21 @@ struct seer_gpu {
   const seer_lt_api *lt; /* cuBLASLt, when it loaded and made a handle; NULL otherwise */
   void *lt_handle;
   cu_ptr lt_workspace;
-  int lt_min_rows;
+  int gemm_min_rows;       /* the least rows worth a GEMM rather than the GEMV */
   seer_gpu_graph *capture; /* the graph being captured, or NULL */
   uint64_t graph_replays;
 };
 
 /* cuBLASLt's workspace: what its heuristics want for the skinny prefill GEMMs. */
 #define LT_WORKSPACE ((size_t)32 << 20)
+
+/* $SEER_CUBLASLT_MIN_ROWS: the least rows (batch x tokens) sent to a GEMM rather than the GEMV, 16
+ * by default: cuBLASLt's, or for bf16 weights seer's tensor-core kernel where cuBLASLt is absent
+ * (the emulator included). Named for cuBLASLt, which serves both on a GPU that has it. */
+static int gemm_min_rows(void) {
+  const char *m = getenv("SEER_CUBLASLT_MIN_ROWS");
+  return m && atoi(m) > 0 ? atoi(m) : 16;
+}
 
 /* cuBLASLt for the prefill GEMMs when it loads (SEER_CUBLASLT=0 keeps seer's kernels); without it
  * the hand-written kernels do all the work, so failing here is never an error. */
@@ -90,8 +100,6 @@ static void open_cublaslt(seer_gpu *g) {
     g->lt_handle = NULL;
     return;
   }
-  const char *m = getenv("SEER_CUBLASLT_MIN_ROWS");
-  g->lt_min_rows = m && atoi(m) > 0 ? atoi(m) : 16;
   g->lt = lt;
 }
 
@@ -162,6 +170,7 @@ int seer_gpu_open(int index, int emulate, seer_gpu **out, seer_error *err) {
   seer_gpu *g = calloc(1, sizeof *g);
   if (!g) return seer_errorf(err, SEER_ENOMEM, "cuda: out of memory");
   g->emulate = emulate;
+  g->gemm_min_rows = gemm_min_rows();
   if (emulate) {
     const char *s = getenv("SEER_CUDA_EMU_SEED");
     g->emu_seed = s ? strtoull(s, NULL, 10) : 1;
@@ -333,6 +342,7 @@ static int emu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, 
                       unsigned threads, size_t smem, const void *args, seer_error *err) {
   char msg[512];
   uint64_t seed = g->emu_seed + 0x9E3779B97F4A7C15ull * ++g->emu_launches;
+  g->kernel_launches[k]++;
   if (seer_emu_launch(kernel_names[k], emu_entries[k], (seer_dim3){gx, gy, gz},
                       (seer_dim3){threads, 1, 1}, smem, args, seed, msg, sizeof msg))
     return seer_errorf(err, SEER_EINVAL, "%s", msg);
@@ -341,7 +351,7 @@ static int emu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, 
 
 int seer_gpu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
                     unsigned threads, size_t smem, const void *args, seer_error *err) {
-  if (g->capture) g->capture->nlaunches++;
+  if (g->capture) g->capture->nlaunches++, g->capture->kernel_launches[k]++;
   if (g->emulate && g->capture) {
     graph_op op = {.kind = OP_LAUNCH,
                    .k = k,
@@ -358,7 +368,7 @@ int seer_gpu_launch(seer_gpu *g, seer_gpu_kernel k, unsigned gx, unsigned gy, un
     return rc;
   }
   if (g->emulate) return emu_launch(g, k, gx, gy, gz, threads, smem, args, err);
-  if (!g->capture) g->launches++; /* a captured launch counts when the graph runs */
+  if (!g->capture) g->launches++, g->kernel_launches[k]++; /* a captured one counts at replays */
   void *params[] = {(void *)args};
   CU(g->cu->launch_kernel(g->fns[k], gx, gy, gz, threads, 1, 1, (unsigned)smem, g->stream, params,
                           NULL),
@@ -433,6 +443,8 @@ int seer_gpu_graph_launch(seer_gpu *g, seer_gpu_graph *gr, seer_error *err) {
   if (!g->emulate) {
     CU(g->cu->graph_launch(gr->exec, g->stream), "cuGraphLaunch");
     g->launches += gr->nlaunches;
+    for (int k = 0; k < SEER_GPU_KERNEL_COUNT; k++)
+      g->kernel_launches[k] += gr->kernel_launches[k];
     return 0;
   }
   int rc = 0;
@@ -459,50 +471,143 @@ void seer_gpu_graph_free(seer_gpu *g, seer_gpu_graph *gr) {
 
 uint64_t seer_gpu_graph_replays(const seer_gpu *g) { return g->graph_replays; }
 
-int seer_gpu_gemm_rows(const seer_gpu *g) { return g->lt ? g->lt_min_rows : 0; }
+int seer_gpu_gemm_rows(const seer_gpu *g) { return g->lt ? g->gemm_min_rows : 0; }
+int seer_gpu_split_gemm_rows(const seer_gpu *g) { return g->gemm_min_rows; }
 
-/* y [rows][n] = x [rows][k] . w [n][k]^T, all f32, through cuBLASLt with f32 FMA (no TF32). In
- * cuBLASLt's column-major terms: D (n x rows) = A^T (n x k) . B (k x rows), A = w as k x n. */
+/* One cuBLASLt GEMM: y [rows][n] (f32) = x [rows][k] . w [n][k]^T, x and w of type ab (f32 or
+ * bf16), with f32 accumulation (CUBLAS_COMPUTE_32F: f32 FMA, no TF32; bf16 products exact). In
+ * cuBLASLt's column-major terms: D (n x rows) = A^T (n x k) . B (k x rows), A = w as k x n. The
+ * descriptors and the algorithm serve every call of lt_run on that shape. */
+typedef struct lt_gemm {
+  void *op, *a, *b, *d, *pref;
+  seer_lt_heuristic heur;
+  const char *what; /* the call that failed */
+} lt_gemm;
+
+#define LT_NO_ALGORITHM (-1) /* the heuristic found none for the shape and alignment */
+
+/* The largest power of two (at most 256, the heuristic's default) dividing every address or'ed into
+ * p: cuBLASLt assumes 256-byte operands unless told, and a buffer at an offset inside the
+ * workspace may be less. */
+static uint32_t lt_alignment(uint64_t p) {
+  uint32_t a = 256;
+  while (a > 1 && (p & (a - 1)))
+    a >>= 1;
+  return a;
+}
+
+static int lt_prepare(seer_gpu *g, lt_gemm *p, int ab, int64_t rows, int64_t k, int64_t n,
+                      uint32_t align) {
+  const seer_lt_api *lt = g->lt;
+  int ta = SEER_LT_OP_T, tb = SEER_LT_OP_N, got = 0, st;
+  size_t ws = LT_WORKSPACE;
+  p->what = "cublasLtMatmulDescCreate";
+  if ((st = lt->desc_create(&p->op, SEER_LT_COMPUTE_32F, SEER_LT_R_32F))) return st;
+  p->what = "cublasLtMatmulDescSetAttribute";
+  if ((st = lt->desc_set(p->op, SEER_LT_DESC_TRANSA, &ta, sizeof ta)) ||
+      (st = lt->desc_set(p->op, SEER_LT_DESC_TRANSB, &tb, sizeof tb)))
+    return st;
+  p->what = "cublasLtMatrixLayoutCreate";
+  if ((st = lt->layout_create(&p->a, ab, (uint64_t)k, (uint64_t)n, k)) ||
+      (st = lt->layout_create(&p->b, ab, (uint64_t)k, (uint64_t)rows, k)) ||
+      (st = lt->layout_create(&p->d, SEER_LT_R_32F, (uint64_t)n, (uint64_t)rows, n)))
+    return st;
+  p->what = "cublasLtMatmulAlgoGetHeuristic";
+  if ((st = lt->pref_create(&p->pref)) ||
+      (st = lt->pref_set(p->pref, SEER_LT_PREF_WORKSPACE, &ws, sizeof ws)))
+    return st;
+  int attrs[] = {SEER_LT_PREF_ALIGN_A, SEER_LT_PREF_ALIGN_B, SEER_LT_PREF_ALIGN_C,
+                 SEER_LT_PREF_ALIGN_D};
+  for (int i = 0; i < 4; i++)
+    if ((st = lt->pref_set(p->pref, attrs[i], &align, sizeof align))) return st;
+  if ((st = lt->heuristic(g->lt_handle, p->op, p->a, p->b, p->d, p->d, p->pref, 1, &p->heur, &got)))
+    return st;
+  return got ? 0 : LT_NO_ALGORITHM;
+}
+
+/* y = x . w^T + beta * y, in place (C and D are y, one layout). */
+static int lt_run(seer_gpu *g, lt_gemm *p, uint64_t x, uint64_t w, uint64_t y, float beta) {
+  float one = 1.0f;
+  p->what = "cublasLtMatmul";
+  return g->lt->matmul(g->lt_handle, p->op, &one, (const void *)(uintptr_t)w, p->a,
+                       (const void *)(uintptr_t)x, p->b, &beta, (void *)(uintptr_t)y, p->d,
+                       (void *)(uintptr_t)y, p->d, p->heur.algo, (void *)(uintptr_t)g->lt_workspace,
+                       LT_WORKSPACE, g->stream);
+}
+
+static void lt_release(seer_gpu *g, lt_gemm *p) {
+  const seer_lt_api *lt = g->lt;
+  if (p->pref) lt->pref_destroy(p->pref);
+  if (p->d) lt->layout_destroy(p->d);
+  if (p->b) lt->layout_destroy(p->b);
+  if (p->a) lt->layout_destroy(p->a);
+  if (p->op) lt->desc_destroy(p->op);
+}
+
+static int lt_fail(const lt_gemm *p, int st, int64_t rows, int64_t k, int64_t n, seer_error *err) {
+  if (st == LT_NO_ALGORITHM)
+    return seer_errorf(err, SEER_ENOTSUP,
+                       "cuda: cuBLASLt has no algorithm for a %lld x %lld x %lld GEMM; set "
+                       "SEER_CUBLASLT=0 to use seer's kernels",
+                       (long long)rows, (long long)k, (long long)n);
+  return seer_errorf(err, SEER_EIO, "cuda: %s failed (cuBLAS status %d)", p->what, st);
+}
+
 int seer_gpu_gemm_f32(seer_gpu *g, uint64_t x, int64_t rows, int64_t k, uint64_t w, int64_t n,
                       uint64_t y, seer_error *err) {
   if (!g->lt) return seer_errorf(err, SEER_ENOTSUP, "cuda: cuBLASLt is not loaded");
-  const seer_lt_api *lt = g->lt;
-  void *op = NULL, *a = NULL, *b = NULL, *d = NULL, *pref = NULL;
-  int ta = SEER_LT_OP_T, tb = SEER_LT_OP_N, got = 0, st;
-  size_t ws = LT_WORKSPACE;
-  seer_lt_heuristic heur;
-  float one = 1.0f, zero = 0.0f;
-  const char *what = "cublasLtMatmulDescCreate";
-  if ((st = lt->desc_create(&op, SEER_LT_COMPUTE_32F, SEER_LT_R_32F))) goto out;
-  what = "cublasLtMatmulDescSetAttribute";
-  if ((st = lt->desc_set(op, SEER_LT_DESC_TRANSA, &ta, sizeof ta)) ||
-      (st = lt->desc_set(op, SEER_LT_DESC_TRANSB, &tb, sizeof tb)))
-    goto out;
-  what = "cublasLtMatrixLayoutCreate";
-  if ((st = lt->layout_create(&a, SEER_LT_R_32F, (uint64_t)k, (uint64_t)n, k)) ||
-      (st = lt->layout_create(&b, SEER_LT_R_32F, (uint64_t)k, (uint64_t)rows, k)) ||
-      (st = lt->layout_create(&d, SEER_LT_R_32F, (uint64_t)n, (uint64_t)rows, n)))
-    goto out;
-  what = "cublasLtMatmulAlgoGetHeuristic";
-  if ((st = lt->pref_create(&pref)) ||
-      (st = lt->pref_set(pref, SEER_LT_PREF_WORKSPACE, &ws, sizeof ws)) ||
-      (st = lt->heuristic(g->lt_handle, op, a, b, d, d, pref, 1, &heur, &got)))
-    goto out;
-  if (!got) {
-    st = -1;
-    goto out;
+  lt_gemm p = {0};
+  int st = lt_prepare(g, &p, SEER_LT_R_32F, rows, k, n, lt_alignment(x | w | y));
+  if (!st) st = lt_run(g, &p, x, w, y, 0.0f);
+  lt_release(g, &p);
+  return st ? lt_fail(&p, st, rows, k, n, err) : 0;
+}
+
+/* hi, then lo from the next 256-byte boundary (cuBLASLt's preferred operand alignment). */
+static size_t split_part_bytes(int64_t rows, int64_t k) {
+  return ((size_t)(rows * k) * sizeof(uint16_t) + 255) & ~(size_t)255;
+}
+
+size_t seer_gpu_split_gemm_bytes(int64_t rows, int64_t k) { return 2 * split_part_bytes(rows, k); }
+
+/* The two passes on cuBLASLt when it has an algorithm for the shape (one plan for both: only beta
+ * differs), else on seer's tensor-core kernel, the second pass adding to the first. Summing each
+ * pass on its own and adding once keeps the small lo sum's rounding at its own scale. */
+int seer_gpu_gemm_bf16_split(seer_gpu *g, uint64_t x, int64_t rows, int64_t k, uint64_t w,
+                             int64_t n, uint64_t y, uint64_t ws, seer_error *err) {
+  uint64_t hi = ws, lo = ws + split_part_bytes(rows, k);
+  int64_t count = rows * k;
+  /* Grid-stride: at most 4096 blocks, as the engine's other elementwise launches. */
+  int64_t nblocks = (count + SEER_ELT_THREADS - 1) / SEER_ELT_THREADS;
+  nblocks = nblocks < 1 ? 1 : nblocks > 4096 ? 4096 : nblocks;
+  struct seer_k_split_bf16_args sa = {(const float *)(uintptr_t)x, (uint16_t *)(uintptr_t)hi,
+                                      (uint16_t *)(uintptr_t)lo, count};
+  int rc = seer_gpu_launch(g, SEER_GPU_seer_k_split_bf16, (unsigned)nblocks, 1, 1, SEER_ELT_THREADS,
+                           0, &sa, err);
+  if (rc) return rc;
+  if (g->lt) {
+    lt_gemm p = {0};
+    int st = lt_prepare(g, &p, SEER_LT_R_16BF, rows, k, n, lt_alignment(hi | lo | w | y));
+    if (!st && !(st = lt_run(g, &p, hi, w, y, 0.0f))) st = lt_run(g, &p, lo, w, y, 1.0f);
+    lt_release(g, &p);
+    if (st != LT_NO_ALGORITHM) return st ? lt_fail(&p, st, rows, k, n, err) : 0;
   }
-  what = "cublasLtMatmul";
-  st = lt->matmul(g->lt_handle, op, &one, (const void *)(uintptr_t)w, a, (const void *)(uintptr_t)x,
-                  b, &zero, (void *)(uintptr_t)y, d, (void *)(uintptr_t)y, d, heur.algo,
-                  (void *)(uintptr_t)g->lt_workspace, LT_WORKSPACE, g->stream);
-out:
-  if (pref) lt->pref_destroy(pref);
-  if (d) lt->layout_destroy(d);
-  if (b) lt->layout_destroy(b);
-  if (a) lt->layout_destroy(a);
-  if (op) lt->desc_destroy(op);
-  return st ? seer_errorf(err, SEER_EIO, "cuda: %s failed (cuBLAS status %d)", what, st) : 0;
+  for (int pass = 0; pass < 2 && !rc; pass++) {
+    struct seer_k_gemm_bf16_mma_args ma = {(const uint16_t *)(uintptr_t)(pass ? lo : hi),
+                                           (const uint16_t *)(uintptr_t)w,
+                                           (float *)(uintptr_t)y,
+                                           (int)rows,
+                                           (int)n,
+                                           (int)k,
+                                           pass};
+    rc = seer_gpu_launch(g, SEER_GPU_seer_k_gemm_bf16_mma, (unsigned)((n + 31) / 32),
+                         (unsigned)((rows + 15) / 16), 1, SEER_MMA_THREADS, 0, &ma, err);
+  }
+  return rc;
 }
 
 uint64_t seer_gpu_launches(const seer_gpu *g) { return g->emulate ? g->emu_launches : g->launches; }
+
+uint64_t seer_gpu_kernel_launches(const seer_gpu *g, seer_gpu_kernel k) {
+  return g->kernel_launches[k];
+}

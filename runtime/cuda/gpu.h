@@ -80,8 +80,10 @@ typedef struct seer_gpu_scope seer_gpu_scope;
 seer_gpu_scope *seer_gpu_scope_new(seer_gpu *g, seer_error *err);
 seer_storage *seer_gpu_scope_view(seer_gpu_scope *s, uint64_t addr, size_t nbytes, seer_error *err);
 int seer_gpu_scope_end(seer_gpu_scope *s, seer_error *err);
-/* Kernels launched so far (tests: an op ran on the device). */
+/* Kernels launched so far (tests: an op ran on the device); and of kernel k alone (tests: which
+ * path a GEMM took), launches replayed in graphs included in both. */
 uint64_t seer_gpu_launches(const seer_gpu *g);
+uint64_t seer_gpu_kernel_launches(const seer_gpu *g, seer_gpu_kernel k);
 
 /* cuBLASLt GEMMs (runtime/cuda/cublaslt.h), on a real device when the library loaded: the least
  * rows worth sending to it, or 0 when it is not there (the emulator never has it). */
@@ -89,5 +91,17 @@ int seer_gpu_gemm_rows(const seer_gpu *g);
 /* y [rows][n] = x [rows][k] . w [n][k]^T, f32 in and out, f32 accumulation. */
 int seer_gpu_gemm_f32(seer_gpu *g, uint64_t x, int64_t rows, int64_t k, uint64_t w, int64_t n,
                       uint64_t y, seer_error *err);
+/* y [rows][n] = x [rows][k] . w [n][k]^T for bf16 w, x and y f32, on tensor cores and within the
+ * fixtures' tolerance: x splits into hi = bf16(x) and lo = bf16(x - hi) in ws (the split kernel,
+ * kernels/convert.cu), then y = w.hi + w.lo, bf16 products exact in f32, f32 accumulation; on
+ * cuBLASLt when it is loaded (and has an algorithm for the shape), else seer's tensor-core kernel,
+ * so the emulator runs it too. ws holds seer_gpu_split_gemm_bytes(rows, k) bytes, 256-aligned: the
+ * caller's, so that the call allocates nothing and can be captured in a graph. */
+int seer_gpu_gemm_bf16_split(seer_gpu *g, uint64_t x, int64_t rows, int64_t k, uint64_t w,
+                             int64_t n, uint64_t y, uint64_t ws, seer_error *err);
+size_t seer_gpu_split_gemm_bytes(int64_t rows, int64_t k);
+/* The least rows worth the split GEMM rather than the GEMV (SEER_CUBLASLT_MIN_ROWS, 16 by default);
+ * never 0, since seer's kernel stands in for cuBLASLt. */
+int seer_gpu_split_gemm_rows(const seer_gpu *g);
 
 #endif

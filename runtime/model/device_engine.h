@@ -28,8 +28,11 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
 void seer_device_graph_counts(const seer_model *m, uint64_t *captures, uint64_t *launches);
 /* Host-to-device copies on m's GPU so far (tests: one per decode step, its inputs). */
 uint64_t seer_device_uploads(const seer_model *m);
-/* Kernel launches on m's GPU so far, those replayed in graphs included (tests: LoRA side paths). */
+/* Kernel launches on m's GPU so far, those replayed in graphs included (tests: LoRA side paths);
+ * and of one kernel, by its id in runtime/cuda/gpu.h's seer_gpu_kernel (tests: which path a
+ * projection took). */
 uint64_t seer_device_launches(const seer_model *m);
+uint64_t seer_device_kernel_launches(const seer_model *m, int kernel);
 /* Tests only (the negative control of tests/c/test_cuda_graphs.c): while on, a graph replay leaves
  * the step counter out of its upload, which must break parity. */
 void seer_device_test_skip_step_upload(seer_model *m, int on);

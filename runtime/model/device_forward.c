@@ -20,10 +20,13 @@
  * before the next kernel, arithmetic on them gives device tensors of the scope, and a view or
  * result kept past the call becomes a host copy. LoRA adapters as forward.c applies them: each
  * targeted projection takes the active adapter's modules_to_save or merged weight when it has one
- * and adds its unmerged side path after the base GEMV (k_proj; device copies in device_lora.c), and
- * the graphs are keyed by the adapters' generation, so switching, disabling or merging re-captures.
- * Not built yet: "attn.weights" hooks (the kernels keep no softmax weights), GEMM prefill
- * (cuBLASLt), a persistent decode kernel. */
+ * and adds its unmerged side path after the base projection (k_proj; device copies in
+ * device_lora.c), and the graphs are keyed by the adapters' generation, so switching, disabling or
+ * merging re-captures. Projections over 16 rows or more (prefill, batched decode) are GEMMs
+ * (k_linear): bf16 weights through the split GEMM on tensor cores (cuBLASLt, else seer's mma
+ * kernel, which the emulator runs), f32 weights on cuBLASLt when it loads; f16 weights and fewer
+ * rows take the GEMV. Not built yet: "attn.weights" hooks (the kernels keep no softmax weights),
+ * f16 weights on tensor cores, a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +125,8 @@ typedef struct dev_fwd {
   seer_model *m;
   seer_gpu *g;
   int64_t B, T, R;
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, in; /* device_graph.h's DEV_* */
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, split, in; /* device_graph.h's DEV_* */
+  size_t split_bytes;                                           /* DEV_SPLIT's size */
   uint64_t tok, pos, pad, step; /* in DEV_IN, at dev_inputs_layout's offsets */
   dev_run run;
   dev_graph *dg;                /* the graph a graphed step captures or replays */
@@ -155,25 +159,47 @@ static int k_rmsnorm(dev_fwd *f, uint64_t x, uint64_t w, int64_t rows, int n, ui
   return launch(f, SEER_GPU_seer_k_rmsnorm, (unsigned)rows, 1, 1, SEER_NORM_THREADS, 0, &a);
 }
 
+/* y = x·Wᵀ (+ bias) for `rows` rows. From seer_gpu_split_gemm_rows rows on, bf16 weights go to the
+ * split GEMM on tensor cores (gpu.h: x = hi + lo in bf16, then W·hi + W·lo with exact products and
+ * f32 accumulation, in the workspace's DEV_SPLIT; bf16-rounded activations alone would miss the
+ * fixtures' tolerance 59-86x), on cuBLASLt or seer's mma kernel; f32 weights go to cuBLASLt's f32
+ * GEMM when it is there. f16 weights stay on the GEMV: cuBLASLt wants one type for both operands,
+ * and an f16 split (hi = f16(x)) would overflow past 65504, where activations do go (Gemma's
+ * residual stream), and lose lo's bits below f16's normal range. The GEMMs take no bias: it is
+ * added after, the sum plus bias rounded once as the GEMV does. */
 static int k_linear(dev_fwd *f, uint64_t x, int64_t rows, const dev_w *w, const model_w *mw,
                     uint64_t bias, uint64_t y) {
-  /* Prefill-sized f32 GEMMs go to cuBLASLt when it is there. bf16/f16 weights stay on the GEMV:
-   * cuBLASLt wants both operands in one type, and rounding activations to bf16 would change the
-   * engine's numerics. */
   if (f->run == RUN_REPLAY) return 0;
+  int64_t n = mw->rows, k = mw->cols;
+  int split = w->wtype == SEER_W_BF16 && rows >= seer_gpu_split_gemm_rows(f->g);
   int lt_rows = seer_gpu_gemm_rows(f->g);
-  if (lt_rows && rows >= lt_rows && w->wtype == SEER_W_F32 && !bias)
-    return seer_gpu_gemm_f32(f->g, x, rows, mw->cols, w->p, mw->rows, y, f->err);
-  struct seer_k_gemv_args a = {(const void *)(uintptr_t)w->p,
-                               F32(x),
-                               F32(bias),
-                               F32(y),
-                               (int)mw->rows,
-                               (int)mw->cols,
-                               (int)rows,
-                               w->wtype};
-  return launch(f, SEER_GPU_seer_k_gemv, blocks(mw->rows, SEER_GEMV_THREADS / 32),
-                (unsigned)seer_gemv_grid_y(rows), 1, SEER_GEMV_THREADS, 0, &a);
+  int rc;
+  if (split && seer_gpu_split_gemm_bytes(rows, k) > f->split_bytes)
+    return seer_errorf(f->err, SEER_EINVAL,
+                       "cuda: the split GEMM of %lld x %lld needs %zu bytes of workspace, the call "
+                       "reserved %zu (a bug in the device engine's sizing)",
+                       (long long)rows, (long long)k, seer_gpu_split_gemm_bytes(rows, k),
+                       f->split_bytes);
+  if (split)
+    rc = seer_gpu_gemm_bf16_split(f->g, x, rows, k, w->p, n, y, f->split, f->err);
+  else if (lt_rows && rows >= lt_rows && w->wtype == SEER_W_F32)
+    rc = seer_gpu_gemm_f32(f->g, x, rows, k, w->p, n, y, f->err);
+  else {
+    struct seer_k_gemv_args a = {(const void *)(uintptr_t)w->p,
+                                 F32(x),
+                                 F32(bias),
+                                 F32(y),
+                                 (int)n,
+                                 (int)k,
+                                 (int)rows,
+                                 w->wtype};
+    return launch(f, SEER_GPU_seer_k_gemv, blocks(n, SEER_GEMV_THREADS / 32),
+                  (unsigned)seer_gemv_grid_y(rows), 1, SEER_GEMV_THREADS, 0, &a);
+  }
+  if (rc || !bias) return rc;
+  struct seer_k_binary_rows_args b = {F32(y), F32(bias), rows * n, n, 0, SEER_BIN_ADD};
+  return launch(f, SEER_GPU_seer_k_binary_rows, blocks(rows * n, SEER_ELT_THREADS), 1, 1,
+                SEER_ELT_THREADS, 0, &b);
 }
 
 /* The adapter state a call sized its scratch for and a graph was keyed by must hold to its end: a
@@ -518,6 +544,12 @@ void seer_device_test_skip_step_upload(seer_model *m, int on) {
   if (m->dev) m->dev->test_skip_step = on;
 }
 
+uint64_t seer_device_kernel_launches(const seer_model *m, int kernel) {
+  return m->dev && kernel >= 0 && kernel < SEER_GPU_KERNEL_COUNT
+             ? seer_gpu_kernel_launches(m->dev->g, (seer_gpu_kernel)kernel)
+             : 0;
+}
+
 int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                         const int32_t *const *ids, const size_t *lens,
                         const seer_forward_opts *opts, seer_forward_out *out, seer_error *err) {
@@ -546,10 +578,15 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int last = mode == SEER_LOGITS_LAST;
   /* The call's buffers (device_graph.h's order), in the model's workspace; with hooks, x, o and
    * att are also device storages the hooks view. */
-  uint64_t *bufs[DEV_NBUF] = {&f.x, &f.xn, &f.q,  &f.k,  &f.v,    &f.att,
-                              &f.o, &f.gt, &f.up, &f.lg, &f.lora, &f.in};
+  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,    &f.v,     &f.att, &f.o,
+                              &f.gt, &f.up, &f.lg, &f.lora, &f.split, &f.in};
   dev_inputs inl = dev_inputs_layout(R, B);
   size_t fl = sizeof(float);
+  /* The split GEMM's hi and lo parts, for the widest input of a projection (hidden, attention or
+   * MLP width), whenever the call has its rows (whatever the weights' types: a model's can mix). */
+  int64_t widest = H > qd ? H : qd;
+  widest = widest > I ? widest : I;
+  size_t split_bytes = R >= seer_gpu_split_gemm_rows(g) ? seer_gpu_split_gemm_bytes(R, widest) : 0;
   size_t need[DEV_NBUF] = {fl * (size_t)(R * H),
                            fl * (size_t)(R * H),
                            fl * (size_t)(R * qd),
@@ -561,6 +598,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)(R * I),
                            fl * (size_t)((last ? B : R) * V),
                            fl * (size_t)(R * seer_device_lora_scratch(m)),
+                           split_bytes,
                            inl.bytes};
   seer_tensor *hs = NULL, *logits = NULL;
   uint64_t hs_dev = 0;
@@ -572,10 +610,10 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
     rc = seer_errorf(err, SEER_ENOMEM, "forward: out of memory");
     goto done;
   }
-  if (R > 65535) { /* the GEMV's grid.y */
+  if (R > 65535) { /* the GEMV's grid.y (it serves every dtype, and the LoRA side paths) */
     rc = seer_errorf(err, SEER_ENOTSUP,
-                     "cuda: %lld rows (batch x tokens) in one call; at most 65535 until the GEMM "
-                     "prefill is built",
+                     "cuda: %lld rows (batch x tokens) in one call; at most 65535: split the "
+                     "prompt into calls over the cache",
                      (long long)R);
     goto done;
   }
@@ -598,6 +636,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   if ((rc = dev_workspace_reserve(g, ws, need, err))) goto done;
   for (int i = 0; i < DEV_NBUF; i++)
     *bufs[i] = ws->p[i];
+  f.split_bytes = ws->bytes[DEV_SPLIT];
   if (hooked && (rc = dev_views(&f, need))) goto done;
   f.step = f.in + inl.step, f.pos = f.in + inl.pos, f.pad = f.in + inl.pad, f.tok = f.in + inl.tok;
   /* A decode step (one token per row, over a cache, no hidden states) is one CUDA graph, or with

@@ -13,8 +13,9 @@
 #include "seer/model.h"
 
 /* The buffers of one forward call: activations rows-major [B][T] as in forward.c, the LoRA side
- * paths' scratch (empty without an unmerged adapter), and the inputs
- * uploaded per call in one copy (dev_inputs_layout): the step counter (the cache length before the
+ * paths' scratch (empty without an unmerged adapter), the bf16 hi and lo parts of a GEMM's
+ * activations (gpu.h's split GEMM; empty below its rows), and the inputs uploaded per call in one
+ * copy (dev_inputs_layout): the step counter (the cache length before the
  * call, read by the attention kernels), positions, left padding and token ids. */
 enum {
   DEV_X,
@@ -28,6 +29,7 @@ enum {
   DEV_UP,
   DEV_LG,
   DEV_LORA,
+  DEV_SPLIT,
   DEV_IN,
   DEV_NBUF
 };

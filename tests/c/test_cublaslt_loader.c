@@ -69,10 +69,15 @@ static void test_names_and_layout(void) {
 #ifdef SEER_HAVE_CUDA_H
   CHECK((int)SEER_LT_COMPUTE_32F == (int)CUBLAS_COMPUTE_32F);
   CHECK((int)SEER_LT_R_32F == (int)CUDA_R_32F);
+  CHECK((int)SEER_LT_R_16BF == (int)CUDA_R_16BF);
   CHECK((int)SEER_LT_DESC_TRANSA == (int)CUBLASLT_MATMUL_DESC_TRANSA);
   CHECK((int)SEER_LT_DESC_TRANSB == (int)CUBLASLT_MATMUL_DESC_TRANSB);
   CHECK((int)SEER_LT_OP_N == (int)CUBLAS_OP_N && (int)SEER_LT_OP_T == (int)CUBLAS_OP_T);
   CHECK((int)SEER_LT_PREF_WORKSPACE == (int)CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES);
+  CHECK((int)SEER_LT_PREF_ALIGN_A == (int)CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES);
+  CHECK((int)SEER_LT_PREF_ALIGN_B == (int)CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES);
+  CHECK((int)SEER_LT_PREF_ALIGN_C == (int)CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES);
+  CHECK((int)SEER_LT_PREF_ALIGN_D == (int)CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES);
   CHECK(sizeof(seer_lt_heuristic) == sizeof(cublasLtMatmulHeuristicResult_t));
   CHECK(offsetof(seer_lt_heuristic, workspace_size) ==
         offsetof(cublasLtMatmulHeuristicResult_t, workspaceSize));

@@ -1,9 +1,10 @@
 /* The CUDA kernels (runtime/cuda/kernels) run through the grid emulator and checked against f64
- * references (the mean: bit-equal to the CPU's sum): indexing, reductions and tails, over several
- * schedule seeds. Negative controls break a barrier, a warp exchange, the mma fragment mapping or
- * the grid's tail, and show the same checks then fail. The emulator's own reports (deadlock,
- * divergent barrier, partial-warp shuffle) are checked with small broken kernels written here in
- * the kernels' dialect. */
+ * references (the mean: bit-equal to the CPU's sum; the bf16 split: bit-equal to the CPU's
+ * rounding): indexing, reductions and tails, over several schedule seeds. Negative controls break a
+ * barrier, a warp exchange, the mma fragment mapping or the grid's tail, or check an mma pass
+ * against the other accumulate mode, and show the same checks then fail. The emulator's own
+ * reports (deadlock, divergent barrier, partial-warp shuffle) are checked with small broken kernels
+ * written here in the kernels' dialect. */
 #define SEER_EMU 1
 #include "kernels/seer_kernel.h"
 
@@ -177,7 +178,11 @@ static void test_gemv(void) {
 
 /* ---- tensor-core GEMM: the mma fragment layouts ---- */
 
-static double run_mma(int m, int n, int k, unsigned faults) {
+/* y = x.w^T, or with accumulate y += x.w^T over a y that starts at values of its own; checked
+ * against the reference for `want_accumulate` (a mismatch is the negative control). Without
+ * accumulate, y starts at 1e30 so that an element the kernel misses shows. */
+static double run_mma_acc(int m, int n, int k, unsigned faults, int accumulate,
+                          int want_accumulate) {
   uint64_t s = 13;
   uint16_t *x = malloc(sizeof(uint16_t) * (size_t)m * k),
            *w = malloc(sizeof(uint16_t) * (size_t)n * k);
@@ -187,14 +192,16 @@ static double run_mma(int m, int n, int k, unsigned faults) {
     x[i] = bf16(frand(&s));
   for (int i = 0; i < n * k; i++)
     w[i] = bf16(frand(&s));
+  for (int i = 0; i < m * n; i++)
+    y[i] = accumulate ? 4 * frand(&s) : 1e30f;
   for (int r = 0; r < m; r++)
     for (int j = 0; j < n; j++) {
-      double acc = 0;
+      double acc = want_accumulate ? y[r * n + j] : 0;
       for (int i = 0; i < k; i++)
         acc += bf(x[r * k + i]) * bf(w[j * k + i]);
       ref[r * n + j] = acc;
     }
-  struct seer_k_gemm_bf16_mma_args a = {x, w, y, m, n, k};
+  struct seer_k_gemm_bf16_mma_args a = {x, w, y, m, n, k, accumulate};
   seer_emu_set_faults(faults);
   int rc = launch("gemm_mma", seer_k_gemm_bf16_mma_emu,
                   (seer_dim3){(unsigned)(n + 31) / 32, (unsigned)(m + 15) / 16, 1},
@@ -205,12 +212,130 @@ static double run_mma(int m, int n, int k, unsigned faults) {
   return e;
 }
 
+static double run_mma(int m, int n, int k, unsigned faults) {
+  return run_mma_acc(m, n, k, faults, 0, 0);
+}
+
 static void test_mma(void) {
   CHECK_MSG(run_mma(16, 32, 32, 0) < 1e-5, "mma whole tiles: %s", err);
   CHECK_MSG(run_mma(5, 20, 40, 0) < 1e-5, "mma tails in m, n, k: %s", err);
   CHECK_MSG(run_mma(19, 40, 16, 0) < 1e-5, "mma two row tiles: %s", err);
-  /* Negative control: the twin reading A through a transposed fragment map. */
+  CHECK_MSG(run_mma_acc(19, 40, 40, 0, 1, 1) < 1e-5, "mma accumulating onto y: %s", err);
+  CHECK_MSG(run_mma_acc(5, 20, 40, 0, 1, 1) < 1e-5, "mma accumulating, tails: %s", err);
+  /* Negative controls: the twin reading A through a transposed fragment map; an overwriting pass
+   * checked against the accumulated sum (and the other way round). */
   CHECK(run_mma(16, 32, 32, SEER_EMU_FAULT_MMA_LAYOUT) > 1e-3);
+  CHECK(run_mma_acc(19, 40, 40, 0, 0, 1) > 1e-3);
+  CHECK(run_mma_acc(19, 40, 40, 0, 1, 0) > 1e-3);
+}
+
+/* ---- splitting f32 activations into bf16 hi + lo (convert.cu) ---- */
+
+/* The CPU engine's rounding (runtime/tensor/tensor.c), which the kernel must equal bit for bit;
+ * declared here because seer/tensor.h's seer_bf16_to_f32 would clash with seer_kernel.h's. */
+uint16_t seer_f32_to_bf16(float f);
+
+static float f32_bits(uint32_t u) {
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+/* Values that exercise the rounding: ties to even either way, values exact in bf16 (lo = 0) or in
+ * 16 bits (hi + lo = x exactly), subnormals, the edge of bf16's range, infinities and NaN; then
+ * random values over the whole exponent range. */
+static void split_inputs(float *x, int n) {
+  static const uint32_t special[] = {
+      0x00000000u, 0x80000000u, 0x3f800000u, 0xbf800000u, /* 0, -0, 1, -1 */
+      0x3f808000u, 0x3f818000u, 0xbf808000u,              /* ties: 1 + 2^-8 down, 1 + 3*2^-8 up */
+      0x3f802000u, 0x3f80ffffu, 0x3f807fffu,              /* 1 + 2^-10 (exact in two), near ties */
+      0x00800000u, 0x00000001u, 0x00012345u, 0x807fffffu, /* FLT_MIN, subnormals */
+      0x7f7f7fffu, 0x7f7f8000u, 0x7f7fffffu, /* bf16's largest, a tie to inf, FLT_MAX */
+      0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, /* +-inf, NaNs */
+      0x477fe000u, 0x4788b801u, 0xc2f6e979u};             /* 65504, 70000.0...1, -123.456 */
+  int ns = (int)(sizeof special / sizeof special[0]);
+  uint64_t s = 29;
+  for (int i = 0; i < n; i++)
+    x[i] = i < ns ? f32_bits(special[i]) : ldexpf(frand(&s), (int)(s >> 56) % 254 - 150);
+}
+
+/* Splits n values with `blocks` blocks (fewer than n / SEER_ELT_THREADS: the grid-stride loop) and
+ * returns how many elements break a property, or -1 when the launch failed. hi and lo start as a
+ * pattern no rounding gives (a signalling NaN's top half), so an element never written shows. */
+static int run_split(int n, unsigned blocks, unsigned faults) {
+  float *x = malloc(sizeof(float) * (size_t)n);
+  uint16_t *hi = malloc(sizeof(uint16_t) * (size_t)n), *lo = malloc(sizeof(uint16_t) * (size_t)n);
+  split_inputs(x, n);
+  for (int i = 0; i < n; i++)
+    hi[i] = lo[i] = 0x7f81u;
+  struct seer_k_split_bf16_args a = {x, hi, lo, n};
+  seer_emu_set_faults(faults);
+  int rc = launch("split_bf16", seer_k_split_bf16_emu, (seer_dim3){blocks, 1, 1},
+                  (seer_dim3){SEER_ELT_THREADS, 1, 1}, 0, &a, 7);
+  seer_emu_set_faults(0);
+  int bad = rc ? -1 : 0;
+  for (int i = 0; i < n && !rc; i++) {
+    uint16_t want_hi = seer_f32_to_bf16(x[i]);
+    int finite = (want_hi & 0x7f80u) != 0x7f80u;
+    uint16_t want_lo = finite ? seer_f32_to_bf16(x[i] - f32_bits((uint32_t)want_hi << 16)) : 0;
+    /* hi + lo carries 16 significand bits: within 2^-16 of x, or of bf16's least subnormal. */
+    double rest = fabs((double)x[i] - bf(hi[i]) - bf(lo[i]));
+    int ok = hi[i] == want_hi && lo[i] == want_lo &&
+             (!finite || rest <= fmax(ldexp(fabs((double)x[i]), -16), ldexp(1.0, -134)));
+    if (!ok && bad < 5)
+      fprintf(stderr, "split[%d]: x %a: hi %04x lo %04x, want %04x %04x\n", i, (double)x[i], hi[i],
+              lo[i], want_hi, want_lo);
+    bad += !ok;
+  }
+  free(x), free(hi), free(lo);
+  return bad;
+}
+
+/* y = x.w^T for f32 x through split + two mma passes, against the product in double: within a
+ * fifth of the bf16 fixtures' 2e-4, where the hi pass alone (bf16-rounded activations) misses it. x
+ * has unit values with every 7th channel 20x larger, as activations with outlier channels have. */
+static double run_split_gemm(int m, int n, int k, int passes) {
+  uint64_t s = 31;
+  float *x = malloc(sizeof(float) * (size_t)m * k), *y = malloc(sizeof(float) * (size_t)m * n);
+  uint16_t *w = malloc(sizeof(uint16_t) * (size_t)n * k), *hl = malloc(4 * (size_t)m * k);
+  double *ref = malloc(sizeof(double) * (size_t)m * n);
+  for (int i = 0; i < m * k; i++)
+    x[i] = frand(&s) * (i % 7 ? 1.0f : 20.0f);
+  for (int i = 0; i < n * k; i++)
+    w[i] = bf16(frand(&s) * 0.05f);
+  for (int r = 0; r < m; r++)
+    for (int j = 0; j < n; j++) {
+      double acc = 0;
+      for (int i = 0; i < k; i++)
+        acc += (double)x[r * k + i] * bf(w[j * k + i]);
+      ref[r * n + j] = acc;
+    }
+  struct seer_k_split_bf16_args sa = {x, hl, hl + (size_t)m * k, (int64_t)m * k};
+  int rc = launch("split_bf16", seer_k_split_bf16_emu, (seer_dim3){4, 1, 1},
+                  (seer_dim3){SEER_ELT_THREADS, 1, 1}, 0, &sa, 5);
+  for (int p = 0; p < passes && !rc; p++) {
+    struct seer_k_gemm_bf16_mma_args a = {hl + (size_t)p * m * k, w, y, m, n, k, p};
+    rc = launch("gemm_mma", seer_k_gemm_bf16_mma_emu,
+                (seer_dim3){(unsigned)(n + 31) / 32, (unsigned)(m + 15) / 16, 1},
+                (seer_dim3){SEER_MMA_THREADS, 1, 1}, 0, &a, 3);
+  }
+  double e = rc ? INFINITY : max_err(y, ref, (size_t)m * n, 1.0);
+  free(x), free(y), free(w), free(hl), free(ref);
+  return e;
+}
+
+static void test_split(void) {
+  int n = 0;
+  CHECK_MSG((n = run_split(1000, 1, 0)) == 0, "split, one block striding: %d bad (%s)", n, err);
+  CHECK_MSG((n = run_split(1025, 5, 0)) == 0, "split, a one-element tail: %d bad (%s)", n, err);
+  CHECK_MSG((n = run_split(1, 1, 0)) == 0, "split, one element: %d bad (%s)", n, err);
+  /* Negative control: a grid missing its last block leaves the tail unwritten. */
+  CHECK(run_split(1025, 5, SEER_EMU_FAULT_SKIP_LAST_BLOCK) > 0);
+  double both = run_split_gemm(19, 40, 520, 2), hi_only = run_split_gemm(19, 40, 520, 1);
+  printf("split GEMM 19x40x520: hi + lo %.3g, hi alone %.3g (bf16 fixtures' tolerance 2e-4)\n",
+         both, hi_only);
+  CHECK_MSG(both < 4e-5, "split GEMM: %.3g (%s)", both, err);
+  CHECK(hi_only > 2e-4);
 }
 
 /* ---- RoPE and the fused activation: elementwise, checked for coverage ---- */
@@ -453,6 +578,7 @@ int main(void) {
   test_rmsnorm();
   test_gemv();
   test_mma();
+  test_split();
   test_elementwise();
   test_mean();
   test_attention();

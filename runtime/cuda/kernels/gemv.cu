@@ -1,6 +1,7 @@
 /* gemv.cu: decode matrix-vector products, bf16/f16/f32 weights with f32 accumulation. Hand-written because
  * at batch 1..4 the product is bound by reading the weights once; cuBLASLt's GEMM tiles waste most
- * of each tile on a single row, and it has no bf16-weight x f32-activation mode. */
+ * of each tile on a single row, and it has no bf16-weight x f32-activation mode. Also the
+ * tensor-core GEMM that stands in for cuBLASLt in the split bf16 GEMM of 16 rows and more. */
 #include "seer_kernel.h"
 
 /* The weights of a 16-byte word u (8 halves, or 4 floats in wv[0..3]), little-endian. Constant
@@ -78,10 +79,11 @@ SEER_DEVICE uint32_t load_pair(const uint16_t *src, int rows, int cols, int r, i
   return lo | (hi << 16);
 }
 
-/* Tensor-core skinny GEMM for batched decode (2..16 rows) and short prefill chunks: each warp owns a
- * 16x8 tile of y and walks k in steps of 16 with mma.m16n8k16. Fragment ownership follows the PTX
- * ISA layout (g = lane / 4, q = lane % 4): A rows g and g+8, columns 2q, 2q+1 (+8); B column g,
- * rows 2q, 2q+1 (+8); C rows g and g+8, columns 2q, 2q+1. */
+/* Tensor-core GEMM for prefill and batched decode where cuBLASLt is absent: gpu.c's split GEMM runs
+ * it twice, on the hi and lo bf16 parts of the activations (convert.cu), the second pass adding to
+ * the first. Each warp owns a 16x8 tile of y and walks k in steps of 16 with mma.m16n8k16.
+ * Fragment ownership follows the PTX ISA layout (g = lane / 4, q = lane % 4): A rows g and g+8,
+ * columns 2q, 2q+1 (+8); B column g, rows 2q, 2q+1 (+8); C rows g and g+8, columns 2q, 2q+1. */
 SEER_KERNEL(seer_k_gemm_bf16_mma, SEER_MMA_THREADS) {
   int lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
   int m0 = blockIdx.y * 16, n0 = (blockIdx.x * (SEER_MMA_THREADS / 32) + (threadIdx.x >> 5)) * 8;
@@ -99,6 +101,8 @@ SEER_KERNEL(seer_k_gemm_bf16_mma, SEER_MMA_THREADS) {
   }
   for (int i = 0; i < 4; i++) {
     int r = m0 + g + (i >= 2 ? 8 : 0), c = n0 + 2 * q + (i & 1);
-    if (r < a.m && c < a.n) a.y[(int64_t)r * a.n + c] = acc[i];
+    if (r >= a.m || c >= a.n) continue;
+    float *out = a.y + (int64_t)r * a.n + c;
+    *out = a.accumulate ? *out + acc[i] : acc[i];
   }
 }

@@ -34,14 +34,27 @@ struct seer_k_gemv_args {
   int n, k, m, wtype;
 };
 
-/* Skinny GEMM on tensor cores: y[m][n] = sum_k x[m][k] * w[n][k], x and w bf16, y f32. One warp per
- * 16x8 tile of y, 4 warps per block along n; grid (ceil(N/32), ceil(M/16)). */
+/* Skinny GEMM on tensor cores: y[m][n] = sum_k x[m][k] * w[n][k], x and w bf16, y f32; with
+ * accumulate, y[m][n] += that sum (the sum made first, then added: the second pass of a split
+ * activation, as cuBLASLt's beta = 1 adds C). One warp per 16x8 tile of y, 4 warps per block along
+ * n; grid (ceil(N/32), ceil(M/16)). */
 #define SEER_MMA_THREADS 128
 struct seer_k_gemm_bf16_mma_args {
   const uint16_t *x;
   const uint16_t *w;
   float *y;
   int m, n, k;
+  int accumulate;
+};
+
+/* f32 activations as two bf16 parts for the GEMMs above (convert.cu): hi[i] = bf16(x[i]),
+ * lo[i] = bf16(x[i] - hi[i]) (0 where hi is not finite), both rounded to nearest even as
+ * seer_f32_to_bf16 does. Grid-stride over n with SEER_ELT_THREADS per block. */
+struct seer_k_split_bf16_args {
+  const float *x;
+  uint16_t *hi;
+  uint16_t *lo;
+  int64_t n;
 };
 
 /* Rotary embedding in HF's rotate_half layout, in place on x [rows][heads][head_dim]:
@@ -180,6 +193,7 @@ struct seer_k_kv_store_args {
   X(seer_k_rmsnorm, SEER_NORM_THREADS)                                                             \
   X(seer_k_gemv, SEER_GEMV_THREADS)                                                                \
   X(seer_k_gemm_bf16_mma, SEER_MMA_THREADS)                                                        \
+  X(seer_k_split_bf16, SEER_ELT_THREADS)                                                           \
   X(seer_k_rope, SEER_ROPE_THREADS)                                                                \
   X(seer_k_attn_decode, SEER_ATTN_THREADS)                                                         \
   X(seer_k_kv_store, SEER_ATTN_THREADS)                                                            \

@@ -5,7 +5,7 @@
  *                    indexing, reductions and tails on machines without a GPU.
  * Kernels use only: SEER_KERNEL, threadIdx/blockIdx/blockDim/gridDim (.x .y .z), __syncthreads,
  * SEER_SHFL_XOR_F32 / SEER_SHFL_IDX_F32, SEER_SHARED, SEER_DYNAMIC_SHARED, seer_mma_bf16_16816,
- * seer_load_16, seer_bf16_to_f32, seer_fmul_rn and the float math of <math.h>. */
+ * seer_load_16, seer_bf16_to_f32, seer_f32_to_bf16_rn, seer_fmul_rn and the float math of <math.h>. */
 #ifndef SEER_KERNEL_H
 #define SEER_KERNEL_H
 
@@ -113,6 +113,15 @@ SEER_DEVICE void seer_mma_bf16_16816(float d[4], const uint32_t a[4], const uint
 
 /* bf16 is the top half of an f32: widening is a shift, exact on both sides. */
 SEER_DEVICE float seer_bf16_to_f32(uint16_t h) { return seer_u32_as_f32((uint32_t)h << 16); }
+
+/* f32 to bf16, round to nearest even (NaN stays a quiet NaN): the CPU engine's seer_f32_to_bf16
+ * (runtime/tensor/tensor.c) bit for bit, written out so both builds share it. */
+SEER_DEVICE uint16_t seer_f32_to_bf16_rn(float f) {
+  uint32_t u = seer_f32_as_u32(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
 
 /* IEEE half to f32 (exact), written out so both builds share it. */
 SEER_DEVICE float seer_f16_to_f32(uint16_t h) {
