@@ -21,12 +21,13 @@
  * targeted projection takes the active adapter's modules_to_save or merged weight when it has one
  * and adds its unmerged side path after the base GEMV (k_proj; device copies in device_lora.c), and
  * the graphs are keyed by the adapters' generation, so switching, disabling or merging re-captures.
- * Not built yet: "attn.weights" hooks (the kernels keep no softmax weights), GEMM prefill
- * (cuBLASLt), a persistent decode kernel. */
+ * Attention's launches are device_attention.c's. Not built yet: "attn.weights" hooks (the kernels
+ * keep no softmax weights), GEMM prefill (cuBLASLt), a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_attention.h"
 #include "device_model.h"
 #include "forward_common.h"
 #include "lora_internal.h"
@@ -120,8 +121,9 @@ typedef enum dev_run { RUN_DIRECT, RUN_CAPTURE, RUN_REPLAY } dev_run;
 typedef struct dev_fwd {
   seer_model *m;
   seer_gpu *g;
-  int64_t B, T, R;
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, in; /* device_graph.h's DEV_* */
+  int64_t B, T, R, start;
+  int graphed; /* a decode step through a graph (captured or replayed) */
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, scores, in; /* device_graph.h's DEV_* */
   uint64_t tok, pos, pad, step; /* in DEV_IN, at dev_inputs_layout's offsets */
   dev_run run;
   dev_graph *dg;                /* the graph a graphed step captures or replays */
@@ -147,6 +149,11 @@ static int launch(dev_fwd *f, seer_gpu_kernel k, unsigned gx, unsigned gy, unsig
                   unsigned threads, size_t smem, const void *args) {
   if (f->run == RUN_REPLAY) return 0;
   return seer_gpu_launch(f->g, k, gx, gy, gz, threads, smem, args, f->err);
+}
+
+static int launch_from(void *f, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
+                       unsigned threads, size_t smem, const void *args) {
+  return launch(f, k, gx, gy, gz, threads, smem, args);
 }
 
 static int k_rmsnorm(dev_fwd *f, uint64_t x, uint64_t w, int64_t rows, int n, uint64_t y) {
@@ -304,79 +311,28 @@ static int check_hooks(seer_model *m, const seer_forward_opts *opts, seer_error 
   return 0;
 }
 
-/* Attention scores sit in shared memory; 48 KiB is what every sm_80+ launch gets without opting in.
- */
-#define ATTN_MAX_KEYS (48 * 1024 / 4)
-
-/* The keys layer li's query at position qi attends over (at most; left padding only removes). */
-static int64_t attn_keys(const seer_model *m, int li, int64_t qi) {
-  int64_t window = m->layers[li].sliding ? m->cfg.info.sliding_window : 0, keys = qi + 1;
-  return window > 0 && window < keys ? window : keys;
+/* Layer li's attention (device_attention.c). */
+static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv) {
+  dev_attn a = {.m = f->m,
+                .B = f->B,
+                .T = f->T,
+                .start = f->start,
+                .graphed = f->graphed,
+                .q = f->q,
+                .k = f->k,
+                .v = f->v,
+                .out = f->att,
+                .pad = f->pad,
+                .step = f->step,
+                .scores = f->scores,
+                .launch = launch_from,
+                .ctx = f,
+                .err = f->err};
+  dev_attn_cache c = {kv->k[li], kv->v[li], kv->cap[li]};
+  return dev_attend(&a, li, c, 0);
 }
 
-static int check_keys(dev_fwd *f, int li, int64_t qi) {
-  int64_t keys = attn_keys(f->m, li, qi);
-  if (keys <= ATTN_MAX_KEYS) return 0;
-  return seer_errorf(f->err, SEER_ENOTSUP,
-                     "cuda: attention over %lld positions needs the chunked kernel, not built yet "
-                     "(at most %d)",
-                     (long long)keys, ATTN_MAX_KEYS);
-}
-
-/* Stores each position's keys and values in the cache and attends from it, one position at a time
- * so a ring (sliding) layer never overwrites a key an earlier query of the chunk still needs. */
-static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
-  seer_model *m = f->m;
-  const model_cfg *c = &m->cfg;
-  const layer_w *L = &m->layers[li];
-  int nh = c->info.num_heads, nkv = c->info.num_kv_heads, hd = c->info.head_dim;
-  int64_t qd = (int64_t)nh * hd, kvd = (int64_t)nkv * hd, T = f->T;
-  int64_t W = c->info.sliding_window, cap = kv->cap[li];
-  int ring = L->sliding && W > 0;
-  const int64_t *step = (const int64_t *)(uintptr_t)f->step; /* qi = *step + t on the device */
-  for (int64_t t = 0; t < T; t++) {
-    struct seer_k_kv_store_args st = {F32(f->k + (uint64_t)(t * kvd) * 4),
-                                      F32(f->v + (uint64_t)(t * kvd) * 4),
-                                      T * kvd,
-                                      F32(kv->k[li]),
-                                      F32(kv->v[li]),
-                                      step,
-                                      t,
-                                      cap,
-                                      ring,
-                                      nkv,
-                                      hd};
-    int rc = launch(f, SEER_GPU_seer_k_kv_store, (unsigned)f->B, 1, 1, SEER_ATTN_THREADS, 0, &st);
-    if (rc || (rc = check_keys(f, li, start + t))) return rc;
-    /* A graph's launch serves every later step over this cache, so its scores get room for as
-     * many keys as the cache can hold (ring: the window; else the capacity, which covers every
-     * position until the cache grows, and growing re-captures). */
-    int64_t keys = attn_keys(m, li, start + t);
-    if (f->run == RUN_CAPTURE) keys = cap < ATTN_MAX_KEYS ? cap : ATTN_MAX_KEYS;
-    struct seer_k_attn_decode_args at = {F32(f->q + (uint64_t)(t * qd) * 4),
-                                         F32(kv->k[li]),
-                                         F32(kv->v[li]),
-                                         F32(f->att + (uint64_t)(t * qd) * 4),
-                                         T * qd,
-                                         (const int64_t *)(uintptr_t)f->pad,
-                                         step,
-                                         t,
-                                         cap,
-                                         ring,
-                                         L->sliding ? W : 0,
-                                         nh,
-                                         nkv,
-                                         hd,
-                                         (float)c->attn_scale,
-                                         (float)c->attn_softcap};
-    if ((rc = launch(f, SEER_GPU_seer_k_attn_decode, (unsigned)nh, (unsigned)f->B, 1,
-                     SEER_ATTN_THREADS, sizeof(float) * (size_t)keys, &at)))
-      return rc;
-  }
-  return 0;
-}
-
-static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
+static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv) {
   if (seer_interrupt_pending())
     return seer_errorf(f->err, SEER_ECANCELED, "forward interrupted before layer %d", li);
   seer_model *m = f->m;
@@ -395,7 +351,7 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
                      (rc = k_rmsnorm(f, f->k, D->k_norm, R * nkv, hd, f->k))))
     return rc;
   if ((rc = k_rope(f, f->q, nh, D->inv_freq)) || (rc = k_rope(f, f->k, nkv, D->inv_freq)) ||
-      (rc = attend(f, li, kv, start)))
+      (rc = attend(f, li, kv)))
     return rc;
   int64_t zshape[3] = {f->B, f->T, (int64_t)nh * hd};
   if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape)) ||
@@ -424,8 +380,7 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
 /* Every launch of one forward pass, from the embedding to the logits in f->lg (no logits when
  * want_logits is 0; with last, one row per batch row). hsd, when set, receives the hidden states
  * (downloads: never while capturing). */
-static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *hsd, int last,
-                      int want_logits) {
+static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, float *hsd, int last, int want_logits) {
   seer_model *m = f->m;
   const model_cfg *c = &m->cfg;
   int64_t H = c->info.hidden_size, V = c->info.vocab_size, L = c->info.num_layers;
@@ -448,7 +403,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f->sx)))
     return rc;
   for (int64_t l = 0; l < L; l++) {
-    if ((rc = run_layer(f, (int)l, kv, start))) return rc;
+    if ((rc = run_layer(f, (int)l, kv))) return rc;
     /* HF records a layer's hidden state as the layer produced it, before hooks on its output. */
     if (hsd && l < L - 1 &&
         (rc = seer_gpu_download(g, (char *)hsd + (size_t)(l + 1) * step, f->x, step, err)))
@@ -483,14 +438,13 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, float *
  * points) unless replay says dg is for it already. The inputs, the step counter included, are in
  * the workspace already (uploaded by the caller, outside the graph). The walk checks what the
  * per-launch path checks (interrupts, attention lengths) as it goes. */
-static int decode_graph(dev_fwd *f, dev_graph *dg, struct seer_kv_dev *kv, int64_t start,
-                        const dev_graph_key *key, int replay) {
+static int decode_graph(dev_fwd *f, dev_graph *dg, struct seer_kv_dev *kv, const dev_graph_key *key,
+                        int replay) {
   f->dg = dg, f->seg = 0, f->hooked = key->hooked;
   f->run = replay ? RUN_REPLAY : RUN_CAPTURE;
   int rc = replay ? 0 : dev_graph_begin(f->g, dg, key, f->err);
   if (!rc && !(rc = seg_begin(f)) &&
-      !(rc = launch_all(f, kv, start, NULL, key->mode == SEER_LOGITS_LAST,
-                        key->mode != SEER_LOGITS_NONE)))
+      !(rc = launch_all(f, kv, NULL, key->mode == SEER_LOGITS_LAST, key->mode != SEER_LOGITS_NONE)))
     rc = seg_end(f);
   if (f->in_capture) seer_gpu_capture_abort(f->g), f->in_capture = 0;
   if (!replay && rc) dev_graph_clear(f->g, dg);
@@ -532,16 +486,22 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int nested = m->dev->depth++ > 0;
   dev_workspace own_ws = {0}, *ws = nested ? &own_ws : &m->dev->ws;
   seer_gpu *g = m->dev->g;
-  dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .err = err};
+  dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .start = start, .err = err};
   f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
   f.lora_gen = seer_lora_generation(m);
   int hooked = m->num_hooks || (opts && opts->num_hooks);
+  /* A decode step (one token per row, over a cache, no hidden states) is one CUDA graph, or with
+   * hooks graph segments split at the hook points with hooks (a graph of its own, so that hooked
+   * and unhooked steps both replay); it replays while nothing it was captured over has moved. */
+  int graphed = cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
+  if (nested) graphed = 0;
+  f.graphed = graphed;
   seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
   int last = mode == SEER_LOGITS_LAST;
   /* The call's buffers (device_graph.h's order), in the model's workspace; with hooks, x, o and
    * att are also device storages the hooks view. */
-  uint64_t *bufs[DEV_NBUF] = {&f.x, &f.xn, &f.q,  &f.k,  &f.v,    &f.att,
-                              &f.o, &f.gt, &f.up, &f.lg, &f.lora, &f.in};
+  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,    &f.v,      &f.att, &f.o,
+                              &f.gt, &f.up, &f.lg, &f.lora, &f.scores, &f.in};
   dev_inputs inl = dev_inputs_layout(R, B);
   size_t fl = sizeof(float);
   size_t need[DEV_NBUF] = {fl * (size_t)(R * H),
@@ -555,6 +515,7 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)(R * I),
                            fl * (size_t)((last ? B : R) * V),
                            fl * (size_t)(R * seer_device_lora_scratch(m)),
+                           0, /* DEV_SCORES: once the cache is reserved */
                            inl.bytes};
   seer_tensor *hs = NULL, *logits = NULL;
   uint8_t *hook_flags = NULL; /* a graphed hooked step's key: the hook points with hooks */
@@ -588,16 +549,12 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   }
   if (cache && !cache->dev) cache->dev = kv;
   if ((rc = kv_reserve(m, kv, B, start + T, err))) goto done;
+  need[DEV_SCORES] = dev_attn_scores_bytes(m, B, T, start, kv->cap, graphed);
   if ((rc = dev_workspace_reserve(g, ws, need, err))) goto done;
   for (int i = 0; i < DEV_NBUF; i++)
     *bufs[i] = ws->p[i];
   if (hooked && (rc = dev_views(&f, need))) goto done;
   f.step = f.in + inl.step, f.pos = f.in + inl.pos, f.pad = f.in + inl.pad, f.tok = f.in + inl.tok;
-  /* A decode step (one token per row, over a cache, no hidden states) is one CUDA graph, or with
-   * hooks graph segments split at the hook points with hooks (a graph of its own, so that hooked
-   * and unhooked steps both replay); it replays while nothing it was captured over has moved. */
-  int graphed = cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
-  if (nested) graphed = 0;
   if (graphed && hooked && !(hook_flags = dev_hook_flags(&f.site, (int)L, err))) {
     rc = err ? err->code : SEER_ENOMEM;
     goto done;
@@ -630,8 +587,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
       goto done;
     }
   }
-  rc = graphed ? decode_graph(&f, dg, kv, start, &key, replay)
-               : launch_all(&f, kv, start, hs ? seer_tensor_data(hs) : NULL, last, logits != NULL);
+  rc = graphed ? decode_graph(&f, dg, kv, &key, replay)
+               : launch_all(&f, kv, hs ? seer_tensor_data(hs) : NULL, last, logits != NULL);
   if (rc) goto done;
   if (logits && (rc = seer_gpu_download(g, seer_tensor_data(logits), f.lg,
                                         sizeof(float) * (size_t)((last ? B : R) * V), err)))

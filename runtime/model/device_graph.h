@@ -13,7 +13,8 @@
 #include "seer/model.h"
 
 /* The buffers of one forward call: activations rows-major [B][T] as in forward.c, the LoRA side
- * paths' scratch (empty without an unmerged adapter), and the inputs
+ * paths' scratch (empty without an unmerged adapter), attention's scores past what shared memory
+ * holds (device_attention.h; empty when not needed), and the inputs
  * uploaded per call in one copy (dev_inputs_layout): the step counter (the cache length before the
  * call, read by the attention kernels), positions, left padding and token ids. */
 enum {
@@ -28,6 +29,7 @@ enum {
   DEV_UP,
   DEV_LG,
   DEV_LORA,
+  DEV_SCORES,
   DEV_IN,
   DEV_NBUF
 };

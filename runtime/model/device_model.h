@@ -27,6 +27,11 @@ struct seer_model_dev {
   dev_graph hooked; /* the hooked decode step's segments, kept apart so both replay */
   int depth;        /* forward calls under way (a hook may call forward again) */
   uint64_t captures;
+  /* Tests only (seer_device_set_attn_test_knobs): the keys past which attention's scores go to
+   * global memory (0: DEV_ATTN_SHARED_KEYS), and prefills one position at a time as a ring
+   * wrapping needs, so both paths can be compared with the usual ones. */
+  int64_t attn_shared_keys;
+  int attn_per_position;
 };
 
 #endif
