@@ -21,8 +21,9 @@
  * targeted projection takes the active adapter's modules_to_save or merged weight when it has one
  * and adds its unmerged side path after the base GEMV (k_proj; device copies in device_lora.c), and
  * the graphs are keyed by the adapters' generation, so switching, disabling or merging re-captures.
- * Attention's launches are device_attention.c's. Not built yet: "attn.weights" hooks (the kernels
- * keep no softmax weights), GEMM prefill (cuBLASLt), a persistent decode kernel. */
+ * Attention (device_attention.c) writes its softmax weights for a layer only while attn.weights
+ * hooks are there, which read them (read-only, as on the CPU) through a view kept as a host copy.
+ * Not built yet: GEMM prefill (cuBLASLt), a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,7 @@ typedef struct dev_fwd {
   seer_gpu *g;
   int64_t B, T, R, start;
   int graphed; /* a decode step through a graph (captured or replayed) */
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, scores, in; /* device_graph.h's DEV_* */
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, scores, attw, in; /* device_graph.h's DEV_* */
   uint64_t tok, pos, pad, step; /* in DEV_IN, at dev_inputs_layout's offsets */
   dev_run run;
   dev_graph *dg;                /* the graph a graphed step captures or replays */
@@ -131,6 +132,7 @@ typedef struct dev_fwd {
   int in_capture;               /* a segment's capture is open */
   const uint8_t *hooked;        /* a graphed step: the hook points with hooks, as keyed */
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
+  seer_storage *sattw;          /* attw's view while a layer's attn.weights hooks run */
   seer_gpu_scope *scope;        /* theirs, and the hooks' results of ops on them */
   seer_hook_site site;
   uint64_t lora_gen; /* seer_lora_generation at the call's start */
@@ -275,17 +277,17 @@ static int hooks_at(dev_fwd *f, seer_hook_point p) {
 
 /* Runs the hooks at p on st. Kernels changed every device storage since the last host access, so
  * all are stale (a hook may read a view kept from another point); host writes go back after. */
-static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd,
-                     const int64_t *shape) {
+static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd, const int64_t *shape,
+                     int writable) {
   if (!st || !hooks_at(f, p)) return 0;
   int rc = seg_end(f);
   if (rc) return rc;
-  seer_storage *all[] = {f->sx, f->so, f->satt};
-  for (int i = 0; i < 3; i++)
-    seer_storage_device_invalidate(all[i]);
-  rc = seer_hooks_run(&f->site, p, st, nd, shape, 1);
-  for (int i = 0; i < 3; i++) {
-    int src = seer_storage_device_sync(all[i], f->err);
+  seer_storage *all[] = {f->sx, f->so, f->satt, f->sattw};
+  for (int i = 0; i < 4; i++)
+    if (all[i]) seer_storage_device_invalidate(all[i]);
+  rc = seer_hooks_run(&f->site, p, st, nd, shape, writable);
+  for (int i = 0; i < 4; i++) {
+    int src = all[i] ? seer_storage_device_sync(all[i], f->err) : 0;
     if (!rc) rc = src;
   }
   return rc ? rc : seg_begin(f);
@@ -293,25 +295,29 @@ static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd,
 
 static int residual_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st) {
   int64_t shape[3] = {f->B, f->T, f->m->cfg.info.hidden_size};
-  return dev_hooks(f, p, st, 3, shape);
+  return dev_hooks(f, p, st, 3, shape, 1);
 }
 
-/* Names the first hook the device engine cannot serve, before any work. */
-static int check_hooks(seer_model *m, const seer_forward_opts *opts, seer_error *err) {
-  size_t n = m->num_hooks + (opts ? opts->num_hooks : 0);
-  for (size_t i = 0; i < n; i++) {
-    const seer_hook *h = i < m->num_hooks ? &m->hooks[i].hook : &opts->hooks[i - m->num_hooks];
-    if (h->point.kind == SEER_HOOK_ATTN_WEIGHTS)
-      return seer_errorf(err, SEER_ENOTSUP,
-                         "forward: a hook at layers.%d.attn.weights needs the attention weights, "
-                         "which the device = \"cuda\" engine does not keep; use device = \"cpu\" "
-                         "for attention-weight hooks",
-                         h->point.layer);
-  }
-  return 0;
+/* Layer li's attn.weights hooks, on the weights its attention just wrote to attw ([B][heads][T]
+ * [start + T], read-only as forward.c gives them). forward.c hands each layer's hooks a storage
+ * of their own, so a view a hook keeps becomes a host copy here, before the next layer's
+ * attention overwrites attw. */
+static int attn_weight_hooks(dev_fwd *f, int li) {
+  seer_hook_point p = {SEER_HOOK_ATTN_WEIGHTS, li};
+  if (!hooks_at(f, p)) return 0;
+  int64_t shape[4] = {f->B, f->m->cfg.info.num_heads, f->T, f->start + f->T};
+  size_t bytes = sizeof(float) * (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+  if (!(f->sattw = seer_gpu_scope_view(f->scope, f->attw, bytes, f->err)))
+    return f->err ? f->err->code : SEER_ENOMEM;
+  int rc = dev_hooks(f, p, f->sattw, 4, shape, 0);
+  int drc = seer_storage_device_detach(f->sattw, rc ? NULL : f->err);
+  seer_storage_release(f->sattw);
+  f->sattw = NULL;
+  return rc ? rc : drc;
 }
 
-/* Layer li's attention (device_attention.c). */
+/* Layer li's attention (device_attention.c), with its softmax weights in attw while hooks at
+ * its attn.weights want them. */
 static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv) {
   dev_attn a = {.m = f->m,
                 .B = f->B,
@@ -329,7 +335,8 @@ static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv) {
                 .ctx = f,
                 .err = f->err};
   dev_attn_cache c = {kv->k[li], kv->v[li], kv->cap[li]};
-  return dev_attend(&a, li, c, 0);
+  int weights = hooks_at(f, (seer_hook_point){SEER_HOOK_ATTN_WEIGHTS, li});
+  return dev_attend(&a, li, c, weights ? f->attw : 0);
 }
 
 static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv) {
@@ -351,10 +358,10 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv) {
                      (rc = k_rmsnorm(f, f->k, D->k_norm, R * nkv, hd, f->k))))
     return rc;
   if ((rc = k_rope(f, f->q, nh, D->inv_freq)) || (rc = k_rope(f, f->k, nkv, D->inv_freq)) ||
-      (rc = attend(f, li, kv)))
+      (rc = attend(f, li, kv)) || (rc = attn_weight_hooks(f, li)))
     return rc;
   int64_t zshape[3] = {f->B, f->T, (int64_t)nh * hd};
-  if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape)) ||
+  if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape, 1)) ||
       (rc = k_proj(f, li, LORA_O, f->att, R, &D->o, &L->o, D->o_b, f->o)))
     return rc;
   if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->attn_post_norm, R, (int)H, f->o))) return rc;
@@ -476,9 +483,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int64_t L = in->num_layers, hd = in->head_dim;
   int64_t qd = (int64_t)in->num_heads * hd, kvd = (int64_t)in->num_kv_heads * hd;
   int batched = opts && opts->batched;
-  int rc = check_hooks(m, opts, err);
-  if (rc) return rc;
   seer_fwd_rows rows;
+  int rc;
   if ((rc = seer_fwd_rows_init(m, cache, batch, ids, lens, opts, &rows, err))) return rc;
   int64_t B = rows.B, T = rows.T, start = rows.start, R = B * T;
   /* A hook may call forward on this model again: that call gets buffers of its own (and no
@@ -500,8 +506,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int last = mode == SEER_LOGITS_LAST;
   /* The call's buffers (device_graph.h's order), in the model's workspace; with hooks, x, o and
    * att are also device storages the hooks view. */
-  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,    &f.v,      &f.att, &f.o,
-                              &f.gt, &f.up, &f.lg, &f.lora, &f.scores, &f.in};
+  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,    &f.v,      &f.att,  &f.o,
+                              &f.gt, &f.up, &f.lg, &f.lora, &f.scores, &f.attw, &f.in};
   dev_inputs inl = dev_inputs_layout(R, B);
   size_t fl = sizeof(float);
   size_t need[DEV_NBUF] = {fl * (size_t)(R * H),
@@ -516,7 +522,11 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)((last ? B : R) * V),
                            fl * (size_t)(R * seer_device_lora_scratch(m)),
                            0, /* DEV_SCORES: once the cache is reserved */
+                           0,
                            inl.bytes};
+  for (int l = 0; l < L && hooked; l++)
+    if (seer_hooks_any(&f.site, (seer_hook_point){SEER_HOOK_ATTN_WEIGHTS, l}))
+      need[DEV_ATTW] = dev_attn_weights_bytes(m, B, T, start, graphed);
   seer_tensor *hs = NULL, *logits = NULL;
   uint8_t *hook_flags = NULL; /* a graphed hooked step's key: the hook points with hooks */
   struct seer_kv_dev *kv = cache ? cache->dev : NULL, *tmp_kv = NULL;

@@ -3,10 +3,11 @@
  * refused), and decoding with graphs against decoding with every launch direct
  * (SEER_CUDA_GRAPHS=0): the same logits, bit for bit, over cache growth (a re-capture), a hooked
  * step in between (launches direct, the graph kept), a sliding window's ring wrapping, and a
- * left-padded batch, hooked steps split into segments. Attention's paths against each other, bit
- * for bit: a prefill in one launch pair per layer against one per position (with launch counts),
- * scores in global memory against shared. Negative control: replays without the step counter's
- * upload (SEER_CUDA_GRAPH_TEST_SKIP_STEP=1) must change the logits. On the emulator unless
+ * left-padded batch, hooked steps split into segments (attn.weights hooks included, their weights
+ * equal too). Attention's paths against each other, bit for bit: a prefill in one launch pair per
+ * layer against one per position (with launch counts), scores in global memory against shared.
+ * Negative control: replays without the step counter's upload
+ * (SEER_CUDA_GRAPH_TEST_SKIP_STEP=1) must change the logits. On the emulator unless
  * SEER_CUDA_EMULATE is set otherwise (tools/cuda_check.sh runs it on a GPU with 0). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -342,6 +343,62 @@ static void test_global_scores(seer_model *m, int64_t V, const char *name) {
   free(shared), free(global), free(pre_shared), free(pre_global);
 }
 
+/* attn.weights hooks on layers 0 (sliding) and 1 every decode step: graph segments split there,
+ * the weights and logits equal to direct launches' bit for bit. */
+static float *weights_log; /* [STEPS][2 layers][heads][1][keys at most 4 + STEPS] */
+static int64_t weights_room;
+static int record_weights(void *ud, seer_tensor *h, const seer_hook_ctx *ctx,
+                          seer_tensor **replacement, seer_error *err) {
+  (void)replacement, (void)err;
+  size_t at = ((size_t)cur_step * 2 + (size_t)(uintptr_t)ud) * (size_t)weights_room;
+  int64_t n = seer_tensor_numel(h);
+  CHECK(n <= weights_room && h->shape[h->ndim - 1] == ctx->position + 1);
+  if (n <= weights_room) memcpy(weights_log + at, seer_tensor_data(h), sizeof(float) * (size_t)n);
+  return 0;
+}
+
+static int weights_hooks(int s, seer_hook *h) {
+  (void)s;
+  h[0] = (seer_hook){{SEER_HOOK_ATTN_WEIGHTS, 0}, record_weights, (void *)0};
+  h[1] = (seer_hook){{SEER_HOOK_ATTN_WEIGHTS, 1}, record_weights, (void *)1};
+  return 2;
+}
+
+static void test_weights_graphs(seer_model *m, int64_t V, const char *name) {
+  int heads = seer_model_get_info(m)->num_heads;
+  weights_room = (int64_t)heads * (4 + STEPS);
+  size_t nw = (size_t)(STEPS * 2 * weights_room);
+  float *with = calloc((size_t)(STEPS * V), sizeof(float)),
+        *without = calloc((size_t)(STEPS * V), sizeof(float));
+  float *w_with = calloc(nw, sizeof(float)), *w_without = calloc(nw, sizeof(float));
+  int32_t a[] = {2, 17, 301, 45};
+  const int32_t *one[1] = {a};
+  size_t la[1] = {4};
+  uint64_t cap0, launch0, cap1, launch1;
+  seer_device_graph_counts(m, &cap0, &launch0);
+  weights_log = w_with;
+  CHECK(decode(m, 1, one, la, V, with, weights_hooks) == 0);
+  seer_device_graph_counts(m, &cap1, &launch1);
+  setenv("SEER_CUDA_GRAPHS", "0", 1);
+  weights_log = w_without;
+  CHECK(decode(m, 1, one, la, V, without, weights_hooks) == 0);
+  unsetenv("SEER_CUDA_GRAPHS");
+  /* Three segments a step; captures where the cache and the weights' room grow (steps 0 and 4). */
+  unsigned long long captured = cap1 - cap0, graphed = launch1 - launch0;
+  CHECK_MSG(captured == 2 && graphed == 3 * STEPS,
+            "%s: attn.weights hooks: %llu captures and %llu graph launches, want 2 and %d", name,
+            captured, graphed, 3 * STEPS);
+  int d = differing_steps(with, without, 1, V);
+  CHECK_MSG(d == 0, "%s: attn.weights hooks: %d of %d steps' logits differ with graphs", name, d,
+            STEPS);
+  CHECK_MSG(!memcmp(w_with, w_without, sizeof(float) * nw),
+            "%s: attn.weights hooks: the weights differ with graph segments", name);
+  printf("%s: %d decode steps with attn.weights hooks through %llu segment launches (%llu "
+         "captures); weights and logits equal to direct launches: %s\n",
+         name, STEPS, graphed, captured, d ? "no" : "yes");
+  free(with), free(without), free(w_with), free(w_without);
+}
+
 static void test_decode(const char *root, const char *name) {
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/models/%s", root, name);
@@ -415,6 +472,7 @@ static void test_decode(const char *root, const char *name) {
   test_hooked_decode(m, V, name);
   test_prefill_launches(m, V, name);
   test_global_scores(m, V, name);
+  test_weights_graphs(m, V, name);
   seer_model_free(m);
 }
 
