@@ -3,9 +3,10 @@
  * Same semantics as forward.c: left-padded batches, positions from each row's first real token,
  * sliding windows, softcaps, q/k norms, Gemma's scaled embeddings and sandwich norms, biases,
  * hooks, hidden states and logits; the KV cache lives on the device. Layer by layer over all rows
- * ([B][T], as forward.c lays them out), with attention advancing one position at a time over the
- * cache; the attention kernels read the position from a device-side step counter (the cache length
- * before the call), so their launches do not change from step to step. A call's inputs (step
+ * ([B][T], as forward.c lays them out), with attention over the cache (device_attention.c: all of a
+ * call's positions in one launch, or one at a time where a sliding ring wraps); the attention
+ * kernels read the position from a device-side step counter (the cache length before the call), so
+ * their launches do not change from step to step. A call's inputs (step
  * counter, positions, padding, token ids) go up in one copy. Calls use the model's workspace
  * (device_graph.c: buffers kept and grown, never allocated per call; a forward call made from a
  * hook gets its own); there a decode step (one token per row, over a cache, no hidden states) is
