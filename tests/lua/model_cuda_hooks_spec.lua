@@ -147,7 +147,7 @@ for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
       assert.are.equal(4 * L, #want) -- the prefill and 3 decode steps (a capture, then replays)
       assert.are.equal(#want, #got)
       for i = 1, #want do
-        local what = ("call %d layers.%d.attn.weights"):format((i - 1) // L, want[i].layer)
+        local what = ("call %d layers.%d.attn.weights"):format(math.floor((i - 1) / L), want[i].layer)
         assert.are.equal(want[i].layer, got[i].layer)
         assert_close(got[i].w, want[i].w, tol, what)
         -- Masked keys (padding, past the window, the future) are exactly 0, as on the CPU.
