@@ -37,6 +37,12 @@ uint64_t seer_device_kernel_launches(const seer_model *m, int kernel);
  * the step counter out of its upload, which must break parity. */
 void seer_device_test_skip_step_upload(seer_model *m, int on);
 
+/* Tests only: attention keeps its scores in global memory past shared_keys keys (0: the shared
+ * memory's DEV_ATTN_SHARED_KEYS), and with per_position prefills run one launch pair per position
+ * (the path a wrapping ring takes) instead of one for all; drops the decode graphs, whose launches
+ * were planned with the old settings. */
+void seer_device_set_attn_test_knobs(seer_model *m, int64_t shared_keys, int per_position);
+
 /* Device memory for what can come and go after loading (LoRA adapters, device_lora.c), owned by
  * the caller, who frees it with seer_device_free before the model is freed: a weight matrix
  * converted to the device's weight dtype as the model's own were, or n floats. */

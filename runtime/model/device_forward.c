@@ -4,9 +4,11 @@
  * sliding windows, softcaps, q/k norms, Gemma's scaled embeddings and sandwich norms, biases,
  * hooks, hidden states (gathered on the device by copies on the stream, so no layer waits for the
  * host, and downloaded once) and logits; the KV cache lives on the device. Layer by layer over all
- * rows ([B][T], as forward.c lays them out), with attention advancing one position at a time over
- * the cache; the attention kernels read the position from a device-side step counter (the cache
- * length before the call), so their launches do not change from step to step. A call's inputs (step
+ * rows
+ * ([B][T], as forward.c lays them out), with attention over the cache (device_attention.c: all of a
+ * call's positions in one launch, or one at a time where a sliding ring wraps); the attention
+ * kernels read the position from a device-side step counter (the cache length before the call), so
+ * their launches do not change from step to step. A call's inputs (step
  * counter, positions, padding, token ids) go up in one copy. Calls use the model's workspace
  * (device_graph.c: buffers kept and grown, never allocated per call; a forward call made from a
  * hook gets its own); there a decode step (one token per row, over a cache, no hidden states) is
@@ -25,12 +27,14 @@
  * merging re-captures. Projections over 16 rows or more (prefill, batched decode) are GEMMs
  * (k_linear): bf16 weights through the split GEMM on tensor cores (cuBLASLt, else seer's mma
  * kernel, which the emulator runs), f32 weights on cuBLASLt when it loads; f16 weights and fewer
- * rows take the GEMV. Not built yet: "attn.weights" hooks (the kernels keep no softmax weights),
- * f16 weights on tensor cores, a persistent decode kernel. */
+ * rows take the GEMV. Attention (device_attention.c) writes its softmax weights for a layer only
+ * while attn.weights hooks are there, which read them (read-only, as on the CPU) through a view
+ * kept as a host copy. Not built yet: f16 weights on tensor cores, a persistent decode kernel. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "device_attention.h"
 #include "device_model.h"
 #include "forward_common.h"
 #include "lora_internal.h"
@@ -124,9 +128,11 @@ typedef enum dev_run { RUN_DIRECT, RUN_CAPTURE, RUN_REPLAY } dev_run;
 typedef struct dev_fwd {
   seer_model *m;
   seer_gpu *g;
-  int64_t B, T, R;
-  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, split, in; /* device_graph.h's DEV_* */
-  size_t split_bytes;                                           /* DEV_SPLIT's size */
+  int64_t B, T, R, start;
+  int graphed; /* a decode step through a graph (captured or replayed) */
+  uint64_t x, xn, q, k, v, att, o, gt, up, lg, lora, split, scores, attw,
+      in;                       /* device_graph.h's DEV_* */
+  size_t split_bytes;           /* DEV_SPLIT's size */
   uint64_t tok, pos, pad, step; /* in DEV_IN, at dev_inputs_layout's offsets */
   dev_run run;
   dev_graph *dg;                /* the graph a graphed step captures or replays */
@@ -134,6 +140,7 @@ typedef struct dev_fwd {
   int in_capture;               /* a segment's capture is open */
   const uint8_t *hooked;        /* a graphed step: the hook points with hooks, as keyed */
   seer_storage *sx, *so, *satt; /* x, o and att as device storages while hooks are registered */
+  seer_storage *sattw;          /* attw's view while a layer's attn.weights hooks run */
   seer_gpu_scope *scope;        /* theirs, and the hooks' results of ops on them */
   seer_hook_site site;
   uint64_t lora_gen; /* seer_lora_generation at the call's start */
@@ -152,6 +159,11 @@ static int launch(dev_fwd *f, seer_gpu_kernel k, unsigned gx, unsigned gy, unsig
                   unsigned threads, size_t smem, const void *args) {
   if (f->run == RUN_REPLAY) return 0;
   return seer_gpu_launch(f->g, k, gx, gy, gz, threads, smem, args, f->err);
+}
+
+static int launch_from(void *f, seer_gpu_kernel k, unsigned gx, unsigned gy, unsigned gz,
+                       unsigned threads, size_t smem, const void *args) {
+  return launch(f, k, gx, gy, gz, threads, smem, args);
 }
 
 static int k_rmsnorm(dev_fwd *f, uint64_t x, uint64_t w, int64_t rows, int n, uint64_t y) {
@@ -295,17 +307,17 @@ static int hooks_at(dev_fwd *f, seer_hook_point p) {
 
 /* Runs the hooks at p on st. Kernels changed every device storage since the last host access, so
  * all are stale (a hook may read a view kept from another point); host writes go back after. */
-static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd,
-                     const int64_t *shape) {
+static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd, const int64_t *shape,
+                     int writable) {
   if (!st || !hooks_at(f, p)) return 0;
   int rc = seg_end(f);
   if (rc) return rc;
-  seer_storage *all[] = {f->sx, f->so, f->satt};
-  for (int i = 0; i < 3; i++)
-    seer_storage_device_invalidate(all[i]);
-  rc = seer_hooks_run(&f->site, p, st, nd, shape, 1);
-  for (int i = 0; i < 3; i++) {
-    int src = seer_storage_device_sync(all[i], f->err);
+  seer_storage *all[] = {f->sx, f->so, f->satt, f->sattw};
+  for (int i = 0; i < 4; i++)
+    if (all[i]) seer_storage_device_invalidate(all[i]);
+  rc = seer_hooks_run(&f->site, p, st, nd, shape, writable);
+  for (int i = 0; i < 4; i++) {
+    int src = all[i] ? seer_storage_device_sync(all[i], f->err) : 0;
     if (!rc) rc = src;
   }
   return rc ? rc : seg_begin(f);
@@ -313,97 +325,51 @@ static int dev_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st, int nd,
 
 static int residual_hooks(dev_fwd *f, seer_hook_point p, seer_storage *st) {
   int64_t shape[3] = {f->B, f->T, f->m->cfg.info.hidden_size};
-  return dev_hooks(f, p, st, 3, shape);
+  return dev_hooks(f, p, st, 3, shape, 1);
 }
 
-/* Names the first hook the device engine cannot serve, before any work. */
-static int check_hooks(seer_model *m, const seer_forward_opts *opts, seer_error *err) {
-  size_t n = m->num_hooks + (opts ? opts->num_hooks : 0);
-  for (size_t i = 0; i < n; i++) {
-    const seer_hook *h = i < m->num_hooks ? &m->hooks[i].hook : &opts->hooks[i - m->num_hooks];
-    if (h->point.kind == SEER_HOOK_ATTN_WEIGHTS)
-      return seer_errorf(err, SEER_ENOTSUP,
-                         "forward: a hook at layers.%d.attn.weights needs the attention weights, "
-                         "which the device = \"cuda\" engine does not keep; use device = \"cpu\" "
-                         "for attention-weight hooks",
-                         h->point.layer);
-  }
-  return 0;
+/* Layer li's attn.weights hooks, on the weights its attention just wrote to attw ([B][heads][T]
+ * [start + T], read-only as forward.c gives them). forward.c hands each layer's hooks a storage
+ * of their own, so a view a hook keeps becomes a host copy here, before the next layer's
+ * attention overwrites attw. */
+static int attn_weight_hooks(dev_fwd *f, int li) {
+  seer_hook_point p = {SEER_HOOK_ATTN_WEIGHTS, li};
+  if (!hooks_at(f, p)) return 0;
+  int64_t shape[4] = {f->B, f->m->cfg.info.num_heads, f->T, f->start + f->T};
+  size_t bytes = sizeof(float) * (size_t)(shape[0] * shape[1] * shape[2] * shape[3]);
+  if (!(f->sattw = seer_gpu_scope_view(f->scope, f->attw, bytes, f->err)))
+    return f->err ? f->err->code : SEER_ENOMEM;
+  int rc = dev_hooks(f, p, f->sattw, 4, shape, 0);
+  int drc = seer_storage_device_detach(f->sattw, rc ? NULL : f->err);
+  seer_storage_release(f->sattw);
+  f->sattw = NULL;
+  return rc ? rc : drc;
 }
 
-/* Attention scores sit in shared memory; 48 KiB is what every sm_80+ launch gets without opting in.
- */
-#define ATTN_MAX_KEYS (48 * 1024 / 4)
-
-/* The keys layer li's query at position qi attends over (at most; left padding only removes). */
-static int64_t attn_keys(const seer_model *m, int li, int64_t qi) {
-  int64_t window = m->layers[li].sliding ? m->cfg.info.sliding_window : 0, keys = qi + 1;
-  return window > 0 && window < keys ? window : keys;
+/* Layer li's attention (device_attention.c), with its softmax weights in attw while hooks at
+ * its attn.weights want them. */
+static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv) {
+  dev_attn a = {.m = f->m,
+                .B = f->B,
+                .T = f->T,
+                .start = f->start,
+                .graphed = f->graphed,
+                .q = f->q,
+                .k = f->k,
+                .v = f->v,
+                .out = f->att,
+                .pad = f->pad,
+                .step = f->step,
+                .scores = f->scores,
+                .launch = launch_from,
+                .ctx = f,
+                .err = f->err};
+  dev_attn_cache c = {kv->k[li], kv->v[li], kv->cap[li]};
+  int weights = hooks_at(f, (seer_hook_point){SEER_HOOK_ATTN_WEIGHTS, li});
+  return dev_attend(&a, li, c, weights ? f->attw : 0);
 }
 
-static int check_keys(dev_fwd *f, int li, int64_t qi) {
-  int64_t keys = attn_keys(f->m, li, qi);
-  if (keys <= ATTN_MAX_KEYS) return 0;
-  return seer_errorf(f->err, SEER_ENOTSUP,
-                     "cuda: attention over %lld positions needs the chunked kernel, not built yet "
-                     "(at most %d)",
-                     (long long)keys, ATTN_MAX_KEYS);
-}
-
-/* Stores each position's keys and values in the cache and attends from it, one position at a time
- * so a ring (sliding) layer never overwrites a key an earlier query of the chunk still needs. */
-static int attend(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
-  seer_model *m = f->m;
-  const model_cfg *c = &m->cfg;
-  const layer_w *L = &m->layers[li];
-  int nh = c->info.num_heads, nkv = c->info.num_kv_heads, hd = c->info.head_dim;
-  int64_t qd = (int64_t)nh * hd, kvd = (int64_t)nkv * hd, T = f->T;
-  int64_t W = c->info.sliding_window, cap = kv->cap[li];
-  int ring = L->sliding && W > 0;
-  const int64_t *step = (const int64_t *)(uintptr_t)f->step; /* qi = *step + t on the device */
-  for (int64_t t = 0; t < T; t++) {
-    struct seer_k_kv_store_args st = {F32(f->k + (uint64_t)(t * kvd) * 4),
-                                      F32(f->v + (uint64_t)(t * kvd) * 4),
-                                      T * kvd,
-                                      F32(kv->k[li]),
-                                      F32(kv->v[li]),
-                                      step,
-                                      t,
-                                      cap,
-                                      ring,
-                                      nkv,
-                                      hd};
-    int rc = launch(f, SEER_GPU_seer_k_kv_store, (unsigned)f->B, 1, 1, SEER_ATTN_THREADS, 0, &st);
-    if (rc || (rc = check_keys(f, li, start + t))) return rc;
-    /* A graph's launch serves every later step over this cache, so its scores get room for as
-     * many keys as the cache can hold (ring: the window; else the capacity, which covers every
-     * position until the cache grows, and growing re-captures). */
-    int64_t keys = attn_keys(m, li, start + t);
-    if (f->run == RUN_CAPTURE) keys = cap < ATTN_MAX_KEYS ? cap : ATTN_MAX_KEYS;
-    struct seer_k_attn_decode_args at = {F32(f->q + (uint64_t)(t * qd) * 4),
-                                         F32(kv->k[li]),
-                                         F32(kv->v[li]),
-                                         F32(f->att + (uint64_t)(t * qd) * 4),
-                                         T * qd,
-                                         (const int64_t *)(uintptr_t)f->pad,
-                                         step,
-                                         t,
-                                         cap,
-                                         ring,
-                                         L->sliding ? W : 0,
-                                         nh,
-                                         nkv,
-                                         hd,
-                                         (float)c->attn_scale,
-                                         (float)c->attn_softcap};
-    if ((rc = launch(f, SEER_GPU_seer_k_attn_decode, (unsigned)nh, (unsigned)f->B, 1,
-                     SEER_ATTN_THREADS, sizeof(float) * (size_t)keys, &at)))
-      return rc;
-  }
-  return 0;
-}
-
-static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) {
+static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv) {
   if (seer_interrupt_pending())
     return seer_errorf(f->err, SEER_ECANCELED, "forward interrupted before layer %d", li);
   seer_model *m = f->m;
@@ -422,10 +388,10 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
                      (rc = k_rmsnorm(f, f->k, D->k_norm, R * nkv, hd, f->k))))
     return rc;
   if ((rc = k_rope(f, f->q, nh, D->inv_freq)) || (rc = k_rope(f, f->k, nkv, D->inv_freq)) ||
-      (rc = attend(f, li, kv, start)))
+      (rc = attend(f, li, kv)) || (rc = attn_weight_hooks(f, li)))
     return rc;
   int64_t zshape[3] = {f->B, f->T, (int64_t)nh * hd};
-  if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape)) ||
+  if ((rc = dev_hooks(f, (seer_hook_point){SEER_HOOK_ATTN_HEADS, li}, f->satt, 3, zshape, 1)) ||
       (rc = k_proj(f, li, LORA_O, f->att, R, &D->o, &L->o, D->o_b, f->o)))
     return rc;
   if (c->sandwich_norms && (rc = k_rmsnorm(f, f->o, D->attn_post_norm, R, (int)H, f->o))) return rc;
@@ -452,8 +418,7 @@ static int run_layer(dev_fwd *f, int li, struct seer_kv_dev *kv, int64_t start) 
  * want_logits is 0; with last, one row per batch row). hsd, when set, is device memory for the
  * hidden states [L + 1][B][T][H]: each goes there by a copy on the stream, so the pass never waits
  * for the host between layers and the caller downloads them in one go at the end. */
-static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, uint64_t hsd, int last,
-                      int want_logits) {
+static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, uint64_t hsd, int last, int want_logits) {
   seer_model *m = f->m;
   const model_cfg *c = &m->cfg;
   int64_t H = c->info.hidden_size, V = c->info.vocab_size, L = c->info.num_layers;
@@ -476,7 +441,7 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, uint64_
       (rc = residual_hooks(f, (seer_hook_point){SEER_HOOK_EMBED, -1}, f->sx)))
     return rc;
   for (int64_t l = 0; l < L; l++) {
-    if ((rc = run_layer(f, (int)l, kv, start))) return rc;
+    if ((rc = run_layer(f, (int)l, kv))) return rc;
     /* HF records a layer's hidden state as the layer produced it, before hooks on its output. */
     if (hsd && l < L - 1 &&
         (rc = seer_gpu_copy(g, hsd + (uint64_t)(l + 1) * step, f->x, step, err)))
@@ -511,14 +476,13 @@ static int launch_all(dev_fwd *f, struct seer_kv_dev *kv, int64_t start, uint64_
  * points) unless replay says dg is for it already. The inputs, the step counter included, are in
  * the workspace already (uploaded by the caller, outside the graph). The walk checks what the
  * per-launch path checks (interrupts, attention lengths) as it goes. */
-static int decode_graph(dev_fwd *f, dev_graph *dg, struct seer_kv_dev *kv, int64_t start,
-                        const dev_graph_key *key, int replay) {
+static int decode_graph(dev_fwd *f, dev_graph *dg, struct seer_kv_dev *kv, const dev_graph_key *key,
+                        int replay) {
   f->dg = dg, f->seg = 0, f->hooked = key->hooked;
   f->run = replay ? RUN_REPLAY : RUN_CAPTURE;
   int rc = replay ? 0 : dev_graph_begin(f->g, dg, key, f->err);
   if (!rc && !(rc = seg_begin(f)) &&
-      !(rc = launch_all(f, kv, start, 0, key->mode == SEER_LOGITS_LAST,
-                        key->mode != SEER_LOGITS_NONE)))
+      !(rc = launch_all(f, kv, 0, key->mode == SEER_LOGITS_LAST, key->mode != SEER_LOGITS_NONE)))
     rc = seg_end(f);
   if (f->in_capture) seer_gpu_capture_abort(f->g), f->in_capture = 0;
   if (!replay && rc) dev_graph_clear(f->g, dg);
@@ -560,9 +524,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int64_t L = in->num_layers, hd = in->head_dim;
   int64_t qd = (int64_t)in->num_heads * hd, kvd = (int64_t)in->num_kv_heads * hd;
   int batched = opts && opts->batched;
-  int rc = check_hooks(m, opts, err);
-  if (rc) return rc;
   seer_fwd_rows rows;
+  int rc;
   if ((rc = seer_fwd_rows_init(m, cache, batch, ids, lens, opts, &rows, err))) return rc;
   int64_t B = rows.B, T = rows.T, start = rows.start, R = B * T;
   /* A hook may call forward on this model again: that call gets buffers of its own (and no
@@ -570,16 +533,22 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   int nested = m->dev->depth++ > 0;
   dev_workspace own_ws = {0}, *ws = nested ? &own_ws : &m->dev->ws;
   seer_gpu *g = m->dev->g;
-  dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .err = err};
+  dev_fwd f = {.m = m, .g = g, .B = B, .T = T, .R = R, .start = start, .err = err};
   f.site = (seer_hook_site){m, opts, start > 0, B, T, start, err};
   f.lora_gen = seer_lora_generation(m);
   int hooked = m->num_hooks || (opts && opts->num_hooks);
+  /* A decode step (one token per row, over a cache, no hidden states) is one CUDA graph, or with
+   * hooks graph segments split at the hook points with hooks (a graph of its own, so that hooked
+   * and unhooked steps both replay); it replays while nothing it was captured over has moved. */
+  int graphed = cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
+  if (nested) graphed = 0;
+  f.graphed = graphed;
   seer_logits_mode mode = opts ? opts->logits : SEER_LOGITS_ALL;
   int last = mode == SEER_LOGITS_LAST;
   /* The call's buffers (device_graph.h's order), in the model's workspace; with hooks, x, o and
    * att are also device storages the hooks view. */
-  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,  &f.k,    &f.v,     &f.att, &f.o,
-                              &f.gt, &f.up, &f.lg, &f.lora, &f.split, &f.in};
+  uint64_t *bufs[DEV_NBUF] = {&f.x,  &f.xn, &f.q,    &f.k,     &f.v,      &f.att,  &f.o, &f.gt,
+                              &f.up, &f.lg, &f.lora, &f.split, &f.scores, &f.attw, &f.in};
   dev_inputs inl = dev_inputs_layout(R, B);
   size_t fl = sizeof(float);
   /* The split GEMM's hi and lo parts, for the widest input of a projection (hidden, attention or
@@ -599,7 +568,12 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
                            fl * (size_t)((last ? B : R) * V),
                            fl * (size_t)(R * seer_device_lora_scratch(m)),
                            split_bytes,
+                           0, /* DEV_SCORES: once the cache is reserved */
+                           0,
                            inl.bytes};
+  for (int l = 0; l < L && hooked; l++)
+    if (seer_hooks_any(&f.site, (seer_hook_point){SEER_HOOK_ATTN_WEIGHTS, l}))
+      need[DEV_ATTW] = dev_attn_weights_bytes(m, B, T, start, graphed);
   seer_tensor *hs = NULL, *logits = NULL;
   uint64_t hs_dev = 0;
   uint8_t *hook_flags = NULL; /* a graphed hooked step's key: the hook points with hooks */
@@ -633,17 +607,13 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
   }
   if (cache && !cache->dev) cache->dev = kv;
   if ((rc = kv_reserve(m, kv, B, start + T, err))) goto done;
+  need[DEV_SCORES] = dev_attn_scores_bytes(m, B, T, start, kv->cap, graphed);
   if ((rc = dev_workspace_reserve(g, ws, need, err))) goto done;
   for (int i = 0; i < DEV_NBUF; i++)
     *bufs[i] = ws->p[i];
   f.split_bytes = ws->bytes[DEV_SPLIT];
   if (hooked && (rc = dev_views(&f, need))) goto done;
   f.step = f.in + inl.step, f.pos = f.in + inl.pos, f.pad = f.in + inl.pad, f.tok = f.in + inl.tok;
-  /* A decode step (one token per row, over a cache, no hidden states) is one CUDA graph, or with
-   * hooks graph segments split at the hook points with hooks (a graph of its own, so that hooked
-   * and unhooked steps both replay); it replays while nothing it was captured over has moved. */
-  int graphed = cache && T == 1 && !(opts && opts->hidden_states) && dev_graphs_enabled();
-  if (nested) graphed = 0;
   if (graphed && hooked && !(hook_flags = dev_hook_flags(&f.site, (int)L, err))) {
     rc = err ? err->code : SEER_ENOMEM;
     goto done;
@@ -677,8 +647,8 @@ int seer_device_forward(seer_model *m, seer_kv_cache *cache, size_t batch,
    * (a long prefill's [L + 1][R][H]) and a graphed step never has one. */
   if (hs && (rc = seer_gpu_alloc(g, sizeof(float) * (size_t)seer_tensor_numel(hs), &hs_dev, err)))
     goto done;
-  rc = graphed ? decode_graph(&f, dg, kv, start, &key, replay)
-               : launch_all(&f, kv, start, hs_dev, last, logits != NULL);
+  rc = graphed ? decode_graph(&f, dg, kv, &key, replay)
+               : launch_all(&f, kv, hs_dev, last, logits != NULL);
   if (rc) goto done;
   if (hs && (rc = seer_gpu_download(g, seer_tensor_data(hs), hs_dev,
                                     sizeof(float) * (size_t)seer_tensor_numel(hs), err)))

@@ -38,16 +38,17 @@ void dev_workspace_free(seer_gpu *g, dev_workspace *ws) {
   memset(ws, 0, sizeof *ws);
 }
 
-int dev_hook_points(int nlayers) { return 2 + 4 * nlayers; }
+int dev_hook_points(int nlayers) { return 2 + 5 * nlayers; }
 
 int dev_hook_index(seer_hook_point p) {
   switch (p.kind) {
   case SEER_HOOK_EMBED: return 0;
   case SEER_HOOK_FINAL_NORM: return 1;
-  case SEER_HOOK_ATTN_HEADS: return 2 + 4 * p.layer;
-  case SEER_HOOK_ATTN: return 3 + 4 * p.layer;
-  case SEER_HOOK_MLP: return 4 + 4 * p.layer;
-  default: return 5 + 4 * p.layer; /* SEER_HOOK_LAYER; attn.weights never reaches the device */
+  case SEER_HOOK_ATTN_WEIGHTS: return 2 + 5 * p.layer;
+  case SEER_HOOK_ATTN_HEADS: return 3 + 5 * p.layer;
+  case SEER_HOOK_ATTN: return 4 + 5 * p.layer;
+  case SEER_HOOK_MLP: return 5 + 5 * p.layer;
+  default: return 6 + 5 * p.layer; /* SEER_HOOK_LAYER */
   }
 }
 
@@ -60,9 +61,10 @@ uint8_t *dev_hook_flags(const seer_hook_site *site, int nlayers, seer_error *err
   seer_hook_point ends[] = {{SEER_HOOK_EMBED, -1}, {SEER_HOOK_FINAL_NORM, -1}};
   for (int i = 0; i < 2; i++)
     on[dev_hook_index(ends[i])] = (uint8_t)seer_hooks_any(site, ends[i]);
-  seer_hook_kind kinds[] = {SEER_HOOK_ATTN_HEADS, SEER_HOOK_ATTN, SEER_HOOK_MLP, SEER_HOOK_LAYER};
+  seer_hook_kind kinds[] = {SEER_HOOK_ATTN_WEIGHTS, SEER_HOOK_ATTN_HEADS, SEER_HOOK_ATTN,
+                            SEER_HOOK_MLP, SEER_HOOK_LAYER};
   for (int l = 0; l < nlayers; l++)
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
       seer_hook_point p = {kinds[k], l};
       on[dev_hook_index(p)] = (uint8_t)seer_hooks_any(site, p);
     }

@@ -14,8 +14,10 @@
 
 /* The buffers of one forward call: activations rows-major [B][T] as in forward.c, the LoRA side
  * paths' scratch (empty without an unmerged adapter), the bf16 hi and lo parts of a GEMM's
- * activations (gpu.h's split GEMM; empty below its rows), and the inputs uploaded per call in one
- * copy (dev_inputs_layout): the step counter (the cache length before the
+ * activations (gpu.h's split GEMM; empty below its rows), attention's scores past what shared
+ * memory holds and its softmax weights for attn.weights hooks (device_attention.h; each empty when
+ * not needed), and the inputs uploaded per call in one copy (dev_inputs_layout): the step counter
+ * (the cache length before the
  * call, read by the attention kernels), positions, left padding and token ids. */
 enum {
   DEV_X,
@@ -30,6 +32,8 @@ enum {
   DEV_LG,
   DEV_LORA,
   DEV_SPLIT,
+  DEV_SCORES,
+  DEV_ATTW,
   DEV_IN,
   DEV_NBUF
 };
@@ -56,7 +60,7 @@ int dev_workspace_reserve(seer_gpu *g, dev_workspace *ws, const size_t need[DEV_
 void dev_workspace_free(seer_gpu *g, dev_workspace *ws);
 
 /* A decode step's hook points as indices into a flag array of dev_hook_points(nlayers) entries:
- * embed, final_norm, then each layer's attn.heads, attn, mlp and output. */
+ * embed, final_norm, then each layer's attn.weights, attn.heads, attn, mlp and output. */
 int dev_hook_points(int nlayers);
 int dev_hook_index(seer_hook_point p);
 /* The flags for the hook points where site has hooks (malloc'd; NULL and err set when out of

@@ -28,6 +28,11 @@ struct seer_model_dev {
   int depth;        /* forward calls under way (a hook may call forward again) */
   uint64_t captures;
   int test_skip_step; /* seer_device_test_skip_step_upload */
+  /* Tests only (seer_device_set_attn_test_knobs): the keys past which attention's scores go to
+   * global memory (0: DEV_ATTN_SHARED_KEYS), and prefills one position at a time as a ring
+   * wrapping needs, so both paths can be compared with the usual ones. */
+  int64_t attn_shared_keys;
+  int attn_per_position;
 };
 
 #endif

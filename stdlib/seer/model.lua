@@ -60,7 +60,7 @@ end
 --- (opts.base_model, else the config's base_model_name_or_path; a directory or hub id) with the
 --- adapter active, named opts.adapter_name (default "default"). device is "cpu", "auto" (the CPU)
 --- or "cuda" (GPU device_index, default 0; hooks get device tensors, copied to the host when read;
---- adapters run there as on the CPU; attention-weight hooks are not available there yet). dtype
+--- adapters and attention-weight hooks run there as on the CPU). dtype
 --- "auto" keeps the stored weights; on "cuda", "f32", "bf16" or "f16" converts them while
 --- uploading (round to nearest even).
 --- Raises at the caller's line, naming the file at fault, when the model cannot be loaded.

@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "emu/emu.h"
@@ -441,13 +442,22 @@ typedef struct attn_case {
   float softcap;
 } attn_case;
 
-static double run_attn(attn_case c, uint64_t seed, unsigned faults) {
+/* With global set, the scores go to a global buffer instead of shared memory and the kernel also
+ * writes its softmax weights: the output is copied to got, and weights_err is the weights' worst
+ * error against the reference's (0 required outside [lo, qi]). */
+static double weights_err;
+static double run_attn_as(attn_case c, uint64_t seed, unsigned faults, int global, float *got) {
   enum { B = 2, NH = 4, NKV = 2, HD = 24 };
   int64_t pad[B] = {0, 3};
   size_t cache = (size_t)B * NKV * c.cap * HD;
   float *k = malloc(sizeof(float) * cache), *v = malloc(sizeof(float) * cache);
   float q[B * NH * HD], out[B * NH * HD];
   double ref[B * NH * HD];
+  /* The weights: [B][NH][2 queries][keys], the launch's query the call's second, at position qi. */
+  int64_t keys = c.qi + 1;
+  float *scores = malloc(sizeof(float) * B * NH * 64),
+        *w = malloc(sizeof(float) * B * NH * 2 * keys);
+  double *wref = calloc((size_t)(B * NH * keys), sizeof(double));
   uint64_t s = 23;
   for (size_t i = 0; i < cache; i++)
     k[i] = frand(&s), v[i] = frand(&s);
@@ -473,6 +483,8 @@ static double run_attn(attn_case c, uint64_t seed, unsigned faults) {
       }
       for (int64_t j = lo; j <= c.qi; j++)
         sum += (sc[j - lo] = exp(sc[j - lo] - mx));
+      for (int64_t j = lo; j <= c.qi; j++)
+        wref[(b * NH + h) * keys + j] = sc[j - lo] / sum;
       for (int t = 0; t < HD; t++) {
         double o = 0;
         for (int64_t j = lo; j <= c.qi; j++) {
@@ -484,14 +496,42 @@ static double run_attn(attn_case c, uint64_t seed, unsigned faults) {
     }
   /* The position as the engine passes it: a device-side step plus the token's offset. */
   int64_t step = c.qi - 1;
-  struct seer_k_attn_decode_args a = {q,     k,      v,        out, NH * HD, pad, &step, 1,
-                                      c.cap, c.ring, c.window, NH,  NKV,     HD,  scale, c.softcap};
+  struct seer_k_attn_decode_args a = {q,
+                                      k,
+                                      v,
+                                      out,
+                                      NH * HD,
+                                      pad,
+                                      &step,
+                                      1,
+                                      c.cap,
+                                      c.ring,
+                                      c.window,
+                                      NH,
+                                      NKV,
+                                      HD,
+                                      scale,
+                                      c.softcap,
+                                      global ? scores : NULL,
+                                      64,
+                                      global ? w : NULL,
+                                      2};
   seer_emu_set_faults(faults);
   int rc = launch("attn_decode", seer_k_attn_decode_emu, (seer_dim3){NH, B, 1},
-                  (seer_dim3){SEER_ATTN_THREADS, 1, 1}, sizeof(float) * 64, &a, seed);
+                  (seer_dim3){SEER_ATTN_THREADS, 1, 1}, global ? 0 : sizeof(float) * 64, &a, seed);
   seer_emu_set_faults(0);
-  free(k), free(v);
+  weights_err = 0;
+  for (int i = 0; global && i < B * NH * keys; i++) {
+    double d = fabs(w[(i / keys * 2 + 1) * keys + i % keys] - wref[i]);
+    weights_err = d > weights_err || d != d ? d : weights_err;
+  }
+  if (got) memcpy(got, out, sizeof out);
+  free(k), free(v), free(scores), free(w), free(wref);
   return rc ? INFINITY : max_err(out, ref, B * NH * HD, 1e-2);
+}
+
+static double run_attn(attn_case c, uint64_t seed, unsigned faults) {
+  return run_attn_as(c, seed, faults, 0, NULL);
 }
 
 static void test_attention(void) {
@@ -505,6 +545,18 @@ static void test_attention(void) {
   /* More keys than threads in some blocks? 61 keys < 128 threads; this covers idle threads. */
   CHECK_MSG(run_attn(long_seq, 1, 0) < 1e-5, "attention 61 keys: %s", err);
   CHECK(run_attn(full, 1, SEER_EMU_FAULT_NO_SYNCTHREADS) > 1e-3);
+  /* Scores in global memory (attention past what shared memory holds): the same arithmetic, so
+   * the same bits; and the softmax weights attn.weights hooks read, 0 where masked. */
+  attn_case cases[] = {full, windowed, capped, long_seq};
+  for (int i = 0; i < 4; i++) {
+    float shared_out[2 * 4 * 24], global_out[2 * 4 * 24];
+    CHECK(run_attn_as(cases[i], 1, 0, 0, shared_out) < 1e-5);
+    CHECK_MSG(run_attn_as(cases[i], 1, 0, 1, global_out) < 1e-5, "attention global scores: %s",
+              err);
+    CHECK_MSG(!memcmp(shared_out, global_out, sizeof shared_out),
+              "attention case %d: global scores change the output's bits", i);
+    CHECK_MSG(weights_err < 1e-6, "attention case %d: weights off by %g", i, weights_err);
+  }
 }
 
 /* ---- the emulator's reports, with kernels broken on purpose ---- */

@@ -3,7 +3,10 @@
  * refused), and decoding with graphs against decoding with every launch direct
  * (SEER_CUDA_GRAPHS=0): the same logits, bit for bit, over cache growth (a re-capture), a hooked
  * step in between (launches direct, the graph kept), a sliding window's ring wrapping, and a
- * left-padded batch. Negative control: replays without the step counter's upload
+ * left-padded batch, hooked steps split into segments (attn.weights hooks included, their weights
+ * equal too). Attention's paths against each other, bit for bit: a prefill in one launch pair per
+ * layer against one per position (with launch counts), scores in global memory against shared.
+ * Negative control: replays without the step counter's upload
  * (seer_device_test_skip_step_upload) must change the logits. On the emulator unless
  * SEER_CUDA_EMULATE is set otherwise (tools/cuda_check.sh runs it on a GPU with 0). */
 #include <stdio.h>
@@ -251,6 +254,150 @@ static int differing_steps(const float *a, const float *b, size_t B, int64_t V) 
   return n;
 }
 
+/* ---- attention's paths: one launch per prefill, scores in global memory, weights hooks ---- */
+
+/* A forward pass without a cache, every position's logits into lg ([B][T][V]); the kernel launches
+ * it took. */
+static uint64_t prefill_all(seer_model *m, size_t B, const int32_t *const *rows, const size_t *lens,
+                            int64_t V, float *lg) {
+  seer_error err = {0};
+  seer_forward_opts o = {0, SEER_LOGITS_ALL, NULL, 0, 1};
+  seer_forward_out out = {0};
+  uint64_t before = seer_device_launches(m);
+  int rc = seer_model_forward(m, NULL, B, rows, lens, &o, &out, &err);
+  CHECK_MSG(rc == 0, "prefill: %s", err.msg);
+  uint64_t launches = seer_device_launches(m) - before;
+  if (!rc)
+    memcpy(lg, seer_tensor_data(out.logits), sizeof(float) * (size_t)seer_tensor_numel(out.logits));
+  (void)V;
+  seer_forward_out_free(&out);
+  return launches;
+}
+
+/* A prefill's attention is one kv_store and one attention launch per layer unless a ring layer's
+ * positions wrap (then two per position, as before): fewer launches, the same logits bit for bit
+ * as one launch pair per position (seer_device_set_attn_test_knobs' per_position). gemma2's
+ * fixture: 4 layers, 0 and 2 sliding over a ring of 4 slots. */
+static void test_prefill_launches(seer_model *m, int64_t V, const char *name) {
+  int32_t p[6] = {2, 17, 301, 45, 9, 88};
+  const int32_t *one[1] = {p}, *two[2] = {p + 2, p};
+  size_t wrap[1] = {6}, fits[1] = {3}, padded[2] = {4, 6};
+  struct {
+    size_t B;
+    const int32_t *const *rows;
+    const size_t *lens;
+    int64_t T, batched_layers; /* layers whose attention is one launch pair */
+  } cases[] = {{1, one, wrap, 6, 2}, {1, one, fits, 3, 4}, {2, two, padded, 6, 2}};
+  float *a = calloc((size_t)(2 * 6 * V), sizeof(float)),
+        *b = calloc((size_t)(2 * 6 * V), sizeof(float));
+  for (int i = 0; i < 3; i++) {
+    seer_device_set_attn_test_knobs(m, 0, 1);
+    uint64_t per_position = prefill_all(m, cases[i].B, cases[i].rows, cases[i].lens, V, a);
+    seer_device_set_attn_test_knobs(m, 0, 0);
+    uint64_t one_launch = prefill_all(m, cases[i].B, cases[i].rows, cases[i].lens, V, b);
+    unsigned long long saved = per_position - one_launch,
+                       want = (unsigned long long)(cases[i].batched_layers * (2 * cases[i].T - 2));
+    CHECK_MSG(saved == want,
+              "%s: prefill case %d: %llu launches fewer than per position, want %llu", name, i,
+              saved, want);
+    size_t n = cases[i].B * (size_t)(cases[i].T * V);
+    int same = !memcmp(a, b, sizeof(float) * n);
+    CHECK_MSG(same, "%s: prefill case %d: one launch per layer changes the logits", name, i);
+    printf("%s: prefill of %zu x %lld tokens: %llu launches, %llu per position; logits equal: %s\n",
+           name, cases[i].B, (long long)cases[i].T, (unsigned long long)one_launch,
+           (unsigned long long)per_position, same ? "yes" : "no");
+  }
+  free(a), free(b);
+}
+
+/* Attention past what shared memory holds keeps its scores in global memory, with the same
+ * arithmetic: with the limit lowered to 2 keys (every layer, prefill and graphed decode steps past
+ * it), the logits equal the shared-memory ones bit for bit (shared: test_decode's graphed decoding
+ * of the same batch). */
+static void test_global_scores(seer_model *m, int64_t V, const char *name, const float *shared) {
+  int32_t a[] = {2, 17, 301, 45, 9}, b[] = {2, 88, 5, 260, 31, 77, 140};
+  const int32_t *two[2] = {a, b};
+  size_t lab[2] = {3, 7};
+  float *global = calloc((size_t)(STEPS * MAXB * V), sizeof(float));
+  float *pre_shared = calloc((size_t)(2 * 7 * V), sizeof(float));
+  float *pre_global = calloc((size_t)(2 * 7 * V), sizeof(float));
+  seer_device_set_attn_test_knobs(m, 0, 0);
+  prefill_all(m, 2, two, lab, V, pre_shared);
+  seer_device_set_attn_test_knobs(m, 2, 0);
+  uint64_t cap0, launch0, cap1, launch1;
+  seer_device_graph_counts(m, &cap0, &launch0);
+  CHECK(decode(m, 2, two, lab, V, global, one_noop_hook) == 0);
+  seer_device_graph_counts(m, &cap1, &launch1);
+  prefill_all(m, 2, two, lab, V, pre_global);
+  seer_device_set_attn_test_knobs(m, 0, 0);
+  CHECK_MSG(launch1 - launch0 == STEPS - 1 + 2, "%s: global scores: the decode steps left graphs",
+            name);
+  int d = differing_steps(shared, global, 2, V);
+  CHECK_MSG(d == 0, "%s: scores in global memory: %d of %d decode steps' logits differ", name, d,
+            STEPS);
+  CHECK_MSG(!memcmp(pre_shared, pre_global, sizeof(float) * (size_t)(2 * 7 * V)),
+            "%s: scores in global memory change the prefill's logits", name);
+  printf("%s: scores in global memory past 2 keys: logits equal to shared memory's: %s\n", name,
+         d ? "no" : "yes");
+  free(global), free(pre_shared), free(pre_global);
+}
+
+/* attn.weights hooks on layers 0 (sliding) and 1 every decode step: graph segments split there,
+ * the weights and logits equal to direct launches' bit for bit. */
+static float *weights_log; /* [STEPS][2 layers][heads][1][keys at most 4 + STEPS] */
+static int64_t weights_room;
+static int record_weights(void *ud, seer_tensor *h, const seer_hook_ctx *ctx,
+                          seer_tensor **replacement, seer_error *err) {
+  (void)replacement, (void)err;
+  size_t at = ((size_t)cur_step * 2 + (size_t)(uintptr_t)ud) * (size_t)weights_room;
+  int64_t n = seer_tensor_numel(h);
+  CHECK(n <= weights_room && h->shape[h->ndim - 1] == ctx->position + 1);
+  if (n <= weights_room) memcpy(weights_log + at, seer_tensor_data(h), sizeof(float) * (size_t)n);
+  return 0;
+}
+
+static int weights_hooks(int s, seer_hook *h) {
+  (void)s;
+  h[0] = (seer_hook){{SEER_HOOK_ATTN_WEIGHTS, 0}, record_weights, (void *)0};
+  h[1] = (seer_hook){{SEER_HOOK_ATTN_WEIGHTS, 1}, record_weights, (void *)1};
+  return 2;
+}
+
+static void test_weights_graphs(seer_model *m, int64_t V, const char *name) {
+  int heads = seer_model_get_info(m)->num_heads;
+  weights_room = (int64_t)heads * (4 + STEPS);
+  size_t nw = (size_t)(STEPS * 2 * weights_room);
+  float *with = calloc((size_t)(STEPS * V), sizeof(float)),
+        *without = calloc((size_t)(STEPS * V), sizeof(float));
+  float *w_with = calloc(nw, sizeof(float)), *w_without = calloc(nw, sizeof(float));
+  int32_t a[] = {2, 17, 301, 45};
+  const int32_t *one[1] = {a};
+  size_t la[1] = {4};
+  uint64_t cap0, launch0, cap1, launch1;
+  seer_device_graph_counts(m, &cap0, &launch0);
+  weights_log = w_with;
+  CHECK(decode(m, 1, one, la, V, with, weights_hooks) == 0);
+  seer_device_graph_counts(m, &cap1, &launch1);
+  setenv("SEER_CUDA_GRAPHS", "0", 1);
+  weights_log = w_without;
+  CHECK(decode(m, 1, one, la, V, without, weights_hooks) == 0);
+  unsetenv("SEER_CUDA_GRAPHS");
+  /* Three segments a step; captures where the cache and the weights' room grow (steps 0 and 4). */
+  unsigned long long captured = cap1 - cap0, graphed = launch1 - launch0;
+  CHECK_MSG(captured == 2 && graphed == 3 * STEPS,
+            "%s: attn.weights hooks: %llu captures and %llu graph launches, want 2 and %d", name,
+            captured, graphed, 3 * STEPS);
+  int d = differing_steps(with, without, 1, V);
+  CHECK_MSG(d == 0, "%s: attn.weights hooks: %d of %d steps' logits differ with graphs", name, d,
+            STEPS);
+  CHECK_MSG(!memcmp(w_with, w_without, sizeof(float) * nw),
+            "%s: attn.weights hooks: the weights differ with graph segments", name);
+  printf("%s: %d decode steps with attn.weights hooks through %llu segment launches (%llu "
+         "captures); weights and logits equal to direct launches: %s\n",
+         name, STEPS, graphed, captured, d ? "no" : "yes");
+  free(with), free(without), free(w_with), free(w_without);
+}
+
 static void test_decode(const char *root, const char *name) {
   char dir[1024];
   snprintf(dir, sizeof dir, "%s/models/%s", root, name);
@@ -320,8 +467,11 @@ static void test_decode(const char *root, const char *name) {
   d = differing_steps(with, without, 2, V);
   CHECK_MSG(d == 0, "%s: batch of 2: %d of %d decode steps' logits differ with graphs", name, d,
             STEPS);
+  test_global_scores(m, V, name, with);
   free(with), free(without), free(skipped);
   test_hooked_decode(m, V, name);
+  test_prefill_launches(m, V, name);
+  test_weights_graphs(m, V, name);
   seer_model_free(m);
 }
 

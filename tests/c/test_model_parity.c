@@ -125,6 +125,27 @@ static int ablate_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx, seer_
   return 0;
 }
 
+/* layers.0.attn.weights of an unbatched call with no cache: each query's row [keys] is causal (0
+ * past its position) and sums to 1; counts the rows that are not. */
+static int bad_weight_rows;
+static int weights_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx, seer_tensor **rep,
+                        seer_error *err) {
+  const float *w = seer_tensor_data(h);
+  const int64_t *shape = h->shape;
+  int64_t T = shape[1], S = shape[2];
+  (void)ud, (void)rep, (void)err;
+  for (int64_t r = 0; r < shape[0] * T; r++) {
+    double sum = 0;
+    int64_t t = r % T, bad = 0;
+    for (int64_t j = 0; j < S; j++) {
+      sum += w[r * S + j];
+      bad |= j > ctx->position + t && w[r * S + j] != 0.0f;
+    }
+    bad_weight_rows += bad || fabs(sum - 1.0) > 1e-5;
+  }
+  return 0;
+}
+
 static int failing_hook(void *ud, seer_tensor *h, const seer_hook_ctx *ctx, seer_tensor **rep,
                         seer_error *err) {
   return seer_errorf(err, SEER_EINVAL, "deliberate failure at %s", ctx->name);
@@ -221,11 +242,15 @@ static void run_fixture(const char *root, const char *name) {
   seer_hook sh = {{SEER_HOOK_LAYER, sl}, steer_hook, &steer};
   seer_forward_out out = {0};
   vec_hook abl = {ref_data(&fx, "ablate_direction", &nvec), H};
-  if (on_device) { /* the device engine keeps no softmax weights: a clear error, before any work */
-    seer_hook wh = {{SEER_HOOK_ATTN_WEIGHTS, 0}, steer_hook, &steer};
-    seer_forward_opts ho = {1, SEER_LOGITS_ALL, &wh, 1, 0};
-    CHECK(seer_model_forward(m, NULL, 1, rows_a, &fx.na, &ho, &out, &err) == SEER_ENOTSUP);
-    CHECK_STR_CONTAINS(err.msg, "layers.0.attn.weights needs the attention weights");
+  { /* the softmax weights, on either engine (lua.model_cuda_hooks compares the two) */
+    seer_hook wh = {{SEER_HOOK_ATTN_WEIGHTS, 0}, weights_hook, NULL};
+    seer_forward_opts ho = {0, SEER_LOGITS_NONE, &wh, 1, 0};
+    bad_weight_rows = 0;
+    CHECK_MSG(seer_model_forward(m, NULL, 1, rows_a, &fx.na, &ho, &out, &err) == 0, "%s: %s", name,
+              err.msg);
+    CHECK_MSG(bad_weight_rows == 0, "%s: %d attn.weights rows not causal or not summing to 1", name,
+              bad_weight_rows);
+    seer_forward_out_free(&out);
   }
   if (!fwd1(m, fx.ids_a, fx.na, &sh, 1, &out)) {
     check_close(&fx, "a.steer.hidden_states", seer_tensor_data(out.hidden_states),

@@ -3,7 +3,8 @@
 -- host shadow, writing goes back to the device; steering (in place) and ablation (replacement
 -- tensors) match HF transformers at the fixtures' tolerances (tests/fixtures/README.md); arithmetic
 -- on hook tensors gives device tensors equal to the host's, host copies once the call is over.
--- Also LoRA adapters under hooks, and load's dtype, which converts the device's weights.
+-- attn.weights hooks see the CPU engine's softmax weights. Also LoRA adapters under hooks, and
+-- load's dtype, which converts the device's weights.
 local model = require "seer.model"
 local T = require "seer.tensor"
 local json = require "seer.json"
@@ -126,14 +127,66 @@ for _, name in ipairs({ "llama3", "gemma2-bf16" }) do
       end
     end)
 
-    it("refuses attention weights (hooks and attention_patterns) naming the way out", function()
-      local ok, err = pcall(m.forward, m, ids_a, { hooks = { ["layers.0.attn.weights"] = function() end } })
+    -- Each layer's softmax weights as the CPU engine gives them ([B][heads][T][start + T], 0 where
+    -- masked), through a prefill of a left-padded batch and graphed decode steps (gemma2's sliding
+    -- layers: a ring of 4 slots, wrapped by the prompt and every step).
+    local cpu = model.load(dir)
+    local function weights_of(mm)
+      local seen, hooks = {}, {}
+      for l = 0, L - 1 do
+        hooks["layers." .. l .. ".attn.weights"] = function(w)
+          assert.are.equal(mm.device, w.device)
+          seen[#seen + 1] = { layer = l, w = w:clone() }
+        end
+      end
+      local g = mm:generate({ ids_a, list(js.ids_b) }, { max_new_tokens = 4, stop = {}, hooks = hooks })
+      return seen, g
+    end
+
+    it("gives attn.weights hooks the CPU engine's softmax weights: padded batch, decode, rings", function()
+      local got, g = weights_of(m)
+      local want, gw = weights_of(cpu)
+      assert.are.same(gw[1].ids, g[1].ids)
+      assert.are.same(gw[2].ids, g[2].ids)
+      assert.are.equal(4 * L, #want) -- the prefill and 3 decode steps (a capture, then replays)
+      assert.are.equal(#want, #got)
+      for i = 1, #want do
+        local what = ("call %d layers.%d.attn.weights"):format(math.floor((i - 1) / L), want[i].layer)
+        assert.are.equal(want[i].layer, got[i].layer)
+        assert_close(got[i].w, want[i].w, tol, what)
+        -- Masked keys (padding, past the window, the future) are exactly 0, as on the CPU.
+        local gt, wt = got[i].w:reshape(-1):totable(), want[i].w:reshape(-1):totable()
+        for j = 1, #wt do
+          if wt[j] == 0 and gt[j] ~= 0 then error(("%s: masked key %d is %g"):format(what, j, gt[j])) end
+        end
+      end
+    end)
+
+    it("keeps each layer's weights in a view of its own; writes to them change nothing", function()
+      local kept, edited = {}, {}
+      local hooks = {}
+      for l = 0, L - 1 do
+        hooks["layers." .. l .. ".attn.weights"] = function(w)
+          kept[l] = w
+          if l == 0 then w:mul_(0) end -- in place, after P.V: no effect on the pass, as on the CPU
+          edited[l] = w:clone()
+        end
+      end
+      local base = m:forward(ids_a).logits
+      local out = m:forward(ids_a, { hooks = hooks }).logits
+      assert.are.equal(0, rel_err(out, base))
+      local want = require("seer.techniques").attention_patterns(cpu, ids_a)
+      for l = 0, L - 1 do
+        assert.are.equal("cpu", kept[l].device)
+        assert.are.equal(0, rel_err(kept[l], edited[l]))
+        if l > 0 then assert_close(kept[l], want[l], tol, ("kept layers.%d.attn.weights"):format(l)) end
+      end
+      for _, x in ipairs(kept[0]:reshape(-1):totable()) do assert.are.equal(0, x) end
+      local ok, err = pcall(m.forward, m, ids_a, { hooks = { ["layers.0.attn.weights"] = function(w) return w end } })
       assert.is_false(ok)
-      assert.matches("layers.0.attn.weights needs the attention weights", err, 1, true)
-      assert.matches('use device = "cpu"', err, 1, true)
-      ok, err = pcall(require("seer.techniques").attention_patterns, m, ids_a)
-      assert.is_false(ok)
-      assert.matches('attn.weights needs the attention weights.*use device = "cpu"', err)
+      assert.matches("layers.0.attn.weights returned a tensor, but this point is read-only", err, 1, true)
+      local pats = require("seer.techniques").attention_patterns(m, ids_a)
+      for l = 0, L - 1 do assert_close(pats[l], want[l], tol, ("attention_patterns[%d]"):format(l)) end
     end)
   end)
 end

@@ -1,7 +1,8 @@
-/* attention.cu: decode attention over the device KV cache. Hand-written: cuDNN/flash kernels do not
- * cover the CPU engine's exact semantics together (ring-buffer sliding windows, Gemma's tanh
- * softcap before the mask, per-row left padding), and at decode the work is one pass over the
- * cache. Scores go to shared memory so the softmax is exact (max, then sum), as on the CPU. */
+/* attention.cu: attention over the device KV cache (decode steps, and prefills one query per
+ * block). Hand-written: cuDNN/flash kernels do not cover the CPU engine's exact semantics together
+ * (ring-buffer sliding windows, Gemma's tanh softcap before the mask, per-row left padding), and at
+ * decode the work is one pass over the cache. Scores go to shared memory (global memory past what
+ * it holds) so the softmax is exact (max, then sum), as on the CPU. */
 #include "seer_kernel.h"
 
 SEER_DEVICE float block_reduce(float v, float *red, int is_max) {
@@ -17,17 +18,23 @@ SEER_DEVICE float block_reduce(float v, float *red, int is_max) {
 
 SEER_KERNEL(seer_k_attn_decode, SEER_ATTN_THREADS) {
   SEER_SHARED(float, red, SEER_ATTN_THREADS / 32);
-  SEER_DYNAMIC_SHARED(float, p);
+  SEER_DYNAMIC_SHARED(float, shared_scores);
   int h = blockIdx.x, b = blockIdx.y, hd = a.head_dim;
   int kvh = h / (a.heads / a.kv_heads);
-  int64_t qi = *a.step + a.t, lo = a.pad[b];
+  int64_t t = a.t + blockIdx.z;
+  int64_t qi = *a.step + t, lo = a.pad[b];
   if (a.window > 0 && qi - a.window + 1 > lo) lo = qi - a.window + 1;
   if (a.ring && qi - a.cap + 1 > lo) lo = qi - a.cap + 1;
   int64_t n = qi + 1 - lo;
-  const float *q = a.q + (int64_t)b * a.row_stride + (int64_t)h * hd;
-  float *out = a.out + (int64_t)b * a.row_stride + (int64_t)h * hd;
+  int64_t row = (int64_t)b * a.row_stride + ((int64_t)blockIdx.z * a.heads + h) * hd;
+  const float *q = a.q + row;
+  float *out = a.out + row;
   const float *kbase = a.k + ((int64_t)b * a.kv_heads + kvh) * a.cap * hd;
   const float *vbase = a.v + ((int64_t)b * a.kv_heads + kvh) * a.cap * hd;
+  /* Past what shared memory holds, the scores live in global memory; the arithmetic is the same. */
+  float *p = shared_scores;
+  if (a.scores)
+    p = a.scores + (((int64_t)b * a.heads + h) * gridDim.z + blockIdx.z) * a.scores_stride;
   float mx = -INFINITY;
   for (int64_t j = threadIdx.x; j < n; j += blockDim.x) {
     int64_t pos = lo + j, slot = a.ring ? pos % a.cap : pos;
@@ -56,15 +63,25 @@ SEER_KERNEL(seer_k_attn_decode, SEER_ATTN_THREADS) {
     }
     out[d] = n > 0 ? o : 0.0f;
   }
+  /* The weights P·V used, laid out as forward.c gives attn.weights hooks: every key position of
+   * the call, 0 outside [lo, qi] (masked, padding, past the window, or a padding query's row). */
+  if (a.weights) {
+    int64_t keys = *a.step + a.queries;
+    float *w = a.weights + (((int64_t)b * a.heads + h) * a.queries + t) * keys;
+    for (int64_t j = threadIdx.x; j < keys; j += blockDim.x)
+      w[j] = j >= lo && j <= qi ? p[j - lo] * inv : 0.0f;
+  }
 }
 
 SEER_KERNEL(seer_k_kv_store, SEER_ATTN_THREADS) {
   int b = blockIdx.x, n = a.kv_heads * a.head_dim;
-  int64_t qi = *a.step + a.t, slot = a.ring ? qi % a.cap : qi;
+  int64_t t = a.t + blockIdx.y;
+  int64_t qi = *a.step + t, slot = a.ring ? qi % a.cap : qi;
   for (int j = threadIdx.x; j < n; j += blockDim.x) {
     int h = j / a.head_dim, d = j % a.head_dim;
     int64_t dst = (((int64_t)b * a.kv_heads + h) * a.cap + slot) * a.head_dim + d;
-    a.kc[dst] = a.k[(int64_t)b * a.row_stride + j];
-    a.vc[dst] = a.v[(int64_t)b * a.row_stride + j];
+    int64_t src = (int64_t)b * a.row_stride + (int64_t)blockIdx.y * n + j;
+    a.kc[dst] = a.k[src];
+    a.vc[dst] = a.v[src];
   }
 }

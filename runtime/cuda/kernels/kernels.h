@@ -68,29 +68,38 @@ struct seer_k_rope_args {
   int heads, head_dim;
 };
 
-/* Decode attention for one query token per batch row over the device KV cache:
- * out[b][h] = softmax_j(softcap(q.k_j * scale)) . v_j over cache positions j in [lo, qi], where
+/* Attention over the device KV cache, one query token per block:
+ * out[b][t][h] = softmax_j(softcap(q.k_j * scale)) . v_j over cache positions j in [lo, qi], where
  * lo = max(pad[b], qi - window + 1 when window > 0). Cache layout [batch][kv_heads][cap][head_dim];
  * position j sits in slot j % cap when ring (sliding layers), else in slot j.
- * The query's position is read from device memory, qi = *step + t (step: the cache length before
- * the call, uploaded per call), so that one launch, or one captured CUDA graph, serves every decode
- * step. One block per (head, batch row); dynamic shared memory: at least (qi + 1 - lo) floats for
- * the scores (a graph sizes it for the largest step it can serve). */
+ * The query's position is read from device memory, qi = *step + t + blockIdx.z (step: the cache
+ * length before the call, uploaded per call), so that one launch, or one captured CUDA graph,
+ * serves every decode step; a prefill whose keys are all in the cache runs its T queries as grid z.
+ * One block per (head, batch row, query). Scores: in dynamic shared memory, at least (qi + 1 - lo)
+ * floats (a graph sizes it for the largest step it can serve), or, past what shared memory holds,
+ * in global memory at scores (a row of scores_stride floats per block). With weights set, each
+ * block also writes its normalized softmax weights as the CPU engine's attn.weights hooks see them:
+ * a row of (*step + queries) floats, key j at column j, 0 where masked. */
 #define SEER_ATTN_THREADS 128
 struct seer_k_attn_decode_args {
-  const float *q;      /* [batch][heads][head_dim], rows row_stride apart */
+  const float *q;      /* query t's [batch][heads][head_dim] (grid z: the next ones), rows
+                        * row_stride apart */
   const float *k;      /* cache */
   const float *v;      /* cache */
-  float *out;          /* [batch][heads][head_dim], rows row_stride apart */
+  float *out;          /* as q */
   int64_t row_stride;  /* floats from one batch row's q (and out) to the next */
   const int64_t *pad;  /* [batch]: first real position of each row (left padding) */
   const int64_t *step; /* device: the call's first position; the cache holds positions up to qi */
-  int64_t t;           /* qi = *step + t */
+  int64_t t;           /* q's query in the call (grid z 0's): qi = *step + t + blockIdx.z */
   int64_t cap;
   int ring;
   int64_t window; /* 0: full attention */
   int heads, kv_heads, head_dim;
   float scale, softcap;
+  float *scores;         /* NULL: shared memory; else [batch][heads][gridDim.z][scores_stride] */
+  int64_t scores_stride; /* at least the keys of the launch's last query */
+  float *weights;        /* NULL, or [batch][heads][queries][*step + queries] */
+  int64_t queries;       /* the call's query tokens per row (T) */
 };
 
 /* Elementwise kernels, grid-stride over n with SEER_ELT_THREADS per block. */
@@ -173,9 +182,10 @@ struct seer_k_embed_args {
   float scale;
 };
 
-/* Writes one token's keys and values per batch row into the cache at position qi = *step + t (slot
- * qi % cap when ring; step in device memory, as for attention). k, v [batch][kv_heads][head_dim],
- * rows row_stride floats apart; one block per row. */
+/* Writes tokens' keys and values into the cache: token t + blockIdx.y of batch row blockIdx.x at
+ * position qi = *step + t + blockIdx.y (slot qi % cap when ring; step in device memory, as for
+ * attention). k, v: token t's [batch][kv_heads][head_dim] (then the next tokens'), rows row_stride
+ * floats apart. */
 struct seer_k_kv_store_args {
   const float *k;
   const float *v;
