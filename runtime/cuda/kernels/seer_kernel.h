@@ -5,7 +5,8 @@
  *                    indexing, reductions and tails on machines without a GPU.
  * Kernels use only: SEER_KERNEL, threadIdx/blockIdx/blockDim/gridDim (.x .y .z), __syncthreads,
  * SEER_SHFL_XOR_F32 / SEER_SHFL_IDX_F32, SEER_SHARED, SEER_DYNAMIC_SHARED, seer_mma_bf16_16816,
- * seer_load_16, seer_bf16_to_f32, seer_f32_to_bf16_rn, seer_fmul_rn and the float math of <math.h>. */
+ * seer_load_16, seer_bf16_to_f32, seer_f32_to_bf16_rn, seer_fmul_rn and the float math of
+ * <math.h>. */
 #ifndef SEER_KERNEL_H
 #define SEER_KERNEL_H
 
