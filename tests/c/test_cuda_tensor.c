@@ -104,6 +104,19 @@ static int same_values(const seer_tensor *t, const seer_tensor *ref) {
   return 1;
 }
 
+/* A [2][3][4] view of a scope over device memory *p holding host's 24 values, as a device model's
+ * hooks get one; the caller detaches *st and frees *p. */
+static seer_tensor *scope_tensor(seer_gpu_scope *scope, const float host[24], uint64_t *p,
+                                 seer_storage **st) {
+  seer_error err = {0};
+  size_t bytes = sizeof(float) * 24;
+  CHECK(seer_gpu_alloc(g, bytes, p, &err) == 0);
+  CHECK(seer_gpu_upload(g, *p, host, bytes, &err) == 0);
+  *st = seer_gpu_scope_view(scope, *p, bytes, &err);
+  int64_t shape[3] = {2, 3, 4};
+  return seer_tensor_from_storage(*st, 0, SEER_DTYPE_F32, 3, shape, NULL, &err);
+}
+
 /* Out-of-place ops on a view of a scope (what a device model's hooks get): each is one kernel whose
  * result is a device tensor of the scope, holding the host's values bit for bit (the scalar 0.1 is
  * not an f32: the kernel computes in double as the host does); the scope's end makes a result kept
@@ -116,17 +129,15 @@ static void test_out_of_place_on_device(void) {
   for (int i = 0; i < 24; i++)
     host[i] = 0.5f * (float)i - 3.0f;
   uint64_t p = 0;
-  CHECK(seer_gpu_alloc(g, sizeof host, &p, &err) == 0);
-  CHECK(seer_gpu_upload(g, p, host, sizeof host, &err) == 0);
-  seer_storage *st = seer_gpu_scope_view(scope, p, sizeof host, &err);
-  int64_t shape[3] = {2, 3, 4}, w = 4;
-  seer_tensor *t = seer_tensor_from_storage(st, 0, SEER_DTYPE_F32, 3, shape, NULL, &err);
+  seer_storage *st;
+  int64_t w = 4;
+  seer_tensor *t = scope_tensor(scope, host, &p, &st);
   CHECK(t != NULL);
   seer_tensor_set_flat(t, 5, 100.0);            /* a host write first: the kernels must see it */
   seer_tensor *th = seer_tensor_clone(t, &err); /* the host's operand */
   float row[4] = {1, -2, 3, 0.25f};
   seer_tensor *v = seer_tensor_from_data(SEER_DTYPE_F32, 1, &w, row, SEER_DTYPE_F32, &err);
-  seer_tensor *same = seer_tensor_randn(SEER_DTYPE_F32, 3, shape, 7, &err);
+  seer_tensor *same = seer_tensor_randn(SEER_DTYPE_F32, 3, t->shape, 7, &err);
   struct {
     const char *what;
     seer_tensor *dev, *ref;
@@ -191,11 +202,9 @@ static void test_ablation_ops_on_device(void) {
     host[i] = 0.37f * (float)i - 4.0f;
   host[3] = -0.0f, host[11] = NAN;
   uint64_t p = 0;
-  CHECK(seer_gpu_alloc(g, sizeof host, &p, &err) == 0);
-  CHECK(seer_gpu_upload(g, p, host, sizeof host, &err) == 0);
-  seer_storage *st = seer_gpu_scope_view(scope, p, sizeof host, &err);
-  int64_t shape[3] = {2, 3, 4}, w = 4;
-  seer_tensor *t = seer_tensor_from_storage(st, 0, SEER_DTYPE_F32, 3, shape, NULL, &err);
+  seer_storage *st;
+  int64_t w = 4;
+  seer_tensor *t = scope_tensor(scope, host, &p, &st);
   seer_tensor *th = seer_tensor_clone(t, &err);
   CHECK(t && th && seer_tensor_device(th) == SEER_DEVICE_CPU);
 
